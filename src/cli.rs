@@ -1,0 +1,108 @@
+//! Command-line arguments, as close to what the user typed as possible.
+//!
+//! These structs only describe the command line; [`crate::config::Config`]
+//! turns them into validated values once. Every argument mcp-remote accepts is
+//! accepted here too (see `cli/compat.rs`), so switching is a one-word change.
+
+pub mod compat;
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  mcp-tether https://example.com/mcp
+  mcp-tether https://example.com/mcp --header 'Authorization: Bearer ${API_TOKEN}'
+  mcp-tether http://127.0.0.1:8080/sse --transport sse-only -v
+
+In a Claude Desktop config (claude_desktop_config.json):
+  \"my-server\": { \"command\": \"mcp-tether\", \"args\": [\"https://example.com/mcp\"] }";
+
+/// Connects a desktop AI assistant (MCP over stdio) to a remote MCP server.
+///
+/// mcp-tether speaks JSON-RPC on stdin/stdout and forwards every message,
+/// untouched, to the server over Streamable HTTP or the legacy HTTP+SSE
+/// transport. It accepts mcp-remote's arguments.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-tether", version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// The remote MCP server's URL, e.g. https://example.com/mcp.
+    pub url: String,
+
+    /// Fixed port for the OAuth callback listener (mcp-remote's second
+    /// positional argument).
+    pub callback_port: Option<u16>,
+
+    /// An extra request header, "Name: value". Repeatable. `${VAR}` in the
+    /// value is replaced by the environment variable VAR.
+    #[arg(long = "header", value_name = "NAME: VALUE", action = ArgAction::Append)]
+    pub headers: Vec<String>,
+
+    /// Read extra headers from a file, one "Name: value" per line (blank lines
+    /// and lines starting with # are skipped; `${VAR}` is expanded).
+    #[arg(long, value_name = "PATH")]
+    pub header_file: Option<PathBuf>,
+
+    /// Which transport to try, and whether to fall back to the other.
+    #[arg(long, value_enum, default_value_t = TransportArg::HttpFirst)]
+    pub transport: TransportArg,
+
+    /// Allow plain http:// to a host that is not this machine.
+    #[arg(long)]
+    pub allow_http: bool,
+
+    /// Seconds to wait for a TCP/TLS connection.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub connect_timeout: f64,
+
+    /// Seconds to wait for the response headers of a request.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub headers_timeout: f64,
+
+    /// Seconds to wait between two pieces of a response body.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub body_timeout: f64,
+
+    /// Hide tools whose name matches GLOB (`*` and `?` wildcards) from
+    /// tools/list and refuse calls to them. Repeatable.
+    #[arg(long = "ignore-tool", value_name = "GLOB", action = ArgAction::Append)]
+    pub ignore_tools: Vec<String>,
+
+    /// Connect over IPv4 only.
+    #[arg(long)]
+    pub ipv4: bool,
+
+    /// More log output on stderr: -v one line per message, -vv bodies too
+    /// (secrets are always redacted).
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// No output on stderr at all.
+    #[arg(long)]
+    pub silent: bool,
+
+    /// Write a detailed log (as with -vv) to a file in the config directory.
+    #[arg(long)]
+    pub debug: bool,
+
+    /// Also write the log to this file.
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub compat: compat::CompatArgs,
+}
+
+/// `--transport`: mcp-remote's strategies, with the same names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    /// Streamable HTTP, falling back to HTTP+SSE if the server does not speak it.
+    HttpFirst,
+    /// HTTP+SSE, falling back to Streamable HTTP.
+    SseFirst,
+    /// Streamable HTTP only.
+    HttpOnly,
+    /// Legacy HTTP+SSE only.
+    SseOnly,
+}

@@ -1,0 +1,387 @@
+//! The validated configuration of one bridge, built once from the command line.
+//!
+//! Everything that can be wrong with the arguments is found here, before any
+//! connection is made: the URL (H6), `${VAR}` references in headers, header
+//! syntax, timeouts and globs. The rest of the crate takes a `&Config` and
+//! never re-checks it.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+use wildmatch::WildMatch;
+
+use crate::cli::{Cli, TransportArg};
+
+/// Everything a bridge needs to run.
+#[derive(Debug)]
+pub struct Config {
+    /// The server's URL, as given (validated).
+    pub url: Url,
+    /// Extra headers sent with every request; all values are marked sensitive.
+    pub headers: HeaderMap,
+    pub transport: TransportStrategy,
+    pub timeouts: Timeouts,
+    pub ignore_tools: ToolFilter,
+    /// Connect over IPv4 only.
+    pub ipv4: bool,
+    pub log: LogConfig,
+    /// Notes about accepted-but-inactive mcp-remote arguments, for stderr.
+    pub notes: Vec<String>,
+}
+
+/// Which transports to try, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportStrategy {
+    HttpFirst,
+    SseFirst,
+    HttpOnly,
+    SseOnly,
+}
+
+/// HTTP time limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// Establishing a connection (TCP and TLS).
+    pub connect: Duration,
+    /// From sending a request to its response headers.
+    pub headers: Duration,
+    /// Between two pieces of a response body; not applied to the idle
+    /// server-to-client stream, which may rightly be silent for hours.
+    pub body: Duration,
+}
+
+/// Where logs go and how much they say.
+#[derive(Clone, Debug, Default)]
+pub struct LogConfig {
+    /// 0: lifecycle only; 1: one line per message; 2: bodies too.
+    pub verbosity: u8,
+    pub silent: bool,
+    pub file: Option<PathBuf>,
+    /// `--debug`: a detailed log in the config directory.
+    pub debug: bool,
+}
+
+/// `--ignore-tool` globs.
+#[derive(Clone, Debug, Default)]
+pub struct ToolFilter {
+    patterns: Vec<(String, WildMatch)>,
+}
+
+/// Why the command line cannot be used, in words the user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("'{url}' is not a valid URL: {source}")]
+    BadUrl {
+        url: String,
+        source: url::ParseError,
+    },
+    #[error("'{url}' is not an http:// or https:// URL")]
+    BadScheme { url: String },
+    #[error(
+        "refusing plain http:// to {host}, which is not this machine: traffic and credentials \
+         would be readable on the network. Use https://, or pass --allow-http if you accept that"
+    )]
+    InsecureHttp { host: String },
+    #[error(
+        "header {origin} uses ${{{var}}}, but the environment variable {var} is not set; set it \
+         in the \"env\" block of your MCP server config"
+    )]
+    MissingVar { origin: String, var: String },
+    #[error("header {origin} is not \"Name: value\": {reason}")]
+    BadHeader { origin: String, reason: String },
+    #[error("cannot read --header-file {path}: {source}")]
+    HeaderFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--{flag} must be a positive number of seconds, not {value}")]
+    BadTimeout { flag: &'static str, value: f64 },
+}
+
+impl Config {
+    /// Validates the command line, reading the environment for `${VAR}`.
+    pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
+        Self::from_cli_with_env(cli, |name| std::env::var(name).ok())
+    }
+
+    /// As [`Config::from_cli`], with the environment injected (for tests).
+    pub fn from_cli_with_env(
+        cli: Cli,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let url = parse_url(&cli.url, cli.allow_http)?;
+        let mut headers = HeaderMap::new();
+        for (n, spec) in cli.headers.iter().enumerate() {
+            let origin = format!("--header #{}", n + 1);
+            add_header(&mut headers, spec, &origin, &env)?;
+        }
+        if let Some(path) = &cli.header_file {
+            for (origin, spec) in read_header_file(path)? {
+                add_header(&mut headers, &spec, &origin, &env)?;
+            }
+        }
+        let timeouts = Timeouts {
+            connect: seconds("connect-timeout", cli.connect_timeout)?,
+            headers: seconds("headers-timeout", cli.headers_timeout)?,
+            body: seconds("body-timeout", cli.body_timeout)?,
+        };
+        Ok(Config {
+            url,
+            headers,
+            transport: match cli.transport {
+                TransportArg::HttpFirst => TransportStrategy::HttpFirst,
+                TransportArg::SseFirst => TransportStrategy::SseFirst,
+                TransportArg::HttpOnly => TransportStrategy::HttpOnly,
+                TransportArg::SseOnly => TransportStrategy::SseOnly,
+            },
+            timeouts,
+            ignore_tools: ToolFilter::new(cli.ignore_tools),
+            ipv4: cli.ipv4,
+            log: LogConfig {
+                verbosity: cli.verbose,
+                silent: cli.silent,
+                file: cli.log_file,
+                debug: cli.debug,
+            },
+            notes: cli.compat.notes(),
+        })
+    }
+}
+
+impl ToolFilter {
+    pub fn new(globs: Vec<String>) -> Self {
+        let patterns = globs
+            .into_iter()
+            .map(|glob| {
+                let matcher = WildMatch::new(&glob);
+                (glob, matcher)
+            })
+            .collect();
+        ToolFilter { patterns }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// The glob that hides `tool`, if any.
+    pub fn hiding(&self, tool: &str) -> Option<&str> {
+        self.patterns
+            .iter()
+            .find(|(_, m)| m.matches(tool))
+            .map(|(glob, _)| glob.as_str())
+    }
+}
+
+/// Whether `url` points at this machine, where plain http is safe (H6).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => {
+            let domain = domain.trim_end_matches('.');
+            domain.eq_ignore_ascii_case("localhost")
+                || domain.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+fn parse_url(text: &str, allow_http: bool) -> Result<Url, ConfigError> {
+    let url = Url::parse(text).map_err(|source| ConfigError::BadUrl {
+        url: text.to_owned(),
+        source,
+    })?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if allow_http || is_loopback(&url) => Ok(url),
+        "http" => Err(ConfigError::InsecureHttp {
+            host: url.host_str().unwrap_or_default().to_owned(),
+        }),
+        _ => Err(ConfigError::BadScheme {
+            url: text.to_owned(),
+        }),
+    }
+}
+
+/// Parses "Name: value", expands `${VAR}` in the value, and adds the header.
+fn add_header(
+    headers: &mut HeaderMap,
+    spec: &str,
+    origin: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::BadHeader {
+        origin: origin.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let (name, value) = spec
+        .split_once(':')
+        .ok_or_else(|| bad("there is no ':' between the name and the value"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| bad("the name is empty or has characters a header name cannot have"))?;
+    let origin = format!("{origin} ({name})");
+    let value = expand_vars(value.trim(), &origin, env)?;
+    let mut value = HeaderValue::from_str(&value).map_err(|_| ConfigError::BadHeader {
+        origin: origin.clone(),
+        reason: "the value has control characters".into(),
+    })?;
+    value.set_sensitive(true);
+    headers.append(name, value);
+    Ok(())
+}
+
+/// Replaces each `${VAR}` with the variable's value; a missing one is an error.
+pub fn expand_vars(
+    text: &str,
+    origin: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            // No closing brace: not a reference, keep it as written.
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let var = &after[..end];
+        let value = env(var).ok_or_else(|| ConfigError::MissingVar {
+            origin: origin.to_owned(),
+            var: var.to_owned(),
+        })?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn read_header_file(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::HeaderFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let line = line.trim();
+            !line.is_empty() && !line.starts_with('#')
+        })
+        .map(|(n, line)| (format!("{}:{}", path.display(), n + 1), line.to_owned()))
+        .collect())
+}
+
+fn seconds(flag: &'static str, value: f64) -> Result<Duration, ConfigError> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or(ConfigError::BadTimeout { flag, value })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        let cli = Cli::try_parse_from(std::iter::once("mcp-tether").chain(args.iter().copied()))
+            .expect("arguments parse");
+        Config::from_cli_with_env(cli, |var| (var == "TOKEN").then(|| "s3cret".to_owned()))
+    }
+
+    /// H6: plain http only to this machine, unless the user opts in.
+    #[test]
+    fn plain_http_is_refused_for_remote_hosts() {
+        for url in [
+            "http://127.0.0.1:1/mcp",
+            "http://localhost/mcp",
+            "http://[::1]:8/mcp",
+            "http://a.localhost/mcp",
+        ] {
+            assert!(config(&[url]).is_ok(), "{url}");
+        }
+        for url in ["http://example.com/mcp", "http://10.0.0.1/mcp"] {
+            let err = config(&[url]).expect_err("refused");
+            assert!(err.to_string().contains("--allow-http"), "{err}");
+            assert!(config(&[url, "--allow-http"]).is_ok());
+        }
+        assert!(config(&["ftp://example.com/"]).is_err());
+        assert!(config(&["not a url"]).is_err());
+    }
+
+    #[test]
+    fn header_values_expand_environment_variables() {
+        let cfg = config(&[
+            "https://h/mcp",
+            "--header",
+            "Authorization: Bearer ${TOKEN}",
+            "--header",
+            "X-Plain:value:with:colons",
+        ])
+        .unwrap();
+        assert_eq!(cfg.headers["authorization"], "Bearer s3cret");
+        assert!(cfg.headers["authorization"].is_sensitive());
+        assert_eq!(cfg.headers["x-plain"], "value:with:colons");
+    }
+
+    #[test]
+    fn a_missing_variable_is_a_clear_error() {
+        let err = config(&["https://h/mcp", "--header", "Authorization: Bearer ${NOPE}"])
+            .expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("${NOPE}") && text.contains("not set"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn malformed_headers_are_refused() {
+        for spec in ["NoColon", ": value", "Bad Name: v"] {
+            assert!(
+                matches!(
+                    config(&["https://h/mcp", "--header", spec]),
+                    Err(ConfigError::BadHeader { .. })
+                ),
+                "{spec}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_files_skip_comments_and_expand_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("headers");
+        std::fs::write(
+            &path,
+            "# comment\n\nX-A: 1\nAuthorization: Bearer ${TOKEN}\n",
+        )
+        .unwrap();
+        let cfg = config(&["https://h/mcp", "--header-file", path.to_str().unwrap()]).unwrap();
+        assert_eq!(cfg.headers["x-a"], "1");
+        assert_eq!(cfg.headers["authorization"], "Bearer s3cret");
+    }
+
+    #[test]
+    fn ignore_tool_globs_name_the_matching_rule() {
+        let filter = ToolFilter::new(vec!["delete_*".into(), "exact".into()]);
+        assert_eq!(filter.hiding("delete_repo"), Some("delete_*"));
+        assert_eq!(filter.hiding("exact"), Some("exact"));
+        assert_eq!(filter.hiding("read"), None);
+    }
+
+    #[test]
+    fn timeouts_must_be_positive() {
+        assert!(config(&["https://h/mcp", "--connect-timeout", "0"]).is_err());
+        let cfg = config(&["https://h/mcp", "--body-timeout", "1.5"]).unwrap();
+        assert_eq!(cfg.timeouts.body, Duration::from_millis(1500));
+    }
+}

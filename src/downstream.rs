@@ -1,0 +1,404 @@
+//! Everything on its way to the host: the ledger of in-flight requests, the
+//! tool filter, and the stdout [`Outbox`].
+//!
+//! The ledger is how every request gets exactly one answer. A request is
+//! entered when it arrives from the host; the server's answer removes it on
+//! its way out ([`Downstream::deliver`]); a failure answers only the requests
+//! still entered ([`Downstream::fail`]). So an answer and an error can never
+//! both reach the host, and no request is left without either.
+//!
+//! Requests the bridge makes on its own (T12) are entered under private ids
+//! with a waiter; their answers go to the waiter, never to stdout.
+//!
+//! This module knows nothing of HTTP.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+
+use crate::config::ToolFilter;
+use crate::error::UpstreamError;
+use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, code, error_response};
+use crate::log::{TRAFFIC, bodies_enabled, redact_body};
+use crate::stdio::Outbox;
+
+/// The host's side of the bridge, shared by every transport.
+pub struct Downstream {
+    outbox: Outbox,
+    ledger: Mutex<HashMap<IdKey, Pending>>,
+    hidden_tools: ToolFilter,
+    next_private: AtomicU64,
+}
+
+enum Pending {
+    Client {
+        id: RawId,
+        method: Box<str>,
+        since: Instant,
+    },
+    Private(oneshot::Sender<Message>),
+}
+
+impl Downstream {
+    pub fn new(outbox: Outbox, hidden_tools: ToolFilter) -> Self {
+        Downstream {
+            outbox,
+            ledger: Mutex::new(HashMap::new()),
+            hidden_tools,
+            next_private: AtomicU64::new(1),
+        }
+    }
+
+    /// Enters a host message's requests in the ledger, unless the bridge
+    /// refuses it; then the refusal is the answer, already sent.
+    ///
+    /// Returns whether the message should be forwarded.
+    pub async fn admit(&self, msg: &Message) -> bool {
+        if let Some(refusal) = self.refusal(msg) {
+            self.write(refusal).await;
+            return false;
+        }
+        let now = Instant::now();
+        let mut ledger = self.ledger.lock().expect("ledger lock");
+        for kind in msg.kinds() {
+            if let Kind::Request { id, method } = kind {
+                let entry = Pending::Client {
+                    id: id.clone(),
+                    method: method.clone(),
+                    since: now,
+                };
+                if ledger.insert(id.match_key(), entry).is_some() {
+                    tracing::warn!(%id, "the host reused the id of a request still in flight");
+                }
+            }
+        }
+        true
+    }
+
+    /// The answer to a call of a hidden tool (`--ignore-tool`).
+    fn refusal(&self, msg: &Message) -> Option<Bytes> {
+        if self.hidden_tools.is_empty() || !msg.is_request("tools/call") {
+            return None;
+        }
+        let tool = msg.params_target()?;
+        let glob = self.hidden_tools.hiding(&tool)?;
+        tracing::info!(tool, glob, "refused a call to a hidden tool");
+        Some(error_response(
+            msg.request_id(),
+            code::INVALID_PARAMS,
+            &format!("mcp-tether: tool '{tool}' is hidden by --ignore-tool '{glob}'"),
+            None,
+        ))
+    }
+
+    /// Routes one message from the server: answers to the host's requests go
+    /// to stdout once, answers to the bridge's own requests to their waiter,
+    /// and the server's own requests and notifications to stdout.
+    ///
+    /// Returns the ids of the host requests this message answered.
+    pub async fn deliver(&self, msg: Message) -> Vec<IdKey> {
+        let mut answered = Vec::new();
+        let mut tools_list = false;
+        {
+            let mut ledger = self.ledger.lock().expect("ledger lock");
+            for kind in msg.kinds() {
+                let Kind::Response { id: Some(id) } = kind else {
+                    continue;
+                };
+                let key = id.match_key();
+                match ledger.remove(&key) {
+                    Some(Pending::Client { method, since, .. }) => {
+                        tracing::debug!(target: TRAFFIC, "← {id} {method} answered in {:.1?}", since.elapsed());
+                        tools_list |= &*method == "tools/list";
+                        answered.push(key);
+                    }
+                    Some(Pending::Private(waiter)) => {
+                        // Only single answers go to the bridge's waiters.
+                        let _ = waiter.send(msg);
+                        return answered;
+                    }
+                    None => {
+                        tracing::warn!(%id, "dropped an answer to a request that was already answered or never made");
+                    }
+                }
+            }
+        }
+        if !answered.is_empty() || !is_only_responses(&msg) {
+            self.log_message("←", &msg);
+            let raw = match (tools_list, msg.shape()) {
+                (true, crate::jsonrpc::Shape::Single(_)) if !self.hidden_tools.is_empty() => {
+                    filter_tools(msg.raw(), &self.hidden_tools).unwrap_or_else(|| msg.into_raw())
+                }
+                _ => msg.into_raw(),
+            };
+            self.write(raw).await;
+        }
+        answered
+    }
+
+    /// Answers each request of `msg` still in flight with `err`.
+    pub async fn fail(&self, msg: &Message, err: &UpstreamError) {
+        let ids: Vec<RawId> = {
+            let mut ledger = self.ledger.lock().expect("ledger lock");
+            msg.request_ids()
+                .filter(|id| ledger.remove(&id.match_key()).is_some())
+                .cloned()
+                .collect()
+        };
+        self.answer_with(ids, err).await;
+    }
+
+    /// Answers every host request in flight with `err` (a legacy SSE stream
+    /// was lost, so none of their answers can arrive any more).
+    pub async fn fail_all(&self, err: &UpstreamError) {
+        let ids: Vec<RawId> = {
+            let mut ledger = self.ledger.lock().expect("ledger lock");
+            let keys: Vec<IdKey> = ledger
+                .iter()
+                .filter(|(_, p)| matches!(p, Pending::Client { .. }))
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| match ledger.remove(&k) {
+                    Some(Pending::Client { id, .. }) => Some(id),
+                    _ => None,
+                })
+                .collect()
+        };
+        self.answer_with(ids, err).await;
+    }
+
+    async fn answer_with(&self, ids: Vec<RawId>, err: &UpstreamError) {
+        for id in ids {
+            tracing::warn!("✗ {id}: {err}");
+            self.write(err.to_response(&id)).await;
+        }
+    }
+
+    /// Whether the host request with this id still waits for its answer.
+    pub fn is_pending(&self, id: &RawId) -> bool {
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .contains_key(&id.match_key())
+    }
+
+    /// How many host requests wait for an answer.
+    pub fn in_flight(&self) -> usize {
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .values()
+            .filter(|p| matches!(p, Pending::Client { .. }))
+            .count()
+    }
+
+    /// A fresh bridge-private id whose answer will come to the returned
+    /// receiver instead of stdout (T12).
+    pub fn private_request(&self, purpose: &str) -> (RawId, oneshot::Receiver<Message>) {
+        let n = self.next_private.fetch_add(1, Ordering::Relaxed);
+        let id = RawId::private(purpose, n);
+        let (tx, rx) = oneshot::channel();
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .insert(id.match_key(), Pending::Private(tx));
+        (id, rx)
+    }
+
+    /// A fresh bridge-private id whose answer is read by the caller itself
+    /// (from its POST), so nothing needs to wait for it here.
+    pub fn private_id(&self, purpose: &str) -> RawId {
+        RawId::private(purpose, self.next_private.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Withdraws a private request that will not be answered.
+    pub fn forget(&self, id: &RawId) {
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .remove(&id.match_key());
+    }
+
+    /// Writes a message the bridge made itself (an error, a refusal).
+    pub async fn write(&self, raw: Bytes) {
+        if !self.outbox.send(raw).await {
+            tracing::debug!("stdout is closed; a message was not written");
+        }
+    }
+
+    /// Logs a message going to the host (or coming from it, with `→`).
+    pub fn log_message(&self, arrow: &str, msg: &Message) {
+        if !tracing::enabled!(target: TRAFFIC, tracing::Level::DEBUG) {
+            return;
+        }
+        for kind in msg.kinds() {
+            match kind {
+                Kind::Request { id, method } => {
+                    tracing::debug!(target: TRAFFIC, "{arrow} request {id} {method}")
+                }
+                Kind::Notification { method } => {
+                    tracing::debug!(target: TRAFFIC, "{arrow} notification {method}")
+                }
+                Kind::Response { id } => {
+                    tracing::debug!(target: TRAFFIC, "{arrow} response {}", id.as_ref().map_or("null", RawId::as_json))
+                }
+            }
+        }
+        if bodies_enabled() {
+            tracing::trace!(target: TRAFFIC, "{arrow} {}", redact_body(msg.raw()));
+        }
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+}
+
+fn is_only_responses(msg: &Message) -> bool {
+    msg.kinds()
+        .iter()
+        .all(|k| matches!(k, Kind::Response { .. }))
+}
+
+/// Removes hidden tools from a `tools/list` answer. Every other member, and
+/// every kept tool, keeps its bytes. `None` if the answer has no tool list.
+fn filter_tools(raw: &[u8], hidden: &ToolFilter) -> Option<Bytes> {
+    #[derive(Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow)]
+        name: Option<std::borrow::Cow<'a, str>>,
+    }
+    let mut top = RawObject::parse(raw).ok()?;
+    let result_text = top.get("result")?.to_owned();
+    let mut result = RawObject::parse(result_text.as_bytes()).ok()?;
+    let tools: Vec<&RawValue> = serde_json::from_str(result.get("tools")?).ok()?;
+    let kept: Vec<&str> = tools
+        .iter()
+        .filter(|tool| {
+            let name = serde_json::from_str::<Named<'_>>(tool.get())
+                .ok()
+                .and_then(|n| n.name);
+            match name
+                .as_deref()
+                .and_then(|n| hidden.hiding(n).map(|g| (n, g)))
+            {
+                Some((name, glob)) => {
+                    tracing::debug!(name, glob, "hid a tool from tools/list");
+                    false
+                }
+                None => true,
+            }
+        })
+        .map(|tool| tool.get())
+        .collect();
+    let kept = format!("[{}]", kept.join(","));
+    result.set("tools", &kept);
+    let result = result.to_bytes();
+    top.set("result", std::str::from_utf8(&result).ok()?);
+    Some(top.to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(text: &str) -> Message {
+        Message::parse(Bytes::copy_from_slice(text.as_bytes())).unwrap()
+    }
+
+    fn downstream(hidden: &[&str]) -> (Downstream, tokio::sync::mpsc::Receiver<Vec<Bytes>>) {
+        let (outbox, rx) = Outbox::new();
+        let filter = ToolFilter::new(hidden.iter().map(|s| s.to_string()).collect());
+        (Downstream::new(outbox, filter), rx)
+    }
+
+    fn text(line: Vec<Bytes>) -> String {
+        line.iter().map(|b| String::from_utf8_lossy(b)).collect()
+    }
+
+    #[tokio::test]
+    async fn an_answer_and_an_error_never_both_reach_the_host() {
+        let (down, mut rx) = downstream(&[]);
+        let request = msg(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#);
+        assert!(down.admit(&request).await);
+        down.deliver(msg(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#))
+            .await;
+        down.fail(&request, &UpstreamError::ShuttingDown).await;
+        down.deliver(msg(r#"{"jsonrpc":"2.0","id":1,"result":{"late":true}}"#))
+            .await;
+        assert_eq!(
+            text(rx.recv().await.unwrap()),
+            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#
+        );
+        assert!(rx.try_recv().is_err(), "exactly one answer");
+        assert_eq!(down.in_flight(), 0);
+    }
+
+    /// T12: answers to the bridge's own requests never reach stdout.
+    #[tokio::test]
+    async fn private_answers_go_to_their_waiter() {
+        let (down, mut rx) = downstream(&[]);
+        let (id, waiter) = down.private_request("reinit");
+        let answer = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#);
+        down.deliver(msg(&answer)).await;
+        assert_eq!(waiter.await.unwrap().raw(), answer.as_bytes());
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn hidden_tools_are_refused_and_filtered_out_of_the_list() {
+        let (down, mut rx) = downstream(&["danger*"]);
+        let call = msg(
+            r#"{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"danger_zone"}}"#,
+        );
+        assert!(!down.admit(&call).await);
+        let refusal: serde_json::Value =
+            serde_json::from_str(&text(rx.recv().await.unwrap())).unwrap();
+        assert_eq!(refusal["id"], "c");
+        assert!(
+            refusal["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("--ignore-tool 'danger*'")
+        );
+
+        assert!(
+            down.admit(&msg(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#))
+                .await
+        );
+        down.deliver(msg(r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo","x":1.0},{"name":"danger_zone"}],"nextCursor":"n"},"extra":9007199254740993}"#)).await;
+        assert_eq!(
+            text(rx.recv().await.unwrap()),
+            r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo","x":1.0}],"nextCursor":"n"},"extra":9007199254740993}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn failing_all_answers_every_host_request_but_not_private_ones() {
+        let (down, mut rx) = downstream(&[]);
+        assert!(
+            down.admit(&msg(
+                r#"[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","id":2,"method":"b"}]"#
+            ))
+            .await
+        );
+        let (_id, _waiter) = down.private_request("x");
+        down.fail_all(&UpstreamError::ShuttingDown).await;
+        let mut ids = vec![];
+        for _ in 0..2 {
+            let answer: serde_json::Value =
+                serde_json::from_str(&text(rx.recv().await.unwrap())).unwrap();
+            ids.push(answer["id"].as_i64().unwrap());
+        }
+        ids.sort();
+        assert_eq!(ids, [1, 2]);
+        assert_eq!(down.in_flight(), 0);
+    }
+}

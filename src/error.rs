@@ -1,0 +1,269 @@
+//! What can go wrong between the bridge and the server, and how each failure
+//! is told to the host.
+//!
+//! Every variant carries the (redacted) URL it concerns and becomes a JSON-RPC
+//! error for the request it broke, with a message that says what happened and
+//! what to try. The bridge itself stays up: the next request may succeed.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+
+use crate::jsonrpc::{RawId, code, error_response};
+
+/// A failure to exchange a message with the server.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error(
+        "could not connect to {url}: {reason}. Check that the server is running and the URL \
+         is right"
+    )]
+    Connect { url: String, reason: String },
+
+    #[error("{url} did not {phase} within {}s. The server may be overloaded; try again, or raise --{flag}", after.as_secs_f64())]
+    Timeout {
+        url: String,
+        phase: &'static str,
+        flag: &'static str,
+        after: Duration,
+    },
+
+    #[error("{url} answered HTTP {status}{detail}. {hint}")]
+    Status {
+        url: String,
+        status: StatusCode,
+        /// What the body said, in a few words (or what kind of page it was).
+        detail: String,
+        hint: &'static str,
+    },
+
+    #[error(
+        "{url} answered HTTP 401: the server requires authorization. This release of \
+         mcp-tether cannot log in with OAuth yet; pass a token with --header \
+         \"Authorization: Bearer ${{TOKEN}}\""
+    )]
+    Unauthorized { url: String },
+
+    #[error(
+        "{url} sent a response that is not JSON-RPC ({what}). Check that the URL points at an MCP endpoint"
+    )]
+    BadBody { url: String, what: String },
+
+    #[error(
+        "{url} accepted the request but sent no answer (HTTP 202). The server does not follow \
+         the MCP Streamable HTTP transport"
+    )]
+    NoAnswer { url: String },
+
+    #[error(
+        "{url} closed the response stream before answering; the request may or may not have \
+         been carried out"
+    )]
+    StreamClosed { url: String },
+
+    #[error("the connection to {url} was lost: {reason}")]
+    ConnectionLost { url: String, reason: String },
+
+    #[error("{url} forgot the session (HTTP {status}) and starting a new one failed: {reason}")]
+    SessionLost {
+        url: String,
+        status: StatusCode,
+        reason: String,
+    },
+
+    #[error(
+        "the server's legacy SSE endpoint {endpoint} is not on the same origin as {url}; \
+         refusing to send messages there"
+    )]
+    CrossOrigin { url: String, endpoint: String },
+
+    #[error("{url} does not speak {tried}. {hint}")]
+    NoTransport {
+        url: String,
+        tried: &'static str,
+        hint: String,
+    },
+
+    #[error("mcp-tether is shutting down")]
+    ShuttingDown,
+}
+
+impl UpstreamError {
+    /// The JSON-RPC error code for this failure.
+    pub fn code(&self) -> i64 {
+        match self {
+            UpstreamError::Timeout { .. } => code::TIMEOUT,
+            _ => code::UPSTREAM,
+        }
+    }
+
+    /// Whether this failure, on the first message, suggests the server speaks
+    /// the other transport (T8): the URL refuses the method, or answers with
+    /// something other than MCP.
+    pub fn suggests_other_transport(&self) -> bool {
+        match self {
+            UpstreamError::Status { status, .. } => {
+                matches!(status.as_u16(), 400 | 404 | 405 | 406 | 415)
+            }
+            UpstreamError::BadBody { .. } | UpstreamError::NoTransport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The HTTP status involved, if any, for the error's `data`.
+    fn status(&self) -> Option<StatusCode> {
+        match self {
+            UpstreamError::Status { status, .. } | UpstreamError::SessionLost { status, .. } => {
+                Some(*status)
+            }
+            UpstreamError::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
+            _ => None,
+        }
+    }
+
+    /// The JSON-RPC error response that answers request `id` with this failure.
+    pub fn to_response(&self, id: &RawId) -> Bytes {
+        let mut data = serde_json::json!({ "source": "mcp-tether" });
+        if let Some(status) = self.status() {
+            data["httpStatus"] = status.as_u16().into();
+        }
+        error_response(
+            Some(id),
+            self.code(),
+            &format!("mcp-tether: {self}"),
+            Some(&data),
+        )
+    }
+
+    /// A status other than success, with a hint chosen by status class.
+    pub fn from_status(url: &str, status: StatusCode, content_type: &str, body: &[u8]) -> Self {
+        if status == StatusCode::UNAUTHORIZED {
+            return UpstreamError::Unauthorized { url: url.into() };
+        }
+        let hint = match status.as_u16() {
+            403 => "The server refused access; check the credentials in your headers",
+            404 | 405 => "Check that the URL is the server's MCP endpoint",
+            408 | 429 => "The server is busy; try again in a moment",
+            400..=499 => "The server rejected the request; see its message",
+            502..=504 => "A proxy or gateway in front of the server failed; try again later",
+            _ => "The server failed; try again later or check its logs",
+        };
+        UpstreamError::Status {
+            url: url.into(),
+            status,
+            detail: describe_body(content_type, body),
+            hint,
+        }
+    }
+}
+
+/// A few words about an error body: its JSON-RPC message, or what kind of
+/// document it was (an HTML error page is not worth quoting).
+pub fn describe_body(content_type: &str, body: &[u8]) -> String {
+    if content_type.contains("html") || body.trim_ascii_start().starts_with(b"<") {
+        return " (an HTML page)".into();
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        error: Option<ErrorObject>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorObject {
+        message: Option<String>,
+    }
+    if let Ok(ErrorBody {
+        error: Some(ErrorObject { message: Some(m) }),
+    }) = serde_json::from_slice(body)
+    {
+        return format!(": {}", truncate(&m, 200));
+    }
+    match std::str::from_utf8(body) {
+        Ok(text) if !text.trim().is_empty() => format!(": {}", truncate(text.trim(), 200)),
+        _ => String::new(),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+/// Describes a reqwest failure without its URL (which may hold secrets in its
+/// query) and in the words a person would use.
+pub fn describe_reqwest(err: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut cause: Option<&dyn std::error::Error> = err.source();
+    let mut deepest = None;
+    while let Some(c) = cause {
+        deepest = Some(c);
+        cause = c.source();
+    }
+    let detail = deepest.map(|c| c.to_string()).unwrap_or_default();
+    let what = if err.is_connect() {
+        "connection failed"
+    } else if err.is_timeout() {
+        "timed out"
+    } else if err.is_body() || err.is_decode() {
+        "the response body broke off"
+    } else if err.is_request() {
+        "the request could not be sent"
+    } else {
+        "HTTP error"
+    };
+    if detail.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{what} ({detail})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_error_pages_are_described_not_quoted() {
+        let err = UpstreamError::from_status(
+            "https://h/mcp",
+            StatusCode::BAD_GATEWAY,
+            "text/html",
+            b"<html><body>502 Bad Gateway</body></html>",
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("HTTP 502 Bad Gateway (an HTML page)"),
+            "{text}"
+        );
+        assert!(text.contains("try again later"), "{text}");
+    }
+
+    #[test]
+    fn json_rpc_error_bodies_are_quoted() {
+        let err = UpstreamError::from_status(
+            "https://h/mcp",
+            StatusCode::BAD_REQUEST,
+            "application/json",
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Bad Request: nope"}}"#,
+        );
+        assert!(err.to_string().contains(": Bad Request: nope"), "{err}");
+    }
+
+    #[test]
+    fn the_json_rpc_answer_names_the_url_status_and_a_next_step() {
+        let err =
+            UpstreamError::from_status("https://h/mcp", StatusCode::SERVICE_UNAVAILABLE, "", b"");
+        let answer: serde_json::Value =
+            serde_json::from_slice(&err.to_response(&crate::jsonrpc::RawId::private("t", 1)))
+                .unwrap();
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("https://h/mcp") && message.contains("503"),
+            "{message}"
+        );
+        assert_eq!(answer["error"]["data"]["httpStatus"], 503);
+        assert_eq!(answer["error"]["code"], code::UPSTREAM);
+    }
+}

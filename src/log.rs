@@ -1,0 +1,239 @@
+//! Logging: where it goes, how much it says, and what it never says (H5).
+//!
+//! Logs go to stderr (never stdout, which carries JSON-RPC only) and, with
+//! `--log-file` or `--debug`, to a file. Only this crate's events are kept, so
+//! a dependency's trace output (which may print header values) cannot leak
+//! a secret. What this crate logs passes through the redactors below: URLs
+//! lose their query values and user info, bodies lose token-like values, and
+//! headers are only ever logged by name.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tracing::Level;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use url::Url;
+
+use crate::config::LogConfig;
+
+/// The target of one-line-per-message traffic logs (`-v`).
+pub const TRAFFIC: &str = "mcp_tether::traffic";
+
+/// Installs the global subscriber. Returns the path of the `--debug` log, if
+/// one is written, so the user can be told where it is.
+pub fn init(config: &LogConfig, debug_dir: Option<&Path>) -> io::Result<Option<PathBuf>> {
+    let stderr_level = match (config.silent, config.verbosity) {
+        (true, _) => LevelFilter::OFF,
+        (false, 0) => LevelFilter::INFO,
+        (false, 1) => LevelFilter::DEBUG,
+        (false, _) => LevelFilter::TRACE,
+    };
+    let file_level = match config.verbosity {
+        0 | 1 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    };
+    let mut layers: Vec<BoxedLayer> = vec![
+        tracing_subscriber::fmt::layer()
+            .with_writer(io::stderr)
+            .with_ansi(false)
+            .with_target(false)
+            .with_filter(ours(stderr_level))
+            .boxed(),
+    ];
+    if let Some(path) = &config.file {
+        layers.push(file_layer(path, file_level)?);
+    }
+    let debug_path = match (config.debug, debug_dir) {
+        (true, Some(dir)) => {
+            std::fs::create_dir_all(dir)?;
+            Some(dir.join("mcp-tether-debug.log"))
+        }
+        _ => None,
+    };
+    if let Some(path) = &debug_path {
+        layers.push(file_layer(path, LevelFilter::TRACE)?);
+    }
+    tracing_subscriber::registry().with(layers).init();
+    Ok(debug_path)
+}
+
+/// Only this crate's events, up to `level`.
+fn ours(level: LevelFilter) -> Targets {
+    Targets::new().with_target("mcp_tether", level)
+}
+
+type BoxedLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
+
+fn file_layer(path: &Path, level: LevelFilter) -> io::Result<BoxedLayer> {
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    Ok(tracing_subscriber::fmt::layer()
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .with_target(false)
+        .with_filter(ours(level))
+        .boxed())
+}
+
+/// Whether message bodies should be logged (`-vv`), so callers can skip the
+/// work of redacting them otherwise.
+pub fn bodies_enabled() -> bool {
+    tracing::enabled!(target: TRAFFIC, Level::TRACE)
+}
+
+/// A URL fit for logs and error messages: no user info, no query values.
+///
+/// Remote MCP URLs often carry an API key in the query (`?key=...`).
+pub fn redact_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    if url.query().is_some() {
+        let names: Vec<String> = url
+            .query_pairs()
+            .map(|(name, _)| format!("{name}=[redacted]"))
+            .collect();
+        shown.set_query(Some(&names.join("&")));
+    }
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+/// Member names whose string values are secrets wherever they appear.
+const SECRET_KEYS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "token",
+    "client_secret",
+    "code",
+    "code_verifier",
+    "password",
+    "secret",
+    "authorization",
+    "api_key",
+    "apikey",
+    "cookie",
+    "assertion",
+    "subject_token",
+];
+
+/// The most of a body a log line shows.
+const MAX_LOGGED_BODY: usize = 16 * 1024;
+
+/// A message body fit for `-vv` logs: secret-looking values replaced, and cut
+/// short when long. Not JSON: shown only as its length.
+pub fn redact_body(body: &[u8]) -> String {
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return format!("<{} bytes, not JSON>", body.len());
+    };
+    redact_value(&mut value);
+    let mut text = value.to_string();
+    if text.len() > MAX_LOGGED_BODY {
+        let cut = (0..=MAX_LOGGED_BODY)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push_str(&format!("… <{} bytes in all>", body.len()));
+    }
+    text
+}
+
+fn redact_value(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (key, member) in map.iter_mut() {
+                // Strings only: `"code": -32000` in a JSON-RPC error is no secret.
+                if member.is_string() && is_secret_key(key) {
+                    *member = Value::String("[redacted]".into());
+                } else {
+                    redact_value(member);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_value),
+        Value::String(text) if looks_like_secret(text) => *text = "[redacted]".into(),
+        _ => {}
+    }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_KEYS.iter().any(|s| {
+        key == *s
+            || key
+                .strip_suffix(s)
+                .is_some_and(|head| head.ends_with(['_', '-']))
+    })
+}
+
+/// Bearer/Basic credentials and JWTs, wherever they appear in a string.
+fn looks_like_secret(text: &str) -> bool {
+    let lower = text.trim_start().to_ascii_lowercase();
+    if lower.starts_with("bearer ") || lower.starts_with("basic ") || lower.starts_with("dpop ") {
+        return true;
+    }
+    // A JWT: three base64url segments, the first starting with `eyJ` ('{"').
+    let mut parts = text.split('.');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(h), Some(p), Some(_), None) if h.starts_with("eyJ") && h.len() > 10 && p.len() > 10
+    )
+}
+
+/// A short fingerprint of a session id, so logs can tell sessions apart
+/// without showing an id that would let anyone join the session.
+pub fn fingerprint(secret: &str) -> String {
+    // FNV-1a: stable across runs and processes, unlike std's RandomState.
+    let hash = secret.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("#{:06x}", hash & 0xff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_query_values_and_user_info() {
+        let url = Url::parse("https://user:pw@h.example/mcp?api_key=SECRET&x=1#frag").unwrap();
+        let shown = redact_url(&url);
+        assert_eq!(
+            shown,
+            "https://h.example/mcp?api_key=[redacted]&x=[redacted]"
+        );
+    }
+
+    #[test]
+    fn bodies_lose_token_values_at_any_depth() {
+        let body = br#"{"result":{"access_token":"AT-1","nested":[{"refresh_token":"RT-2"}],
+            "note":"Bearer abc.def","jwt":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig",
+            "my_api_key":"K-3","name":"echo"}}"#;
+        let shown = redact_body(body);
+        for secret in ["AT-1", "RT-2", "Bearer abc", "eyJhbGci", "K-3"] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert!(shown.contains("echo"));
+    }
+
+    #[test]
+    fn long_bodies_are_cut_and_non_json_is_not_shown() {
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(100_000));
+        assert!(redact_body(big.as_bytes()).len() < MAX_LOGGED_BODY + 100);
+        assert_eq!(redact_body(b"<html>"), "<6 bytes, not JSON>");
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_short() {
+        assert_eq!(fingerprint("abc"), fingerprint("abc"));
+        assert_ne!(fingerprint("abc"), fingerprint("abd"));
+        assert_eq!(fingerprint("abc").len(), 7);
+    }
+}

@@ -1,0 +1,68 @@
+//! The `mcp-tether` command: parse arguments, run the bridge, exit.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use mcp_tether::bridge::{self, Stop};
+use mcp_tether::cli::Cli;
+use mcp_tether::config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mcp-tether: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_cli(cli)?;
+    let debug_dir = mcp_tether::config_dir().map(|dir| dir.join("logs"));
+    let debug_log = mcp_tether::log::init(&config.log, debug_dir.as_deref())
+        .context("cannot open the log file")?;
+    if let Some(path) = debug_log {
+        tracing::info!("writing a debug log to {}", path.display());
+    }
+    for note in &config.notes {
+        tracing::info!("{note}");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(bridge::run(
+        &config,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        shutdown_signal(),
+    ));
+    // The blocking stdin reader may still wait for input: don't wait for it.
+    runtime.shutdown_background();
+    let stop: Stop = result?;
+    tracing::debug!("exited: {stop:?}");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM (Ctrl-C on Windows).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

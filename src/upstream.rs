@@ -1,0 +1,167 @@
+//! The server's side of the bridge: which transport it speaks, and sending.
+//!
+//! [`Upstream::forward`] takes one host message and makes sure the server
+//! gets it; answers reach the host through [`Downstream`], never as a return
+//! value. The first message finds out the transport (T8), following
+//! `--transport`; what worked is kept for the life of the process.
+//!
+//! Nothing here knows about stdio.
+
+mod legacy_sse;
+mod session;
+mod sse;
+mod streamable;
+
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, OnceCell};
+use url::Url;
+
+use crate::config::{Config, TransportStrategy};
+use crate::downstream::Downstream;
+use crate::error::UpstreamError;
+use crate::http::Http;
+use crate::jsonrpc::Message;
+use legacy_sse::LegacySse;
+use streamable::Streamable;
+
+pub use streamable::header_safe;
+
+/// What every transport shares.
+pub(crate) struct Shared {
+    http: Http,
+    url: Url,
+    /// The URL as logs and error messages show it (no secrets in the query).
+    shown_url: String,
+    downstream: Arc<Downstream>,
+}
+
+/// The transport that worked.
+enum Transport {
+    Streamable(Arc<Streamable>),
+    Legacy(Arc<LegacySse>),
+}
+
+/// The connection to the remote server.
+pub struct Upstream {
+    shared: Arc<Shared>,
+    strategy: TransportStrategy,
+    transport: OnceCell<Transport>,
+    detecting: Mutex<()>,
+}
+
+impl Upstream {
+    pub fn new(config: &Config, downstream: Arc<Downstream>) -> Result<Self, UpstreamError> {
+        let shared = Shared {
+            http: Http::new(config)?,
+            url: config.url.clone(),
+            shown_url: crate::log::redact_url(&config.url),
+            downstream,
+        };
+        Ok(Upstream {
+            shared: Arc::new(shared),
+            strategy: config.transport,
+            transport: OnceCell::new(),
+            detecting: Mutex::new(()),
+        })
+    }
+
+    /// Sends one host message to the server.
+    pub async fn forward(&self, msg: &Message) -> Result<(), UpstreamError> {
+        if let Some(transport) = self.transport.get() {
+            return send(transport, msg).await;
+        }
+        let _detecting = self.detecting.lock().await;
+        match self.transport.get() {
+            Some(transport) => send(transport, msg).await,
+            None => self.detect(msg).await,
+        }
+    }
+
+    /// Finds the server's transport with the first message (T8): the first
+    /// choice, and on a sign that the server does not speak it, the other.
+    async fn detect(&self, msg: &Message) -> Result<(), UpstreamError> {
+        let shared = &self.shared;
+        match self.strategy {
+            TransportStrategy::HttpOnly => self.try_streamable(msg).await.map_err(|(e, _)| e),
+            TransportStrategy::SseOnly => self.try_legacy(msg).await.map_err(|(e, _)| e),
+            TransportStrategy::HttpFirst => match self.try_streamable(msg).await {
+                Err((first, true)) => {
+                    tracing::info!("Streamable HTTP failed ({first}); trying legacy HTTP+SSE");
+                    self.try_legacy(msg)
+                        .await
+                        .map_err(|(second, _)| both_failed(shared, &first, &second))
+                }
+                other => other.map_err(|(e, _)| e),
+            },
+            TransportStrategy::SseFirst => match self.try_legacy(msg).await {
+                Err((first, true)) => {
+                    tracing::info!("legacy HTTP+SSE failed ({first}); trying Streamable HTTP");
+                    self.try_streamable(msg)
+                        .await
+                        .map_err(|(second, _)| both_failed(shared, &second, &first))
+                }
+                other => other.map_err(|(e, _)| e),
+            },
+        }
+    }
+
+    /// Tries Streamable HTTP; on failure, also says whether the failure
+    /// suggests the server speaks the other transport.
+    async fn try_streamable(&self, msg: &Message) -> Result<(), (UpstreamError, bool)> {
+        let streamable = Streamable::new(Arc::clone(&self.shared));
+        match streamable.send(msg).await {
+            Ok(()) => {
+                tracing::info!("connected over Streamable HTTP");
+                let _ = self.transport.set(Transport::Streamable(streamable));
+                Ok(())
+            }
+            Err(e) => {
+                let other = e.suggests_other_transport();
+                Err((e, other))
+            }
+        }
+    }
+
+    async fn try_legacy(&self, msg: &Message) -> Result<(), (UpstreamError, bool)> {
+        let legacy = match LegacySse::connect(Arc::clone(&self.shared)).await {
+            Ok(legacy) => legacy,
+            Err(e) => {
+                let other = e.suggests_other_transport();
+                return Err((e, other));
+            }
+        };
+        let _ = self.transport.set(Transport::Legacy(Arc::clone(&legacy)));
+        legacy.send(msg).await.map_err(|e| (e, false))
+    }
+
+    /// Ends the session at the server (T6) and stops background streams.
+    pub async fn close(&self) {
+        match self.transport.get() {
+            Some(Transport::Streamable(s)) => s.close().await,
+            Some(Transport::Legacy(l)) => l.close().await,
+            None => {}
+        }
+    }
+}
+
+async fn send(transport: &Transport, msg: &Message) -> Result<(), UpstreamError> {
+    match transport {
+        Transport::Streamable(s) => s.send(msg).await,
+        Transport::Legacy(l) => l.send(msg).await,
+    }
+}
+
+fn both_failed(
+    shared: &Shared,
+    streamable: &UpstreamError,
+    legacy: &UpstreamError,
+) -> UpstreamError {
+    UpstreamError::NoTransport {
+        url: shared.shown_url.clone(),
+        tried: "Streamable HTTP or legacy HTTP+SSE",
+        hint: format!(
+            "Streamable HTTP: {streamable}. HTTP+SSE: {legacy}. Check that the URL is the server's MCP endpoint"
+        ),
+    }
+}

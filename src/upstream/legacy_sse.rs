@@ -1,0 +1,256 @@
+//! The legacy HTTP+SSE transport (2024-11-05): T7, H3.
+//!
+//! A GET opens the event stream; its first `endpoint` event says where to
+//! POST. Every answer arrives on the stream. The endpoint must be on the
+//! server's own origin (H3): a server cannot send the bridge, and the user's
+//! headers, elsewhere.
+//!
+//! When the stream drops, the server forgets the session with it: requests in
+//! flight can no longer be answered and fail at once, the stream is reopened,
+//! and the host's `initialize` is replayed under a private id (T12) before
+//! anything else is sent.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use url::Url;
+
+use super::Shared;
+use super::sse::{Item, SseReader};
+use crate::error::UpstreamError;
+use crate::http::content_type;
+use crate::jsonrpc::{Message, notification};
+use crate::log::TRAFFIC;
+
+/// The longest wait for the `endpoint` event after the stream opens.
+const ENDPOINT_WAIT: Duration = Duration::from_secs(10);
+
+/// A legacy HTTP+SSE connection.
+pub struct LegacySse {
+    shared: Arc<Shared>,
+    /// Where to POST, once the connection is ready for the host's messages.
+    ready: watch::Sender<Option<Url>>,
+    host_initialize: Mutex<Option<Message>>,
+    reader: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl LegacySse {
+    /// Opens the event stream and waits for its endpoint.
+    pub async fn connect(shared: Arc<Shared>) -> Result<Arc<Self>, UpstreamError> {
+        let (reader, endpoint) = open(&shared).await?;
+        tracing::info!("connected over legacy HTTP+SSE");
+        let (ready, _) = watch::channel(Some(endpoint));
+        let this = Arc::new(LegacySse {
+            shared,
+            ready,
+            host_initialize: Mutex::new(None),
+            reader: Mutex::new(None),
+        });
+        let task = tokio::spawn(Arc::clone(&this).run(reader));
+        *this.reader.lock().expect("reader lock") = Some(task);
+        Ok(this)
+    }
+
+    /// POSTs one host message; its answers come on the stream.
+    pub async fn send(&self, msg: &Message) -> Result<(), UpstreamError> {
+        if msg.is_request("initialize") {
+            *self.host_initialize.lock().expect("init lock") = Some(msg.clone());
+        }
+        let endpoint = self.endpoint().await?;
+        self.post(&endpoint, msg).await
+    }
+
+    async fn post(&self, endpoint: &Url, msg: &Message) -> Result<(), UpstreamError> {
+        let shown = &self.shared.shown_url;
+        let request = self
+            .shared
+            .http
+            .request(Method::POST, endpoint)
+            .header(CONTENT_TYPE, "application/json")
+            .body(msg.raw().clone());
+        let response = self.shared.http.send(request, shown).await?;
+        let status = response.status();
+        tracing::debug!(target: TRAFFIC, "POST {} → HTTP {}", msg.method().unwrap_or("(response)"), status.as_u16());
+        if status.is_success() {
+            return Ok(());
+        }
+        let kind = content_type(&response);
+        let body = self
+            .shared
+            .http
+            .read_error_body(response, shown, 4096)
+            .await;
+        Err(UpstreamError::from_status(shown, status, &kind, &body))
+    }
+
+    /// The endpoint to POST to, waiting for a reconnection if one is under way.
+    async fn endpoint(&self) -> Result<Url, UpstreamError> {
+        let mut ready = self.ready.subscribe();
+        let wait = self.shared.http.timeouts().connect + ENDPOINT_WAIT;
+        match tokio::time::timeout(wait, ready.wait_for(Option::is_some)).await {
+            Ok(Ok(endpoint)) => Ok(endpoint.clone().expect("waited for Some")),
+            _ => Err(UpstreamError::ConnectionLost {
+                url: self.shared.shown_url.clone(),
+                reason: "the event stream is down and could not be reopened".into(),
+            }),
+        }
+    }
+
+    /// Reads the stream; when it drops, fails what is in flight and reconnects.
+    async fn run(self: Arc<Self>, mut reader: SseReader) {
+        let mut failures = 0u32;
+        loop {
+            let reason = self.pump(&mut reader).await;
+            self.ready.send_replace(None);
+            let lost = UpstreamError::ConnectionLost {
+                url: self.shared.shown_url.clone(),
+                reason: reason.clone(),
+            };
+            tracing::warn!("{lost}; reconnecting");
+            self.shared.downstream.fail_all(&lost).await;
+            let wait = reader.retry.unwrap_or(Duration::from_millis(500));
+            reader = loop {
+                tokio::time::sleep(
+                    wait.saturating_mul(1 << failures.min(6))
+                        .min(Duration::from_secs(30)),
+                )
+                .await;
+                match open(&self.shared).await {
+                    Ok((reader, endpoint)) => match self.reinitialize(&endpoint).await {
+                        Ok(()) => {
+                            failures = 0;
+                            self.ready.send_replace(Some(endpoint));
+                            tracing::info!("reconnected over legacy HTTP+SSE");
+                            break reader;
+                        }
+                        Err(e) => {
+                            failures += 1;
+                            tracing::warn!("reconnected, but could not initialize again: {e}");
+                        }
+                    },
+                    Err(e) => {
+                        failures += 1;
+                        tracing::debug!("reconnect failed: {e}");
+                    }
+                }
+            };
+        }
+    }
+
+    /// Delivers every message on the stream until it ends; returns why.
+    async fn pump(&self, reader: &mut SseReader) -> String {
+        loop {
+            match reader.next(None).await {
+                Ok(Some(Item::Message(msg))) => {
+                    self.shared.downstream.deliver(msg).await;
+                }
+                Ok(Some(Item::Endpoint(_))) => {
+                    tracing::debug!("ignored a second endpoint event");
+                }
+                Ok(None) => return "the server closed the event stream".into(),
+                Err(e) => return e.to_string(),
+            }
+        }
+    }
+
+    /// Replays the host's `initialize` on a new connection (T12): its answer
+    /// comes back on the stream, to a private waiter.
+    async fn reinitialize(&self, endpoint: &Url) -> Result<(), UpstreamError> {
+        let Some(host_init) = self.host_initialize.lock().expect("init lock").clone() else {
+            return Ok(());
+        };
+        let downstream = &self.shared.downstream;
+        let (id, answer) = downstream.private_request("reinit");
+        let replay = host_init
+            .with_id(&id)
+            .expect("a cached initialize is a single request");
+        if let Err(e) = self.post(endpoint, &replay).await {
+            downstream.forget(&id);
+            return Err(e);
+        }
+        let wait = self.shared.http.timeouts().headers;
+        match tokio::time::timeout(wait, answer).await {
+            Ok(Ok(reply)) if reply.negotiated_protocol_version().is_some() => {}
+            _ => {
+                downstream.forget(&id);
+                return Err(UpstreamError::NoAnswer {
+                    url: self.shared.shown_url.clone(),
+                });
+            }
+        }
+        self.post(endpoint, &notification("notifications/initialized"))
+            .await
+    }
+
+    pub async fn close(&self) {
+        if let Some(task) = self.reader.lock().expect("reader lock").take() {
+            task.abort();
+        }
+    }
+}
+
+/// Opens the event stream and reads up to its `endpoint` event, which must be
+/// on the server's origin (H3).
+async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
+    let shown = &shared.shown_url;
+    let request = shared
+        .http
+        .request(Method::GET, &shared.url)
+        .header(ACCEPT, "text/event-stream");
+    let response = shared.http.send(request, shown).await?;
+    let status = response.status();
+    let kind = content_type(&response);
+    if !status.is_success() {
+        let body = shared.http.read_error_body(response, shown, 4096).await;
+        return Err(UpstreamError::from_status(shown, status, &kind, &body));
+    }
+    if kind != "text/event-stream" {
+        return Err(UpstreamError::NoTransport {
+            url: shown.clone(),
+            tried: "HTTP+SSE",
+            hint: format!(
+                "Its GET answered HTTP {} with {} instead of an event stream",
+                status.as_u16(),
+                if kind.is_empty() {
+                    "no content type"
+                } else {
+                    &kind
+                }
+            ),
+        });
+    }
+    let mut reader = SseReader::new(response, shown);
+    let endpoint = loop {
+        match tokio::time::timeout(ENDPOINT_WAIT, reader.next(None)).await {
+            Ok(Ok(Some(Item::Endpoint(endpoint)))) => break endpoint,
+            Ok(Ok(Some(Item::Message(_)))) => continue,
+            Ok(Ok(None)) | Err(_) => {
+                return Err(UpstreamError::NoTransport {
+                    url: shown.clone(),
+                    tried: "HTTP+SSE",
+                    hint: "Its event stream sent no endpoint event".into(),
+                });
+            }
+            Ok(Err(e)) => return Err(e),
+        }
+    };
+    let resolved = shared
+        .url
+        .join(&endpoint)
+        .map_err(|_| UpstreamError::CrossOrigin {
+            url: shown.clone(),
+            endpoint: endpoint.clone(),
+        })?;
+    if resolved.origin() != shared.url.origin() {
+        return Err(UpstreamError::CrossOrigin {
+            url: shown.clone(),
+            endpoint: crate::log::redact_url(&resolved),
+        });
+    }
+    tracing::debug!("legacy endpoint: {}", crate::log::redact_url(&resolved));
+    Ok((reader, resolved))
+}

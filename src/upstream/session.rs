@@ -1,0 +1,78 @@
+//! The Streamable HTTP session: its id, the negotiated protocol version, and
+//! the host's `initialize` kept for a transparent restart (T2, T3).
+//!
+//! Every change of session bumps a generation number. A request remembers the
+//! generation it was sent under, so when several requests find the session
+//! gone at once, only the first starts a new one and the rest just retry.
+
+use std::sync::Mutex;
+
+use reqwest::header::HeaderValue;
+
+use crate::jsonrpc::Message;
+
+/// What a request needs to know about the session when it is sent.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub id: Option<HeaderValue>,
+    pub protocol_version: Option<String>,
+    pub generation: u64,
+}
+
+/// The session shared by every request.
+#[derive(Default)]
+pub struct Session {
+    state: Mutex<State>,
+    /// Held while a new session is being started, so only one task does it.
+    pub restarting: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct State {
+    current: Snapshot,
+    /// The host's own `initialize`, replayed under a private id (T12).
+    host_initialize: Option<Message>,
+}
+
+impl Session {
+    pub fn snapshot(&self) -> Snapshot {
+        self.state.lock().expect("session lock").current.clone()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.state.lock().expect("session lock").current.generation
+    }
+
+    /// Remembers the host's `initialize` so the session can be restarted.
+    pub fn keep_initialize(&self, msg: &Message) {
+        self.state.lock().expect("session lock").host_initialize = Some(msg.clone());
+    }
+
+    pub fn host_initialize(&self) -> Option<Message> {
+        self.state
+            .lock()
+            .expect("session lock")
+            .host_initialize
+            .clone()
+    }
+
+    /// A server accepted an `initialize`: a new session begins, with the id
+    /// the server gave (none for a stateless server: T9, never invented).
+    pub fn begin(&self, id: Option<HeaderValue>) -> u64 {
+        let mut state = self.state.lock().expect("session lock");
+        state.current = Snapshot {
+            id,
+            protocol_version: None,
+            generation: state.current.generation + 1,
+        };
+        state.current.generation
+    }
+
+    /// The version the server chose in its `initialize` result (T3).
+    pub fn set_protocol_version(&self, generation: u64, version: String) {
+        let mut state = self.state.lock().expect("session lock");
+        if state.current.generation == generation {
+            state.current.protocol_version = Some(version);
+        }
+    }
+}

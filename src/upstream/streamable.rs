@@ -1,0 +1,573 @@
+//! The Streamable HTTP transport (2025-03-26 and later): T1–T6, T9, T12.
+//!
+//! Each host message is one POST. The reply is JSON, an event stream, or
+//! `202 Accepted`; whatever the server says on the way goes to the host. A
+//! dropped reply stream is resumed with `Last-Event-ID` (T5), never re-sent.
+//! A session the server forgot (`404`, or a `400` about the session) is
+//! restarted by replaying the host's `initialize` under a private id, and the
+//! failed message is sent once more (T2, T12): the host never notices.
+//!
+//! The optional GET stream (T4) carries the server's own messages; the
+//! session is deleted at shutdown (T6).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, Response, StatusCode};
+use tokio::task::JoinHandle;
+
+use super::Shared;
+use super::session::{Session, Snapshot};
+use super::sse::{Item, SseReader};
+use crate::error::UpstreamError;
+use crate::http::content_type;
+use crate::jsonrpc::{IdKey, Kind, Message, notification};
+use crate::log::{TRAFFIC, fingerprint};
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const PROTOCOL_HEADER: &str = "mcp-protocol-version";
+const ACCEPT_BOTH: &str = "application/json, text/event-stream";
+
+/// How often a dropped reply stream is resumed before the request fails.
+const MAX_RESUMES: u32 = 5;
+/// The wait before resuming when the server gave no `retry` advice.
+const DEFAULT_RETRY: Duration = Duration::from_millis(500);
+/// Consecutive failures after which the GET stream is given up.
+const MAX_GET_FAILURES: u32 = 8;
+
+/// A Streamable HTTP connection to one server.
+pub struct Streamable {
+    shared: Arc<Shared>,
+    session: Session,
+    get_stream: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Why one exchange failed.
+enum Failure {
+    /// The server no longer knows the session the request named.
+    SessionGone(StatusCode),
+    Upstream(UpstreamError),
+}
+
+impl From<UpstreamError> for Failure {
+    fn from(e: UpstreamError) -> Self {
+        Failure::Upstream(e)
+    }
+}
+
+/// Where the messages of a reply go.
+enum Sink<'a> {
+    /// To the host, through the ledger.
+    Host,
+    /// To the bridge itself: the answer to its own request.
+    Bridge(&'a mut Option<Message>),
+}
+
+impl Streamable {
+    pub fn new(shared: Arc<Shared>) -> Arc<Self> {
+        Arc::new(Streamable {
+            shared,
+            session: Session::default(),
+            get_stream: Mutex::new(None),
+        })
+    }
+
+    /// Sends one host message; its answers reach the host through the ledger.
+    pub async fn send(self: &Arc<Self>, msg: &Message) -> Result<(), UpstreamError> {
+        if msg.is_request("initialize") {
+            self.session.keep_initialize(msg);
+        }
+        let sent_under = self.session.snapshot();
+        let result = match self.exchange(msg, &sent_under, Sink::Host).await {
+            Err(Failure::SessionGone(status)) => {
+                self.restart_session(sent_under.generation, status).await?;
+                let retry_under = self.session.snapshot();
+                self.exchange(msg, &retry_under, Sink::Host).await
+            }
+            other => other,
+        };
+        match result {
+            Ok(()) => {
+                if msg.method() == Some("notifications/initialized") {
+                    self.open_get_stream();
+                }
+                Ok(())
+            }
+            Err(Failure::Upstream(e)) => Err(e),
+            Err(Failure::SessionGone(status)) => Err(UpstreamError::SessionLost {
+                url: self.shared.shown_url.clone(),
+                status,
+                reason: "the new session was forgotten at once".into(),
+            }),
+        }
+    }
+
+    /// One POST and its reply.
+    async fn exchange(
+        &self,
+        msg: &Message,
+        session: &Snapshot,
+        mut sink: Sink<'_>,
+    ) -> Result<(), Failure> {
+        let shown = &self.shared.shown_url;
+        let initializing = msg.is_request("initialize");
+        let request = self.post_request(msg, session, initializing);
+        let started = std::time::Instant::now();
+        let response = self.shared.http.send(request, shown).await?;
+        let status = response.status();
+        tracing::debug!(target: TRAFFIC, "POST {} → HTTP {} in {:.1?}", msg.method().unwrap_or("(response)"), status.as_u16(), started.elapsed());
+        if !status.is_success() {
+            return Err(self.refusal(response, session).await);
+        }
+        let generation = if initializing {
+            let id = response.headers().get(SESSION_HEADER).cloned();
+            match &id {
+                Some(id) => tracing::info!(
+                    "session {} started",
+                    fingerprint(id.to_str().unwrap_or_default())
+                ),
+                None => tracing::info!("the server keeps no session (stateless)"),
+            }
+            self.session.begin(id)
+        } else {
+            session.generation
+        };
+        let mut awaiting: HashSet<IdKey> = msg.request_ids().map(|id| id.match_key()).collect();
+        let kind = content_type(&response);
+        if status == StatusCode::ACCEPTED || awaiting.is_empty() {
+            // Notifications and responses get 202; a body, if any, is ignored.
+            return match awaiting.is_empty() {
+                true => Ok(()),
+                false => Err(UpstreamError::NoAnswer { url: shown.clone() }.into()),
+            };
+        }
+        let observe = |reply: &Message, awaiting: &mut HashSet<IdKey>| {
+            for kind in reply.kinds() {
+                if let Kind::Response { id: Some(id) } = kind {
+                    awaiting.remove(&id.match_key());
+                }
+            }
+            if initializing && let Some(version) = reply.negotiated_protocol_version() {
+                self.session.set_protocol_version(generation, version);
+            }
+        };
+        match kind.as_str() {
+            "application/json" => {
+                let body = self.shared.http.read_body(response, shown).await?;
+                let reply = Message::parse(body).map_err(|e| UpstreamError::BadBody {
+                    url: shown.clone(),
+                    what: e.to_string(),
+                })?;
+                observe(&reply, &mut awaiting);
+                self.route(reply, &mut sink).await;
+                match awaiting.is_empty() {
+                    true => Ok(()),
+                    false => Err(UpstreamError::BadBody {
+                        url: shown.clone(),
+                        what: "an answer to a different request".into(),
+                    }
+                    .into()),
+                }
+            }
+            "text/event-stream" => {
+                let mut reader = SseReader::new(response, shown);
+                let mut resumes = 0;
+                loop {
+                    match reader.next(Some(self.shared.http.timeouts().body)).await {
+                        Ok(Some(Item::Message(reply))) => {
+                            observe(&reply, &mut awaiting);
+                            self.route(reply, &mut sink).await;
+                            if awaiting.is_empty() {
+                                return Ok(());
+                            }
+                        }
+                        Ok(Some(Item::Endpoint(_))) => {}
+                        Ok(None) | Err(UpstreamError::ConnectionLost { .. })
+                            if reader.last_event_id.is_some() && resumes < MAX_RESUMES =>
+                        {
+                            resumes += 1;
+                            self.resume(&mut reader, session).await?;
+                        }
+                        Ok(None) => {
+                            return Err(UpstreamError::StreamClosed { url: shown.clone() }.into());
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            other => Err(UpstreamError::BadBody {
+                url: shown.clone(),
+                what: match other {
+                    "" => "no content type".to_owned(),
+                    other => format!("a {other} document"),
+                },
+            }
+            .into()),
+        }
+    }
+
+    /// Reconnects a dropped reply stream where it broke off (T5).
+    async fn resume(&self, reader: &mut SseReader, session: &Snapshot) -> Result<(), Failure> {
+        let wait = reader.retry.unwrap_or(DEFAULT_RETRY);
+        let last = reader.last_event_id.clone().unwrap_or_default();
+        tracing::info!("reply stream dropped; resuming after event {last:?} in {wait:?}");
+        tokio::time::sleep(wait).await;
+        let request = self.get_request(session, Some(&last));
+        let response = self
+            .shared
+            .http
+            .send(request, &self.shared.shown_url)
+            .await?;
+        if !response.status().is_success() || content_type(&response) != "text/event-stream" {
+            return Err(self.refusal(response, session).await);
+        }
+        reader.resume_with(response);
+        Ok(())
+    }
+
+    async fn route(&self, reply: Message, sink: &mut Sink<'_>) {
+        match sink {
+            Sink::Host => {
+                self.shared.downstream.deliver(reply).await;
+            }
+            Sink::Bridge(slot) => {
+                let is_answer = reply
+                    .kinds()
+                    .iter()
+                    .all(|k| matches!(k, Kind::Response { .. }));
+                if is_answer {
+                    **slot = Some(reply);
+                } else {
+                    // The server's own requests and notifications during a
+                    // restart still belong to the host.
+                    self.shared.downstream.deliver(reply).await;
+                }
+            }
+        }
+    }
+
+    /// Turns a non-success reply into a failure: a lost session, or an error.
+    async fn refusal(&self, response: Response, session: &Snapshot) -> Failure {
+        let status = response.status();
+        let kind = content_type(&response);
+        let shown = &self.shared.shown_url;
+        if status == StatusCode::NOT_FOUND && session.id.is_some() {
+            return Failure::SessionGone(status);
+        }
+        let body = self
+            .shared
+            .http
+            .read_error_body(response, shown, 4096)
+            .await;
+        if status == StatusCode::BAD_REQUEST && session.id.is_some() && mentions_session(&body) {
+            return Failure::SessionGone(status);
+        }
+        Failure::Upstream(UpstreamError::from_status(shown, status, &kind, &body))
+    }
+
+    fn post_request(
+        &self,
+        msg: &Message,
+        session: &Snapshot,
+        initializing: bool,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self
+            .shared
+            .http
+            .request(Method::POST, &self.shared.url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, ACCEPT_BOTH)
+            .body(msg.raw().clone());
+        if !initializing && let Some(id) = &session.id {
+            request = request.header(SESSION_HEADER, id.clone());
+        }
+        let version = match &session.protocol_version {
+            Some(v) if !initializing => Some(v.clone()),
+            // A 2026-07-28 host states its version in each request (T9).
+            _ => msg.declared_protocol_version().filter(|_| !initializing),
+        };
+        if let Some(version) = version.and_then(|v| HeaderValue::try_from(v).ok()) {
+            request = request.header(PROTOCOL_HEADER, version);
+        }
+        // SEP-2243 routing headers; servers of earlier revisions ignore them.
+        if let Some(method) = msg.method().and_then(|m| HeaderValue::try_from(m).ok()) {
+            request = request.header("mcp-method", method);
+        }
+        if let Some(target) = msg.params_target()
+            && let Ok(value) = HeaderValue::try_from(header_safe(&target))
+        {
+            request = request.header("mcp-name", value);
+        }
+        request
+    }
+
+    fn get_request(
+        &self,
+        session: &Snapshot,
+        last_event_id: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut request = self
+            .shared
+            .http
+            .request(Method::GET, &self.shared.url)
+            .header(ACCEPT, "text/event-stream");
+        if let Some(id) = &session.id {
+            request = request.header(SESSION_HEADER, id.clone());
+        }
+        if let Some(version) = session
+            .protocol_version
+            .as_deref()
+            .and_then(|v| HeaderValue::try_from(v).ok())
+        {
+            request = request.header(PROTOCOL_HEADER, version);
+        }
+        if let Some(last) = last_event_id.and_then(|v| HeaderValue::try_from(v).ok()) {
+            request = request.header("last-event-id", last);
+        }
+        request
+    }
+
+    /// Starts a new session by replaying the host's `initialize` under a
+    /// private id, then `notifications/initialized` (T2, T12).
+    ///
+    /// Single flight: whoever holds `restarting` does it; a task that finds
+    /// the generation already moved on just retries under the new session.
+    async fn restart_session(
+        self: &Arc<Self>,
+        seen: u64,
+        status: StatusCode,
+    ) -> Result<(), UpstreamError> {
+        let _only_one = self.session.restarting.lock().await;
+        if self.session.generation() != seen {
+            return Ok(());
+        }
+        let shown = &self.shared.shown_url;
+        let lost = |reason: String| UpstreamError::SessionLost {
+            url: shown.clone(),
+            status,
+            reason,
+        };
+        let host_init = self.session.host_initialize().ok_or_else(|| {
+            lost("the host never sent initialize, so there is nothing to replay".into())
+        })?;
+        tracing::info!(
+            "the server forgot the session (HTTP {}); starting a new one",
+            status.as_u16()
+        );
+        let id = self.shared.downstream.private_id("reinit");
+        let replay = host_init
+            .with_id(&id)
+            .ok_or_else(|| lost("the cached initialize could not be replayed".into()))?;
+        let mut answer = None;
+        let fresh = Snapshot::default();
+        match self
+            .exchange(&replay, &fresh, Sink::Bridge(&mut answer))
+            .await
+        {
+            Ok(()) => {}
+            Err(Failure::Upstream(e)) => return Err(lost(e.to_string())),
+            Err(Failure::SessionGone(_)) => return Err(lost("initialize was refused".into())),
+        }
+        match answer {
+            Some(reply) if reply.negotiated_protocol_version().is_some() => {}
+            _ => {
+                return Err(lost(
+                    "the server's answer to initialize was not a result".into(),
+                ));
+            }
+        }
+        let initialized = notification("notifications/initialized");
+        let now = self.session.snapshot();
+        match self.exchange(&initialized, &now, Sink::Host).await {
+            Ok(()) => {}
+            Err(Failure::Upstream(e)) => return Err(lost(e.to_string())),
+            Err(Failure::SessionGone(_)) => {
+                return Err(lost("the new session was forgotten at once".into()));
+            }
+        }
+        self.open_get_stream();
+        Ok(())
+    }
+
+    /// Opens the server-to-client GET stream for the current session (T4).
+    fn open_get_stream(self: &Arc<Self>) {
+        let this = Arc::clone(self);
+        let generation = self.session.generation();
+        let task = tokio::spawn(async move { this.run_get_stream(generation).await });
+        if let Some(old) = self
+            .get_stream
+            .lock()
+            .expect("get stream lock")
+            .replace(task)
+        {
+            old.abort();
+        }
+    }
+
+    async fn run_get_stream(self: Arc<Self>, generation: u64) {
+        let shown = self.shared.shown_url.clone();
+        let mut last_event_id: Option<String> = None;
+        let mut failures = 0u32;
+        let mut ever_open = false;
+        let mut wait = DEFAULT_RETRY;
+        while self.session.generation() == generation && failures < MAX_GET_FAILURES {
+            let session = self.session.snapshot();
+            let request = self.get_request(&session, last_event_id.as_deref());
+            let response = match self.shared.http.send(request, &shown).await {
+                Ok(response) => response,
+                Err(e) => {
+                    failures += 1;
+                    tracing::debug!("GET stream: {e}");
+                    tokio::time::sleep(backoff(wait, failures)).await;
+                    continue;
+                }
+            };
+            let status = response.status();
+            match status {
+                StatusCode::METHOD_NOT_ALLOWED => {
+                    tracing::debug!("the server offers no GET stream (405)");
+                    return;
+                }
+                StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST if ever_open => {
+                    // The stream worked under this session, so the server
+                    // has forgotten the session: start a new one, which opens
+                    // its own stream.
+                    if let Err(e) = self.restart_session(generation, status).await {
+                        tracing::warn!("{e}");
+                    }
+                    return;
+                }
+                _ if !status.is_success() || content_type(&response) != "text/event-stream" => {
+                    tracing::debug!("the server offers no GET stream (HTTP {})", status.as_u16());
+                    return;
+                }
+                _ => {}
+            }
+            ever_open = true;
+            tracing::debug!("GET stream open");
+            let mut reader = SseReader::new(response, &shown);
+            reader.last_event_id = last_event_id.take();
+            loop {
+                match reader.next(None).await {
+                    Ok(Some(Item::Message(msg))) => {
+                        failures = 0;
+                        self.shared.downstream.deliver(msg).await;
+                    }
+                    Ok(Some(Item::Endpoint(_))) => {}
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!("GET stream: {e}");
+                        break;
+                    }
+                }
+            }
+            failures += 1;
+            last_event_id = reader.last_event_id.take();
+            wait = reader.retry.unwrap_or(wait);
+            tokio::time::sleep(backoff(wait, failures)).await;
+        }
+    }
+
+    /// Ends the session at the server (T6) and stops the GET stream.
+    pub async fn close(&self) {
+        if let Some(task) = self.get_stream.lock().expect("get stream lock").take() {
+            task.abort();
+        }
+        let session = self.session.snapshot();
+        let Some(id) = session.id.clone() else { return };
+        let request = self
+            .shared
+            .http
+            .request(Method::DELETE, &self.shared.url)
+            .header(SESSION_HEADER, id)
+            .timeout(Duration::from_millis(800));
+        let request = match session
+            .protocol_version
+            .as_deref()
+            .and_then(|v| HeaderValue::try_from(v).ok())
+        {
+            Some(version) => request.header(PROTOCOL_HEADER, version),
+            None => request,
+        };
+        match request.send().await {
+            Ok(response) => tracing::debug!("DELETE session → HTTP {}", response.status().as_u16()),
+            Err(e) => tracing::debug!(
+                "DELETE session failed: {}",
+                crate::error::describe_reqwest(&e)
+            ),
+        }
+    }
+}
+
+/// Whether an error body says the session is unknown, as servers that answer
+/// a forgotten session with `400` do ("Bad Request: No valid session ID").
+fn mentions_session(body: &[u8]) -> bool {
+    String::from_utf8_lossy(body)
+        .to_ascii_lowercase()
+        .contains("session")
+}
+
+/// Exponential backoff from `base`, at most 30 seconds.
+fn backoff(base: Duration, failures: u32) -> Duration {
+    base.saturating_mul(1 << failures.min(6))
+        .min(Duration::from_secs(30))
+}
+
+/// A value as it may travel in an `Mcp-*` header (SEP-2243): as it is when
+/// it is plain visible ASCII, else base64 inside the `=?base64?…?=` sentinel.
+pub fn header_safe(value: &str) -> String {
+    let looks_encoded = value.starts_with("=?base64?") && value.ends_with("?=");
+    let plain = !value.is_empty()
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !value.starts_with([' ', '\t'])
+        && !value.ends_with([' ', '\t'])
+        && !looks_encoded;
+    if plain {
+        value.to_owned()
+    } else {
+        format!(
+            "=?base64?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(value)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_use_the_base64_sentinel_when_unsafe() {
+        assert_eq!(header_safe("us-west1"), "us-west1");
+        assert_eq!(
+            header_safe("Hello, 世界"),
+            "=?base64?SGVsbG8sIOS4lueVjA==?="
+        );
+        assert_eq!(header_safe(" padded "), "=?base64?IHBhZGRlZCA=?=");
+        assert_eq!(header_safe("line1\nline2"), "=?base64?bGluZTEKbGluZTI=?=");
+        assert_eq!(
+            header_safe("=?base64?literal?="),
+            "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
+        );
+    }
+
+    #[test]
+    fn session_complaints_are_recognised_in_400_bodies() {
+        assert!(mentions_session(
+            br#"{"error":{"message":"Bad Request: No valid session ID provided"}}"#
+        ));
+        assert!(!mentions_session(
+            br#"{"error":{"message":"Invalid params"}}"#
+        ));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        let base = Duration::from_millis(500);
+        assert_eq!(backoff(base, 1), Duration::from_secs(1));
+        assert_eq!(backoff(base, 20), Duration::from_secs(30));
+    }
+}
