@@ -100,61 +100,84 @@ impl LegacySse {
         }
     }
 
-    /// Reads the stream; when it drops, fails what is in flight and reconnects.
-    async fn run(self: Arc<Self>, mut reader: SseReader) {
+    /// Reads the stream; when it drops, fails what is in flight, reconnects,
+    /// and initializes the new connection before the host may use it.
+    async fn run(self: Arc<Self>, first: SseReader) {
+        let mut reader = first;
+        let mut endpoint: Option<Url> = None;
         let mut failures = 0u32;
         loop {
-            let reason = self.pump(&mut reader).await;
-            self.ready.send_replace(None);
-            let lost = UpstreamError::ConnectionLost {
-                url: self.shared.shown_url.clone(),
-                reason: reason.clone(),
+            let lost = match &endpoint {
+                None => self.pump(&mut reader).await,
+                Some(endpoint) => self.pump_while_initializing(&mut reader, endpoint).await,
             };
+            self.ready.send_replace(None);
             tracing::warn!("{lost}; reconnecting");
             self.shared.downstream.fail_all(&lost).await;
             let wait = reader.retry.unwrap_or(Duration::from_millis(500));
-            reader = loop {
-                tokio::time::sleep(
-                    wait.saturating_mul(1 << failures.min(6))
-                        .min(Duration::from_secs(30)),
-                )
-                .await;
+            (reader, endpoint) = loop {
+                let delay = wait
+                    .saturating_mul(1 << failures.min(6))
+                    .min(Duration::from_secs(30));
+                tokio::time::sleep(delay).await;
                 match open(&self.shared).await {
-                    Ok((reader, endpoint)) => match self.reinitialize(&endpoint).await {
-                        Ok(()) => {
-                            failures = 0;
-                            self.ready.send_replace(Some(endpoint));
-                            tracing::info!("reconnected over legacy HTTP+SSE");
-                            break reader;
-                        }
-                        Err(e) => {
-                            failures += 1;
-                            tracing::warn!("reconnected, but could not initialize again: {e}");
-                        }
-                    },
+                    Ok((reader, url)) => break (reader, Some(url)),
                     Err(e) => {
                         failures += 1;
                         tracing::debug!("reconnect failed: {e}");
                     }
                 }
             };
+            failures = failures.saturating_sub(1);
         }
     }
 
     /// Delivers every message on the stream until it ends; returns why.
-    async fn pump(&self, reader: &mut SseReader) -> String {
+    async fn pump(&self, reader: &mut SseReader) -> UpstreamError {
         loop {
-            match reader.next(None).await {
+            match reader.next(false).await {
                 Ok(Some(Item::Message(msg))) => {
                     self.shared.downstream.deliver(msg).await;
                 }
                 Ok(Some(Item::Endpoint(_))) => {
                     tracing::debug!("ignored a second endpoint event");
                 }
-                Ok(None) => return "the server closed the event stream".into(),
-                Err(e) => return e.to_string(),
+                Ok(None) => {
+                    return UpstreamError::ConnectionLost {
+                        url: self.shared.shown_url.clone(),
+                        reason: "the server closed the event stream".into(),
+                    };
+                }
+                Err(e) => return e,
             }
         }
+    }
+
+    /// Pumps a new connection while replaying `initialize` on it (its answer
+    /// arrives on this very stream), then opens it to the host.
+    async fn pump_while_initializing(
+        &self,
+        reader: &mut SseReader,
+        endpoint: &Url,
+    ) -> UpstreamError {
+        let pump = self.pump(reader);
+        tokio::pin!(pump);
+        tokio::select! {
+            lost = &mut pump => return lost,
+            result = self.reinitialize(endpoint) => match result {
+                Ok(()) => {
+                    self.ready.send_replace(Some(endpoint.clone()));
+                    tracing::info!("reconnected over legacy HTTP+SSE");
+                }
+                Err(e) => {
+                    return UpstreamError::ConnectionLost {
+                        url: self.shared.shown_url.clone(),
+                        reason: format!("reconnected, but initializing again failed: {e}"),
+                    };
+                }
+            }
+        }
+        pump.await
     }
 
     /// Replays the host's `initialize` on a new connection (T12): its answer
@@ -223,9 +246,9 @@ async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
             ),
         });
     }
-    let mut reader = SseReader::new(response, shown);
+    let mut reader = SseReader::new(response, &shared.http, shown);
     let endpoint = loop {
-        match tokio::time::timeout(ENDPOINT_WAIT, reader.next(None)).await {
+        match tokio::time::timeout(ENDPOINT_WAIT, reader.next(false)).await {
             Ok(Ok(Some(Item::Endpoint(endpoint)))) => break endpoint,
             Ok(Ok(Some(Item::Message(_)))) => continue,
             Ok(Ok(None)) | Err(_) => {

@@ -1,21 +1,152 @@
 //! Server-Sent Events as JSON-RPC messages: the one reader for every stream
 //! the bridge reads (a POST's reply, the GET stream, the legacy transport).
 //!
-//! It remembers the last event id and the server's `retry` advice, which is
-//! what resuming a dropped stream needs (T5). Parsing is eventsource-stream's.
+//! [`Parser`] follows the WHATWG event-stream rules (CR, LF or CRLF line
+//! ends, comments, `event`, `data`, `id`, `retry`, a leading BOM) in one pass
+//! over the bytes: each byte is looked at once, however the stream is cut
+//! into chunks. A single-line `data` field, which is how MCP servers send a
+//! message, is handed on as a slice of the receive buffer, so a 50 MB answer
+//! is never copied. (eventsource-stream re-parses its whole buffer on every
+//! chunk: 6.4 s for one 50 MB event in a release build; this parser: see
+//! ARCHITECTURE.md.)
+//!
+//! [`SseReader`] remembers the last event id and the server's `retry` advice,
+//! which is what resuming a dropped stream needs (T5).
 
-use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::Bytes;
-use eventsource_stream::{Event, EventStreamError, Eventsource};
-use futures_util::{Stream, StreamExt};
+use bytes::{Bytes, BytesMut};
 use reqwest::Response;
 
 use crate::error::UpstreamError;
+use crate::http::{Http, MAX_BODY};
 use crate::jsonrpc::Message;
 
-type Events = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<reqwest::Error>>> + Send>>;
+/// One dispatched event.
+#[derive(Debug, Default, PartialEq)]
+pub struct Event {
+    /// The `event` field; empty means `message`.
+    pub kind: String,
+    pub data: Bytes,
+}
+
+/// Incremental event-stream parser.
+#[derive(Default)]
+pub struct Parser {
+    buf: BytesMut,
+    /// How much of `buf` is known to hold no line end.
+    scanned: usize,
+    /// The last line ended with CR: a LF that follows belongs to it.
+    after_cr: bool,
+    started: bool,
+    kind: String,
+    data: Vec<Bytes>,
+    /// The `id` field seen last, kept across events as the spec asks.
+    pub last_event_id: Option<String>,
+    /// The last valid `retry` field.
+    pub retry: Option<Duration>,
+}
+
+impl Parser {
+    /// Adds bytes received from the server.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// Bytes held that do not yet form a whole event.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() + self.data.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// The next complete event, if the bytes fed so far hold one.
+    pub fn next_event(&mut self) -> Option<Event> {
+        while let Some(line) = self.next_line() {
+            if let Some(event) = self.process(line) {
+                return Some(event);
+            }
+        }
+        None
+    }
+
+    fn next_line(&mut self) -> Option<Bytes> {
+        if self.after_cr && !self.buf.is_empty() {
+            if self.buf[0] == b'\n' {
+                let _ = self.buf.split_to(1);
+            }
+            self.after_cr = false;
+        }
+        let Some(at) = memchr::memchr2(b'\n', b'\r', &self.buf[self.scanned..]) else {
+            self.scanned = self.buf.len();
+            return None;
+        };
+        let end = self.scanned + at;
+        let line = self.buf.split_to(end).freeze();
+        let terminator = self.buf.split_to(1);
+        self.after_cr = terminator[0] == b'\r';
+        self.scanned = 0;
+        Some(line)
+    }
+
+    fn process(&mut self, mut line: Bytes) -> Option<Event> {
+        if !self.started {
+            self.started = true;
+            if line.starts_with("\u{feff}".as_bytes()) {
+                line = line.slice(3..);
+            }
+        }
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        if line[0] == b':' {
+            return None;
+        }
+        let (field, value) = match memchr::memchr(b':', &line) {
+            Some(at) => {
+                let value_at = if line.get(at + 1) == Some(&b' ') {
+                    at + 2
+                } else {
+                    at + 1
+                };
+                (line.slice(..at), line.slice(value_at..))
+            }
+            None => (line.clone(), Bytes::new()),
+        };
+        match &field[..] {
+            b"event" => self.kind = String::from_utf8_lossy(&value).into_owned(),
+            b"data" => self.data.push(value),
+            b"id" if !value.contains(&0) => {
+                self.last_event_id = Some(String::from_utf8_lossy(&value).into_owned());
+            }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                if let Ok(ms) = std::str::from_utf8(&value).unwrap_or_default().parse() {
+                    self.retry = Some(Duration::from_millis(ms));
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn dispatch(&mut self) -> Option<Event> {
+        let kind = std::mem::take(&mut self.kind);
+        let data = match self.data.len() {
+            0 => return None,
+            1 => self.data.pop().expect("one piece"),
+            _ => {
+                let pieces = std::mem::take(&mut self.data);
+                let mut joined = BytesMut::with_capacity(pieces.iter().map(|p| p.len() + 1).sum());
+                for (i, piece) in pieces.iter().enumerate() {
+                    if i > 0 {
+                        joined.extend_from_slice(b"\n");
+                    }
+                    joined.extend_from_slice(piece);
+                }
+                joined.freeze()
+            }
+        };
+        Some(Event { kind, data })
+    }
+}
 
 /// What one SSE event carried, as far as MCP is concerned.
 #[derive(Debug)]
@@ -28,7 +159,9 @@ pub enum Item {
 
 /// Reads JSON-RPC messages from an event stream.
 pub struct SseReader {
-    events: Events,
+    response: Response,
+    parser: Parser,
+    http: Http,
     shown_url: String,
     /// The id of the last event that had one, for `Last-Event-ID`.
     pub last_event_id: Option<String>,
@@ -37,65 +170,81 @@ pub struct SseReader {
 }
 
 impl SseReader {
-    pub fn new(response: Response, shown_url: &str) -> Self {
+    pub fn new(response: Response, http: &Http, shown_url: &str) -> Self {
         SseReader {
-            events: Box::pin(response.bytes_stream().eventsource()),
+            response,
+            parser: Parser::default(),
+            http: http.clone(),
             shown_url: shown_url.to_owned(),
             last_event_id: None,
             retry: None,
         }
     }
 
-    /// Continues after a resumed stream, keeping the resumption state.
+    /// Continues on a resumed stream, keeping the resumption state.
     pub fn resume_with(&mut self, response: Response) {
-        self.events = Box::pin(response.bytes_stream().eventsource());
+        self.response = response;
+        self.parser = Parser::default();
     }
 
-    /// The next item, `Ok(None)` when the server ends the stream. `idle`
-    /// bounds the wait for each event; `None` waits as long as it takes.
-    pub async fn next(&mut self, idle: Option<Duration>) -> Result<Option<Item>, UpstreamError> {
+    /// The next item, `Ok(None)` when the server ends the stream. With
+    /// `idle`, each wait for more bytes is bounded by the body timeout; the
+    /// server-to-client stream waits as long as it takes.
+    pub async fn next(&mut self, idle: bool) -> Result<Option<Item>, UpstreamError> {
         loop {
-            let next = match idle {
-                Some(limit) => tokio::time::timeout(limit, self.events.next())
-                    .await
-                    .map_err(|_| UpstreamError::Timeout {
-                        url: self.shown_url.clone(),
-                        phase: "send the next part of its answer",
-                        flag: "body-timeout",
-                        after: limit,
-                    })?,
-                None => self.events.next().await,
-            };
-            let event = match next {
-                None => return Ok(None),
-                Some(Ok(event)) => event,
-                Some(Err(e)) => {
-                    return Err(UpstreamError::ConnectionLost {
-                        url: self.shown_url.clone(),
-                        reason: match e {
-                            EventStreamError::Transport(e) => crate::error::describe_reqwest(&e),
-                            other => other.to_string(),
-                        },
-                    });
+            while let Some(event) = self.parser.next_event() {
+                self.remember();
+                if let Some(item) = self.item(event) {
+                    return Ok(Some(item));
+                }
+            }
+            self.remember();
+            if self.parser.buffered() > MAX_BODY {
+                return Err(UpstreamError::BadBody {
+                    url: self.shown_url.clone(),
+                    what: format!("an event larger than {} MiB", MAX_BODY >> 20),
+                });
+            }
+            let chunk = match idle {
+                true => {
+                    self.http
+                        .next_chunk(&mut self.response, &self.shown_url)
+                        .await?
+                }
+                false => {
+                    self.response
+                        .chunk()
+                        .await
+                        .map_err(|e| UpstreamError::ConnectionLost {
+                            url: self.shown_url.clone(),
+                            reason: crate::error::describe_reqwest(&e),
+                        })?
                 }
             };
-            if !event.id.is_empty() {
-                self.last_event_id = Some(event.id.clone());
-            }
-            if let Some(retry) = event.retry {
-                self.retry = Some(retry);
-            }
-            if let Some(item) = self.item(event) {
-                return Ok(Some(item));
+            match chunk {
+                Some(chunk) => self.parser.feed(&chunk),
+                // An event cut off by the end of the stream is discarded.
+                None => return Ok(None),
             }
         }
     }
 
+    fn remember(&mut self) {
+        if let Some(id) = self.parser.last_event_id.take() {
+            self.last_event_id = Some(id);
+        }
+        if let Some(retry) = self.parser.retry.take() {
+            self.retry = Some(retry);
+        }
+    }
+
     fn item(&self, event: Event) -> Option<Item> {
-        match event.event.as_str() {
-            "endpoint" => Some(Item::Endpoint(event.data.trim().to_owned())),
-            "message" | "" if !event.data.trim().is_empty() => {
-                match Message::parse(Bytes::from(event.data.into_bytes())) {
+        match event.kind.as_str() {
+            "endpoint" => Some(Item::Endpoint(
+                String::from_utf8_lossy(&event.data).trim().to_owned(),
+            )),
+            "message" | "" if !event.data.trim_ascii().is_empty() => {
+                match Message::parse(event.data) {
                     Ok(msg) => Some(Item::Message(msg)),
                     Err(e) => {
                         tracing::warn!(url = %self.shown_url, "skipped an event that is not a JSON-RPC message: {e}");
@@ -106,5 +255,93 @@ impl SseReader {
             // A priming event (an id, no data) or an event type MCP does not use.
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_in_pieces(
+        stream: &[u8],
+        cuts: &[usize],
+    ) -> (Vec<Event>, Option<String>, Option<Duration>) {
+        let mut parser = Parser::default();
+        let mut events = Vec::new();
+        let mut from = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
+            parser.feed(&stream[from..cut]);
+            from = cut;
+            while let Some(event) = parser.next_event() {
+                events.push(event);
+            }
+        }
+        (events, parser.last_event_id, parser.retry)
+    }
+
+    fn event(kind: &str, data: &str) -> Event {
+        Event {
+            kind: kind.into(),
+            data: Bytes::copy_from_slice(data.as_bytes()),
+        }
+    }
+
+    const STREAM: &[u8] =
+        b"\xEF\xBB\xBF: comment\r\nretry: 250\r\nid: 7\r\ndata: {\"a\":1}\r\n\r\n\
+event: endpoint\rdata: /messages?s=1\r\revent: message\ndata:one\ndata:  two\nid\n\n\
+data: ignored: no blank line follows";
+
+    /// Any way of cutting the stream into chunks gives the same events.
+    #[test]
+    fn events_are_the_same_however_the_stream_is_cut() {
+        let expected = vec![
+            event("", "{\"a\":1}"),
+            event("endpoint", "/messages?s=1"),
+            event("message", "one\n two"),
+        ];
+        for cut in 0..=STREAM.len() {
+            let (events, id, retry) = parse_in_pieces(STREAM, &[cut]);
+            assert_eq!(events, expected, "cut at {cut}");
+            assert_eq!(id.as_deref(), Some(""), "an empty id field resets the id");
+            assert_eq!(retry, Some(Duration::from_millis(250)));
+        }
+        let every_byte: Vec<usize> = (1..STREAM.len()).collect();
+        assert_eq!(parse_in_pieces(STREAM, &every_byte).0, expected);
+    }
+
+    #[test]
+    fn a_crlf_split_between_chunks_is_one_line_end() {
+        let (events, _, _) = parse_in_pieces(b"data: x\r\n\r\ndata: y\r\n\r\n", &[8, 10, 11]);
+        assert_eq!(events, vec![event("", "x"), event("", "y")]);
+    }
+
+    #[test]
+    fn invalid_retry_and_ids_with_nul_are_ignored() {
+        let (_, id, retry) = parse_in_pieces(b"retry: 5s\nid: a\0b\ndata: x\n\n", &[]);
+        assert_eq!((id, retry), (None, None));
+    }
+
+    /// A single-line data field is a slice of the receive buffer: no copy.
+    #[test]
+    fn single_line_data_is_not_copied() {
+        let mut parser = Parser::default();
+        parser.feed(b"data: payload\n\n");
+        let base = parser.buf.as_ptr() as usize;
+        let event = parser.next_event().unwrap();
+        let at = event.data.as_ptr() as usize;
+        assert_eq!(at, base + 6);
+    }
+
+    #[test]
+    fn large_events_are_parsed_in_linear_time() {
+        let mut parser = Parser::default();
+        let chunk = vec![b'x'; 16 * 1024];
+        parser.feed(b"data: ");
+        for _ in 0..(64 * 64) {
+            parser.feed(&chunk);
+            assert!(parser.next_event().is_none());
+        }
+        parser.feed(b"\n\n");
+        assert_eq!(parser.next_event().unwrap().data.len(), 64 * 1024 * 1024);
     }
 }

@@ -173,10 +173,10 @@ impl Streamable {
                 }
             }
             "text/event-stream" => {
-                let mut reader = SseReader::new(response, shown);
+                let mut reader = SseReader::new(response, &self.shared.http, shown);
                 let mut resumes = 0;
                 loop {
-                    match reader.next(Some(self.shared.http.timeouts().body)).await {
+                    match reader.next(true).await {
                         Ok(Some(Item::Message(reply))) => {
                             observe(&reply, &mut awaiting);
                             self.route(reply, &mut sink).await;
@@ -448,10 +448,10 @@ impl Streamable {
             }
             ever_open = true;
             tracing::debug!("GET stream open");
-            let mut reader = SseReader::new(response, &shown);
+            let mut reader = SseReader::new(response, &self.shared.http, &shown);
             reader.last_event_id = last_event_id.take();
             loop {
-                match reader.next(None).await {
+                match reader.next(false).await {
                     Ok(Some(Item::Message(msg))) => {
                         failures = 0;
                         self.shared.downstream.deliver(msg).await;
