@@ -127,7 +127,7 @@ async fn take(
             return;
         }
     };
-    downstream.log_message("→", &msg);
+    downstream.log_host_message(&msg);
     if !downstream.admit(&msg).await {
         return;
     }

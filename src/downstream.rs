@@ -130,7 +130,7 @@ impl Downstream {
             }
         }
         if !answered.is_empty() || !is_only_responses(&msg) {
-            self.log_message("←", &msg);
+            self.log_server_message(&msg);
             let raw = match (tools_list, msg.shape()) {
                 (true, crate::jsonrpc::Shape::Single(_)) if !self.hidden_tools.is_empty() => {
                     filter_tools(msg.raw(), &self.hidden_tools).unwrap_or_else(|| msg.into_raw())
@@ -233,31 +233,43 @@ impl Downstream {
         }
     }
 
-    /// Logs a message going to the host (or coming from it, with `→`).
-    pub fn log_message(&self, arrow: &str, msg: &Message) {
-        if !tracing::enabled!(target: TRAFFIC, tracing::Level::DEBUG) {
-            return;
-        }
-        for kind in msg.kinds() {
-            match kind {
-                Kind::Request { id, method } => {
-                    tracing::debug!(target: TRAFFIC, "{arrow} request {id} {method}")
-                }
-                Kind::Notification { method } => {
-                    tracing::debug!(target: TRAFFIC, "{arrow} notification {method}")
-                }
-                Kind::Response { id } => {
-                    tracing::debug!(target: TRAFFIC, "{arrow} response {}", id.as_ref().map_or("null", RawId::as_json))
-                }
-            }
-        }
-        if bodies_enabled() {
-            tracing::trace!(target: TRAFFIC, "{arrow} {}", redact_body(msg.raw()));
-        }
+    /// Logs a message from the host (`-v`: a line per message; `-vv`: the
+    /// redacted body too).
+    pub fn log_host_message(&self, msg: &Message) {
+        log_message("→", msg, true);
+    }
+
+    /// Logs a message from the server. Answers were already logged, with
+    /// their latency, when the ledger matched them.
+    fn log_server_message(&self, msg: &Message) {
+        log_message("←", msg, false);
     }
 
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
+    }
+}
+
+fn log_message(arrow: &str, msg: &Message, with_responses: bool) {
+    if !tracing::enabled!(target: TRAFFIC, tracing::Level::DEBUG) {
+        return;
+    }
+    for kind in msg.kinds() {
+        match kind {
+            Kind::Request { id, method } => {
+                tracing::debug!(target: TRAFFIC, "{arrow} request {id} {method}")
+            }
+            Kind::Notification { method } => {
+                tracing::debug!(target: TRAFFIC, "{arrow} notification {method}")
+            }
+            Kind::Response { id } if with_responses => {
+                tracing::debug!(target: TRAFFIC, "{arrow} response {}", id.as_ref().map_or("null", RawId::as_json));
+            }
+            Kind::Response { .. } => {}
+        }
+    }
+    if bodies_enabled() {
+        tracing::trace!(target: TRAFFIC, "{arrow} {}", redact_body(msg.raw()));
     }
 }
 

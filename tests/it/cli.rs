@@ -1,0 +1,159 @@
+//! The command line: mcp-remote's arguments, validation, help.
+
+use std::process::{Command, Output, Stdio};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-tether"));
+    command
+        .args(args)
+        .env("HOME", home.path())
+        .env("MCP_TETHER_CONFIG_DIR", home.path().join("cfg"))
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A URL nothing listens on: with stdin closed at once, nothing is sent.
+const URL: &str = "http://127.0.0.1:9/mcp";
+
+/// Every mcp-remote argument is accepted: it does not make mcp-tether exit
+/// with a usage error (`../shared/mcp-remote-compat.md`).
+#[test]
+fn every_mcp_remote_argument_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let header_file = dir.path().join("headers");
+    std::fs::write(&header_file, "X-From-File: 1\n").unwrap();
+    let header_file = header_file.to_str().unwrap();
+    let rows: &[&[&str]] = &[
+        &["3334"],
+        &["--header", "X-Api-Key: ${API_KEY}"],
+        &["--header", "Authorization:Bearer ${API_KEY}"],
+        &["--header-file", header_file],
+        &["--transport", "http-first"],
+        &["--transport", "sse-first"],
+        &["--transport", "http-only"],
+        &["--transport", "sse-only"],
+        &["--protocol", "legacy"],
+        &["--protocol", "auto"],
+        &["--allow-http"],
+        &["--host", "127.0.0.1"],
+        &["--callback-path", "/cb"],
+        &["--auth-success-url", "https://example.com/ok"],
+        &["--auth-timeout", "60"],
+        &["--static-oauth-client-metadata", r#"{"scope":"x"}"#],
+        &["--static-oauth-client-info", r#"{"client_id":"abc"}"#],
+        &["--client-metadata-url", "https://example.com/client.json"],
+        &["--resource", "https://example.com/"],
+        &["--disable-resource-parameter"],
+        &[
+            "--authorize-param",
+            "prompt=consent",
+            "--authorize-param",
+            "a=b",
+        ],
+        &["--device-code"],
+        &["--client-credentials"],
+        &["--token-endpoint", "https://example.com/token"],
+        &["--use-id-token"],
+        &["--ignore-tool", "delete_*"],
+        &["--keep-alive"],
+        &["--ping-interval", "30"],
+        &[
+            "--connect-timeout",
+            "5",
+            "--headers-timeout",
+            "60",
+            "--body-timeout",
+            "60",
+        ],
+        &["--ipv4"],
+        &["--enable-proxy"],
+        &["--disable-cookies"],
+        &["--debug"],
+        &["--silent"],
+        &["-v"],
+        &["-vv"],
+    ];
+    for row in rows {
+        let mut args = vec![URL];
+        args.extend_from_slice(row);
+        let out = run(&args, &[("API_KEY", "k")]);
+        assert!(out.status.success(), "{row:?} failed: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{row:?} wrote to stdout");
+    }
+}
+
+/// Arguments with no effect yet say so on stderr, once, rather than being
+/// silently ignored.
+#[test]
+fn inactive_arguments_are_noted_on_stderr() {
+    let out = run(&[URL, "--client-credentials", "--enable-proxy"], &[]);
+    let text = stderr(&out);
+    assert!(text.contains("--client-credentials is accepted"), "{text}");
+    assert!(text.contains("--enable-proxy is the default"), "{text}");
+}
+
+/// H6: plain http to another host is refused with what to do about it.
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let out = run(&["http://example.com/mcp"], &[]);
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert!(
+        text.contains("refusing plain http://") && text.contains("--allow-http"),
+        "{text}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// A `${VAR}` that is not set is a clear error at start, not a header with
+/// a literal `${VAR}` in it.
+#[test]
+fn a_missing_environment_variable_is_a_clear_error() {
+    let out = run(
+        &[URL, "--header", "Authorization: Bearer ${NOT_SET_ANYWHERE}"],
+        &[],
+    );
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert!(
+        text.contains("NOT_SET_ANYWHERE") && text.contains("env"),
+        "{text}"
+    );
+}
+
+/// --help shows examples, including a Claude Desktop snippet, and touches
+/// nothing.
+#[test]
+fn help_shows_examples() {
+    let out = run(&["--help"], &[]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("claude_desktop_config.json") && text.contains("--transport"),
+        "{text}"
+    );
+}
+
+/// --debug writes a log file in the config directory.
+#[test]
+fn debug_writes_a_log_in_the_config_dir() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("cfg");
+    let out = Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
+        .args([URL, "--debug"])
+        .env("MCP_TETHER_CONFIG_DIR", &cfg)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let log = std::fs::read_to_string(cfg.join("logs/mcp-tether-debug.log")).expect("a debug log");
+    assert!(log.contains("stopping"), "{log}");
+}

@@ -1,0 +1,255 @@
+//! What every integration test shares: a driver for the built binary over
+//! stdio, the real servers the tests run against, and a fault server.
+
+pub mod everything;
+pub mod fault;
+pub mod rmcp_server;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+/// How long a test waits for any one line before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The `initialize` request a desktop host sends.
+pub fn initialize_request(id: i64, version: &str) -> String {
+    json!({
+        "jsonrpc": "2.0", "id": id, "method": "initialize",
+        "params": {
+            "protocolVersion": version,
+            "capabilities": { "roots": { "listChanged": true }, "sampling": {}, "elicitation": {} },
+            "clientInfo": { "name": "mcp-tether-tests", "version": "1.0.0" }
+        }
+    })
+    .to_string()
+}
+
+/// A running `mcp-tether`, driven over its stdin and stdout like a host does.
+pub struct Bridge {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::UnboundedReceiver<String>,
+    stderr: Arc<Mutex<String>>,
+    /// Messages read while waiting for something else, in order.
+    pub seen: Vec<Value>,
+    _home: tempfile::TempDir,
+}
+
+impl Bridge {
+    /// Starts the binary with `args`, in an isolated home and config dir.
+    pub fn start(args: &[&str]) -> Bridge {
+        Self::start_with_env(args, &[])
+    }
+
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Bridge {
+        let home = tempfile::tempdir().expect("temp home");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-tether"));
+        command
+            .args(args)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .env("MCP_TETHER_CONFIG_DIR", home.path().join("mcp-tether"))
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("https_proxy")
+            .env_remove("ALL_PROXY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("the mcp-tether binary starts");
+        let stdin = child.stdin.take();
+        let (tx, lines) = mpsc::unbounded_channel();
+        let stdout = child.stdout.take().expect("stdout");
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        let err_pipe = child.stderr.take().expect("stderr");
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(err_pipe).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Bridge {
+            child,
+            stdin,
+            lines,
+            stderr,
+            seen: Vec::new(),
+            _home: home,
+        }
+    }
+
+    /// Writes one line to the bridge's stdin.
+    pub async fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(line.as_bytes()).await.expect("write stdin");
+        stdin.write_all(b"\n").await.expect("write stdin");
+        stdin.flush().await.expect("flush stdin");
+    }
+
+    /// The next stdout line, exactly as written. Fails the test after
+    /// [`PATIENCE`], showing what the bridge said on stderr.
+    pub async fn recv_line(&mut self) -> String {
+        match tokio::time::timeout(PATIENCE, self.lines.recv()).await {
+            Ok(Some(line)) => line,
+            Ok(None) => panic!("stdout closed; stderr:\n{}", self.stderr()),
+            Err(_) => panic!(
+                "no line on stdout within {PATIENCE:?}; stderr:\n{}",
+                self.stderr()
+            ),
+        }
+    }
+
+    /// The next stdout line, which must be one JSON value (T13).
+    pub async fn recv(&mut self) -> Value {
+        let line = self.recv_line().await;
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout carried a line that is not JSON ({e}): {line}"))
+    }
+
+    /// Sends a request and waits for the answer with its id; whatever else
+    /// arrives meanwhile is kept in `seen`.
+    pub async fn request(&mut self, id: Value, method: &str, params: Value) -> Value {
+        let line = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        self.send(&line.to_string()).await;
+        self.answer_to(&id).await
+    }
+
+    /// Waits for the answer with this id, keeping other messages in `seen`.
+    pub async fn answer_to(&mut self, id: &Value) -> Value {
+        if let Some(at) = self.seen.iter().position(|m| is_answer_to(m, id)) {
+            return self.seen.remove(at);
+        }
+        loop {
+            let msg = self.recv().await;
+            if is_answer_to(&msg, id) {
+                return msg;
+            }
+            self.seen.push(msg);
+        }
+    }
+
+    /// The host's half of the handshake: initialize, then initialized.
+    pub async fn initialize(&mut self, version: &str) -> Value {
+        self.send(&initialize_request(0, version)).await;
+        let answer = self.answer_to(&json!(0)).await;
+        assert!(
+            answer.get("result").is_some(),
+            "initialize failed: {answer}"
+        );
+        self.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+            .await;
+        answer
+    }
+
+    /// Calls a tool and returns the whole answer.
+    pub async fn call_tool(&mut self, id: i64, name: &str, arguments: Value) -> Value {
+        self.request(
+            json!(id),
+            "tools/call",
+            json!({ "name": name, "arguments": arguments }),
+        )
+        .await
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Waits for the process to exit; returns whether it succeeded and how
+    /// long it took.
+    pub async fn wait_exit(&mut self) -> (bool, Duration) {
+        let started = Instant::now();
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the bridge exits")
+            .expect("wait for the bridge");
+        (status.success(), started.elapsed())
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("running") as i32;
+        // SAFETY: kill(2) with a pid we own and a valid signal number.
+        unsafe { libc_kill(pid, 15) };
+    }
+
+    /// Everything read from stdout after the process exited, one per line.
+    pub async fn rest_of_stdout(&mut self) -> Vec<String> {
+        let mut rest = Vec::new();
+        while let Ok(Some(line)) =
+            tokio::time::timeout(Duration::from_secs(2), self.lines.recv()).await
+        {
+            rest.push(line);
+        }
+        rest
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+fn is_answer_to(msg: &Value, id: &Value) -> bool {
+    msg.get("id") == Some(id) && (msg.get("result").is_some() || msg.get("error").is_some())
+}
+
+/// The text of the first content block of a tool result.
+pub fn tool_text(answer: &Value) -> &str {
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a text tool result: {answer}"))
+}
+
+/// The message of an error answer.
+pub fn error_message(answer: &Value) -> &str {
+    answer["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error answer: {answer}"))
+}
+
+/// A port that was free a moment ago, for servers that cannot take port 0.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Waits until something listens on `port`.
+pub async fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + PATIENCE;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "nothing listens on port {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

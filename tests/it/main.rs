@@ -1,0 +1,16 @@
+//! Integration tests: the built `mcp-tether` binary, driven over stdio like a
+//! desktop host drives it, against real MCP servers (server-everything from
+//! npm, an rmcp server in this process) and, for faults real servers will not
+//! produce on demand, a scripted fault server.
+//!
+//! Test names state the behaviour; doc comments cite the checklist id
+//! (`../shared/spec-checklist.md`) or the issue.
+
+mod cli;
+mod common;
+mod faults;
+mod fidelity;
+mod legacy;
+mod logging;
+mod shutdown;
+mod streamable;
