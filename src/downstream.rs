@@ -182,11 +182,8 @@ impl Downstream {
     }
 
     /// Whether the host request with this id still waits for its answer.
-    pub fn is_pending(&self, id: &RawId) -> bool {
-        self.ledger
-            .lock()
-            .expect("ledger lock")
-            .contains_key(&id.match_key())
+    pub fn is_pending(&self, key: &IdKey) -> bool {
+        self.ledger.lock().expect("ledger lock").contains_key(key)
     }
 
     /// How many host requests wait for an answer.

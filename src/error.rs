@@ -15,10 +15,7 @@ use crate::jsonrpc::{RawId, code, error_response};
 /// A failure to exchange a message with the server.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    #[error(
-        "could not connect to {url}: {reason}. Check that the server is running and the URL \
-         is right"
-    )]
+    #[error("could not connect to {url}: {reason}. {}", connect_hint(reason))]
     Connect { url: String, reason: String },
 
     #[error("{url} did not {phase} within {}s. The server may be overloaded; try again, or raise --{flag}", after.as_secs_f64())]
@@ -158,6 +155,19 @@ impl UpstreamError {
     }
 }
 
+/// What to check after a failed connection, by what failed.
+fn connect_hint(reason: &str) -> &'static str {
+    let reason = reason.to_ascii_lowercase();
+    if reason.contains("certificate") || reason.contains("tls") || reason.contains("handshake") {
+        "The server's TLS certificate is not trusted by this machine, or TLS failed; check the \
+         URL, and that this machine trusts the server's certificate authority"
+    } else if reason.contains("dns") || reason.contains("lookup") || reason.contains("resolve") {
+        "The host name could not be resolved; check the URL and this machine's network"
+    } else {
+        "Check that the server is running and the URL is right"
+    }
+}
+
 /// A few words about an error body: its JSON-RPC message, or what kind of
 /// document it was (an HTML error page is not worth quoting).
 pub fn describe_body(content_type: &str, body: &[u8]) -> String {
@@ -238,6 +248,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("try again later"), "{text}");
+    }
+
+    #[test]
+    fn connection_failures_hint_by_cause() {
+        let err = |reason: &str| {
+            UpstreamError::Connect {
+                url: "https://h/mcp".into(),
+                reason: reason.into(),
+            }
+            .to_string()
+        };
+        assert!(
+            err("connection failed (invalid peer certificate: UnknownIssuer)")
+                .contains("certificate authority")
+        );
+        assert!(
+            err("connection failed (dns error: failed to lookup address information)")
+                .contains("resolved")
+        );
+        assert!(
+            err("connection failed (Connection refused (os error 111))")
+                .contains("server is running")
+        );
     }
 
     #[test]

@@ -185,6 +185,13 @@ impl Streamable {
                             }
                         }
                         Ok(Some(Item::Endpoint(_))) => {}
+                        // Answered on another stream (some servers use the
+                        // GET stream): nothing is lost, nothing to resume.
+                        Ok(None) | Err(UpstreamError::ConnectionLost { .. })
+                            if !self.still_awaited(&sink, &mut awaiting) =>
+                        {
+                            return Ok(());
+                        }
                         Ok(None) | Err(UpstreamError::ConnectionLost { .. })
                             if reader.last_event_id.is_some() && resumes < MAX_RESUMES =>
                         {
@@ -207,6 +214,15 @@ impl Streamable {
             }
             .into()),
         }
+    }
+
+    /// Whether any request of this exchange still waits for its answer. The
+    /// host's requests may have been answered on another stream meanwhile.
+    fn still_awaited(&self, sink: &Sink<'_>, awaiting: &mut HashSet<IdKey>) -> bool {
+        if matches!(sink, Sink::Host) {
+            awaiting.retain(|key| self.shared.downstream.is_pending(key));
+        }
+        !awaiting.is_empty()
     }
 
     /// Reconnects a dropped reply stream where it broke off (T5).

@@ -273,3 +273,81 @@ async fn relative_legacy_endpoints_resolve_against_the_url() {
             .any(|g| g.method == "POST" && g.path == "/messages")
     );
 }
+
+/// A server that answers initialize with a session and serves `get` for the
+/// GET stream.
+async fn session_server(get: fn() -> axum::response::Response) -> FaultServer {
+    FaultServer::start(move |got| async move {
+        match (got.method.as_str(), got.rpc_method().as_deref()) {
+            ("GET", _) => get(),
+            (_, Some("initialize")) => {
+                let mut response = answer(&got, r#"{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"f","version":"1"}}"#);
+                response.headers_mut().insert("mcp-session-id", "s-9".parse().unwrap());
+                response
+            }
+            (_, Some(m)) if m.starts_with("notifications/") => accepted(),
+            _ => answer(&got, "{}"),
+        }
+    })
+    .await
+}
+
+/// T4: what the server sends on the GET stream reaches the host, and the
+/// GET carries the session and the negotiated version.
+#[tokio::test]
+async fn get_stream_notifications_reach_the_host() {
+    let server = session_server(|| {
+        let changed = event(
+            Some("g1"),
+            r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#,
+        );
+        sse(vec![changed], Duration::ZERO, true)
+    })
+    .await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    bridge.initialize("2025-06-18").await;
+    let notification = bridge.recv().await;
+    assert_eq!(notification["method"], "notifications/tools/list_changed");
+    let get = server
+        .got()
+        .into_iter()
+        .find(|g| g.method == "GET")
+        .unwrap();
+    assert_eq!(get.header("mcp-session-id"), Some("s-9"));
+    assert_eq!(get.header("mcp-protocol-version"), Some("2025-06-18"));
+    assert_eq!(get.header("accept"), Some("text/event-stream"));
+}
+
+/// T4: a server without a GET stream answers 405; that is not an error,
+/// and the bridge does not keep asking.
+#[tokio::test]
+async fn a_405_get_stream_is_fine_and_not_retried() {
+    let server = session_server(|| reply(405, "text/plain", "")).await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    bridge.initialize("2025-06-18").await;
+    let answer = bridge.request(json!(1), "tools/list", json!({})).await;
+    assert!(answer["result"].is_object());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let gets = server
+        .got()
+        .into_iter()
+        .filter(|g| g.method == "GET")
+        .count();
+    assert_eq!(gets, 1);
+    assert!(bridge.seen.is_empty(), "{:?}", bridge.seen);
+}
+
+/// A host name that does not resolve is an error naming the URL and what
+/// to check (`.invalid` never resolves: RFC 2606).
+#[tokio::test]
+async fn an_unresolvable_host_is_a_clear_error() {
+    let url = "https://mcp-tether-test.invalid/mcp";
+    let mut bridge = Bridge::start(&[url, "--connect-timeout", "3", "--headers-timeout", "5"]);
+    let answer = bridge.request(json!(1), "tools/list", json!({})).await;
+    let message = error_message(&answer);
+    assert!(message.contains(url), "{message}");
+    assert!(
+        message.contains("could not connect") || message.contains("did not answer"),
+        "{message}"
+    );
+}
