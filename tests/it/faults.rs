@@ -15,6 +15,8 @@ use crate::common::{Bridge, error_message, free_port};
 
 const CALL: &str =
     r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","arguments":{}}}"#;
+/// A progress notification for [`CALL`], sent before its answer.
+const PROGRESS: &str = r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1}}"#;
 
 /// T5: a reply stream that drops after an event with an id is resumed with
 /// `Last-Event-ID`; the request is never sent twice, and the host gets the
@@ -24,11 +26,18 @@ async fn dropped_reply_stream_is_resumed_with_last_event_id() {
     let server = FaultServer::start(|got| async move {
         if got.method == "GET" {
             assert_eq!(got.header("last-event-id"), Some("ev-1"));
-            let done = event(Some("ev-2"), r#"{"jsonrpc":"2.0","id":1,"result":{"resumed":true}}"#);
+            let done = event(
+                Some("ev-2"),
+                r#"{"jsonrpc":"2.0","id":1,"result":{"resumed":true}}"#,
+            );
             return sse(vec![done], Duration::ZERO, false);
         }
-        let progress = event(Some("ev-1"), r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1}}"#);
-        sse(vec!["retry: 50\n\n".into(), progress], Duration::ZERO, false)
+        let progress = event(Some("ev-1"), PROGRESS);
+        sse(
+            vec!["retry: 50\n\n".into(), progress],
+            Duration::ZERO,
+            false,
+        )
     })
     .await;
     let mut bridge = Bridge::start(&[&server.url("/mcp")]);
@@ -50,7 +59,7 @@ async fn dropped_reply_stream_is_resumed_with_last_event_id() {
 #[tokio::test]
 async fn dropped_reply_stream_without_ids_is_one_clear_error() {
     let server = FaultServer::start(|_| async move {
-        let progress = event(None, r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1}}"#);
+        let progress = event(None, PROGRESS);
         sse(vec![progress], Duration::ZERO, false)
     })
     .await;
@@ -96,7 +105,7 @@ async fn slow_answers_time_out_and_the_next_request_works() {
 #[tokio::test]
 async fn a_stream_that_never_ends_is_cut_by_the_body_timeout() {
     let server = FaultServer::start(|_| async move {
-        let progress = event(None, r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1}}"#);
+        let progress = event(None, PROGRESS);
         sse(vec![progress], Duration::ZERO, true)
     })
     .await;
