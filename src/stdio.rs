@@ -6,8 +6,74 @@
 //! This module knows nothing of HTTP or of what the messages mean.
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+
+/// The process's stdin, read on the event loop when it is a pipe or a socket
+/// (what hosts give: Node-based hosts pass socketpairs), else through tokio's
+/// blocking reader (a terminal, a file).
+///
+/// tokio's own `Stdin` hands every read to a blocking thread; on a 2-core
+/// machine that hand-off was most of the bridge's per-call overhead.
+pub fn stdin() -> Box<dyn AsyncRead + Unpin + Send> {
+    #[cfg(unix)]
+    if let Some(stream) = unix::nonblocking(&std::io::stdin()) {
+        return match stream {
+            unix::Stream::Pipe(file) => match tokio::net::unix::pipe::Receiver::from_file(file) {
+                Ok(pipe) => Box::new(pipe),
+                Err(_) => Box::new(tokio::io::stdin()),
+            },
+            unix::Stream::Socket(socket) => Box::new(socket),
+        };
+    }
+    Box::new(tokio::io::stdin())
+}
+
+/// The process's stdout; see [`stdin`].
+pub fn stdout() -> Box<dyn AsyncWrite + Unpin + Send> {
+    #[cfg(unix)]
+    if let Some(stream) = unix::nonblocking(&std::io::stdout()) {
+        return match stream {
+            unix::Stream::Pipe(file) => match tokio::net::unix::pipe::Sender::from_file(file) {
+                Ok(pipe) => Box::new(pipe),
+                Err(_) => Box::new(tokio::io::stdout()),
+            },
+            unix::Stream::Socket(socket) => Box::new(socket),
+        };
+    }
+    Box::new(tokio::io::stdout())
+}
+
+#[cfg(unix)]
+mod unix {
+    use std::fs::File;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+
+    pub enum Stream {
+        Pipe(File),
+        Socket(tokio::net::UnixStream),
+    }
+
+    /// A duplicate of a standard stream's descriptor, ready for the event
+    /// loop, if it is a pipe or a Unix socket. Must run inside the runtime.
+    pub fn nonblocking(stream: &impl AsFd) -> Option<Stream> {
+        let fd = stream.as_fd().try_clone_to_owned().ok()?;
+        let file = File::from(fd);
+        let kind = file.metadata().ok()?.file_type();
+        if kind.is_fifo() {
+            return Some(Stream::Pipe(file));
+        }
+        if kind.is_socket() {
+            let socket = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(file));
+            socket.set_nonblocking(true).ok()?;
+            return tokio::net::UnixStream::from_std(socket)
+                .ok()
+                .map(Stream::Socket);
+        }
+        None
+    }
+}
 
 /// The longest line read from stdin. Longer lines are answered with a parse
 /// error and skipped, so a runaway client cannot exhaust memory.
@@ -161,12 +227,17 @@ pub fn one_line(json: Bytes) -> Bytes {
 
 /// Writes every queued line to `out`, flushing whenever the queue runs dry.
 ///
+/// Writes go through a buffer, so a message and its newline (and a burst of
+/// small messages) leave in one system call: a host woken by half a line
+/// would only go back to sleep. Large messages bypass the buffer.
+///
 /// Returns when every [`Outbox`] is dropped, or with the error that ended
 /// writing (a broken pipe means the host went away).
 pub async fn run_writer<W: AsyncWrite + Unpin>(
-    mut out: W,
+    out: W,
     mut rx: mpsc::Receiver<Line>,
 ) -> std::io::Result<()> {
+    let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, out);
     while let Some(line) = rx.recv().await {
         write_line(&mut out, line).await?;
         while let Ok(line) = rx.try_recv() {

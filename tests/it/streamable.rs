@@ -226,3 +226,61 @@ async fn ignored_tools_are_hidden_and_refused() {
     let allowed = bridge.call_tool(3, other, json!({})).await;
     assert!(allowed.get("result").is_some() || allowed.get("error").is_some());
 }
+
+/// Node-based hosts (Claude Desktop, Cursor, VS Code) give their servers
+/// socketpairs, not pipes, as stdin and stdout; the bridge reads and writes
+/// them on its event loop like pipes.
+#[tokio::test]
+async fn works_when_the_hosts_stdio_are_sockets() {
+    use std::os::unix::net::UnixStream;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let server = RmcpServer::start().await;
+    let (host_in, bridge_in) = UnixStream::pair().unwrap();
+    let (host_out, bridge_out) = UnixStream::pair().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
+        .arg(&server.url)
+        .arg("--silent")
+        .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            bridge_in,
+        )))
+        .stdout(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+            bridge_out,
+        )))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    host_in.set_nonblocking(true).unwrap();
+    host_out.set_nonblocking(true).unwrap();
+    let mut to_bridge = tokio::net::UnixStream::from_std(host_in).unwrap();
+    let mut from_bridge =
+        BufReader::new(tokio::net::UnixStream::from_std(host_out).unwrap()).lines();
+    let init = crate::common::initialize_request(1, "2025-06-18");
+    let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"over a socket"}}}"#;
+    for line in [
+        init.as_str(),
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        call,
+    ] {
+        to_bridge
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        let line = tokio::time::timeout(crate::common::PATIENCE, from_bridge.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        answers.push(serde_json::from_str::<serde_json::Value>(&line).unwrap());
+    }
+    assert_eq!(tool_text(&answers[1]), "over a socket");
+    to_bridge.shutdown().await.unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(5), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
