@@ -34,12 +34,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(bridge::run(
-        &config,
-        tokio::io::stdin(),
-        tokio::io::stdout(),
-        shutdown_signal(),
-    ));
+    let result = runtime.block_on(async {
+        // Inside the runtime: pipes and sockets register with its reactor.
+        let (stdin, stdout) = (mcp_tether::stdio::stdin(), mcp_tether::stdio::stdout());
+        bridge::run(&config, stdin, stdout, shutdown_signal()).await
+    });
     // The blocking stdin reader may still wait for input: don't wait for it.
     runtime.shutdown_background();
     let stop: Stop = result?;
