@@ -64,6 +64,13 @@ impl Http {
             .headers(self.headers.clone())
     }
 
+    /// A request without the user's headers: for authorization servers and
+    /// metadata documents, which must not see credentials meant for the MCP
+    /// server.
+    pub fn bare_request(&self, method: reqwest::Method, url: &Url) -> RequestBuilder {
+        self.client.request(method, url.clone())
+    }
+
     /// Sends a request and waits for its response headers, within the limit.
     pub async fn send(
         &self,

@@ -16,9 +16,13 @@
 //! - [`bridge`]: the pump from stdin to the server, and shutdown.
 //! - [`error`]: upstream failures and the JSON-RPC errors that report them.
 //! - [`log`]: logging set-up and redaction of secrets.
+//! - [`secret`]: `Secret<T>`, values that never format themselves.
+//! - [`auth`]: OAuth client side (in progress: challenge parsing, discovery).
+//! - [`store`]: atomic owner-only files and cross-process locks.
 //!
 //! `ARCHITECTURE.md` at the repository root maps the invariants.
 
+pub mod auth;
 pub mod bridge;
 pub mod cli;
 pub mod config;
@@ -27,7 +31,9 @@ pub mod error;
 pub mod http;
 pub mod jsonrpc;
 pub mod log;
+pub mod secret;
 pub mod stdio;
+pub mod store;
 pub mod upstream;
 
 use std::path::PathBuf;

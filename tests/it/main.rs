@@ -8,6 +8,7 @@
 
 mod cli;
 mod common;
+mod discovery;
 mod faults;
 mod fidelity;
 mod legacy;

@@ -1,0 +1,51 @@
+//! OAuth for remote MCP servers (issue 4), client side.
+//!
+//! Built so far: the `WWW-Authenticate` parser ([`challenge`], G1) and the
+//! discovery of the protected resource and its authorization server
+//! ([`discovery`], G2–G7, H2). Still to come: client registration, the
+//! authorization code grant with PKCE and the loopback callback, refresh, the
+//! browser, and wiring into the bridge.
+//!
+//! Nothing in `auth` knows about stdio.
+
+pub mod challenge;
+pub mod discovery;
+
+/// Why authorization could not go ahead, with what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(
+        "refusing to fetch {url}: only https:// (or http:// on this machine) is allowed for OAuth metadata"
+    )]
+    InsecureUrl { url: String },
+    #[error("could not fetch {url}: {reason}")]
+    Fetch { url: String, reason: String },
+    #[error("{url} is not valid {what}: {reason}")]
+    BadDocument {
+        url: String,
+        what: &'static str,
+        reason: String,
+    },
+    #[error(
+        "the protected resource metadata at {url} is for {resource}, not for {server}; refusing \
+         to use it (it may be misconfigured, or an attempt to capture your login)"
+    )]
+    ResourceMismatch {
+        url: String,
+        resource: String,
+        server: String,
+    },
+    #[error(
+        "the authorization server metadata at {url} names issuer {found}, but {expected} was asked for"
+    )]
+    IssuerMismatch {
+        url: String,
+        expected: String,
+        found: String,
+    },
+    #[error(
+        "the authorization server {issuer} does not support PKCE with S256, which MCP requires; \
+         mcp-tether will not log in without it"
+    )]
+    NoPkce { issuer: String },
+}

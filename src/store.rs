@@ -1,0 +1,15 @@
+//! Where credentials live on disk, and how several bridge processes share
+//! them safely.
+//!
+//! - [`file`]: atomic writes of owner-only files in an owner-only directory
+//!   (H4): a crash, even `kill -9` mid-write, leaves the old file or the new
+//!   one, never a torn one.
+//! - [`lock`]: a cross-process lock, so that of several bridges started at
+//!   once for one server only one logs in or refreshes (G17, G21). It is an
+//!   OS file lock: it dies with its process, so a crash cannot leave a stale
+//!   lock behind that blocks everyone forever (mcp-remote #235, #251, #306).
+//!
+//! Nothing here knows about OAuth or HTTP.
+
+pub mod file;
+pub mod lock;

@@ -1,0 +1,117 @@
+//! Atomic, owner-only files (H4).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Creates `dir` (and its parents) if needed and makes it owner-only (0700).
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Writes `contents` to `path` atomically, readable by the owner only (0600):
+/// a temporary file in the same directory is written, synced, and renamed
+/// over `path`; then the directory is synced, so the rename is durable.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("a file path needs a directory"))?;
+    private_dir(dir)?;
+    let temp = temp_path(path);
+    let result = (|| {
+        let mut file = owner_only(&temp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)?;
+        #[cfg(unix)]
+        File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Reads a file written by [`write_atomic`]; `None` if there is none.
+pub fn read(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A temporary name unique to this process and write, next to `path`.
+fn temp_path(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+fn owner_only(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// H4: the directory is 0700 and the file 0600, whatever the umask.
+    #[cfg(unix)]
+    #[test]
+    fn files_and_directories_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("servers/abc/tokens.json");
+        write_atomic(&path, b"{}").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+    }
+
+    #[test]
+    fn a_rewrite_replaces_the_whole_file_and_leaves_no_temporary() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("tokens.json");
+        write_atomic(&path, b"first, and longer").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(read(&path).unwrap().unwrap(), b"second");
+        let names: Vec<_> = fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["tokens.json"]);
+        assert_eq!(read(&root.path().join("none.json")).unwrap(), None);
+    }
+
+    /// A write that died before its rename (as under kill -9) leaves only a
+    /// temporary file behind; the real file is still the old, whole one.
+    #[test]
+    fn an_interrupted_write_leaves_the_old_file_whole() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("tokens.json");
+        write_atomic(&path, b"{\"whole\":true}").unwrap();
+        let mut torn = owner_only(&temp_path(&path)).unwrap();
+        torn.write_all(b"{\"whole\":fa").unwrap();
+        assert_eq!(read(&path).unwrap().unwrap(), b"{\"whole\":true}");
+    }
+}
