@@ -1,15 +1,19 @@
 //! OAuth for remote MCP servers (issue 4), client side.
 //!
-//! Built so far: the `WWW-Authenticate` parser ([`challenge`], G1) and the
+//! Built so far: the `WWW-Authenticate` parser ([`challenge`], G1); the
 //! discovery of the protected resource and its authorization server
-//! ([`discovery`], G2–G7, H2). Still to come: client registration, the
-//! authorization code grant with PKCE and the loopback callback, refresh, the
-//! browser, and wiring into the bridge.
+//! ([`discovery`], G2–G7, H2); opening the login page without a shell
+//! ([`browser`], H1); the localhost callback, bound first and bounded in
+//! time ([`loopback`], G10, G11, G20). Still to come: client registration,
+//! the grants (code + PKCE, refresh, client credentials, device), token
+//! storage, and wiring into the bridge.
 //!
 //! Nothing in `auth` knows about stdio.
 
+pub mod browser;
 pub mod challenge;
 pub mod discovery;
+pub mod loopback;
 
 /// Why authorization could not go ahead, with what to check.
 #[derive(Debug, thiserror::Error)]

@@ -13,5 +13,6 @@ mod faults;
 mod fidelity;
 mod legacy;
 mod logging;
+mod login;
 mod shutdown;
 mod streamable;

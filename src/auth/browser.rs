@@ -1,0 +1,135 @@
+//! Opening the login page in the user's browser, safely (H1).
+//!
+//! The authorization URL comes from a server, so it is untrusted. mcp-remote
+//! passed it through a shell and a crafted URL ran commands on the user's
+//! machine (CVE-2025-6514). Here the URL must parse, must be https (or http
+//! on this machine), must carry no control characters, and is handed to the
+//! opener as one argument of a process started without a shell: no shell ever
+//! sees it, so nothing in it is interpreted.
+//!
+//! The opener is `$BROWSER` if set (a program path, no arguments, no shell),
+//! else the platform's: `open` (macOS), `xdg-open` (other Unix), or
+//! `explorer.exe` (Windows, which does not interpret its argument as a
+//! command line for a shell). The URL is also printed on stderr by the caller,
+//! for machines without a browser.
+
+use std::process::{Command, Stdio};
+
+use url::Url;
+
+use crate::config::is_loopback;
+
+/// Why the login page was not opened.
+#[derive(Debug, thiserror::Error)]
+pub enum BrowserError {
+    #[error(
+        "refusing to open the authorization URL: {reason}. The server's metadata may be \
+         misconfigured or malicious"
+    )]
+    Unsafe { reason: &'static str },
+    #[error(
+        "could not start the browser ({opener}): {source}. Open the URL printed above yourself"
+    )]
+    Spawn {
+        opener: String,
+        source: std::io::Error,
+    },
+}
+
+/// Checks that `text` is a URL that is safe to hand to a browser (H1).
+pub fn validate(text: &str) -> Result<Url, BrowserError> {
+    let unsafe_because = |reason| BrowserError::Unsafe { reason };
+    if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(unsafe_because("it contains spaces or control characters"));
+    }
+    let url = Url::parse(text).map_err(|_| unsafe_because("it is not a valid URL"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(unsafe_because("it is plain http:// to another machine")),
+        _ => return Err(unsafe_because("only https:// URLs are opened")),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(unsafe_because("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(unsafe_because(
+            "it carries user info, which can disguise the real host",
+        ));
+    }
+    Ok(url)
+}
+
+/// Opens `url` (already validated) in the user's browser, without a shell.
+pub fn open(url: &Url) -> Result<(), BrowserError> {
+    open_with(&opener(), url)
+}
+
+/// Opens `url` with the program `opener`, passing the URL as its only
+/// argument, without a shell.
+pub fn open_with(opener: &str, url: &Url) -> Result<(), BrowserError> {
+    let opener = opener.to_owned();
+    let mut command = Command::new(&opener);
+    command
+        .arg(url.as_str())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // The opener runs detached; its exit status says nothing about whether
+    // the user logs in, so it is not awaited.
+    command
+        .spawn()
+        .map(drop)
+        .map_err(|source| BrowserError::Spawn { opener, source })
+}
+
+/// The program that opens URLs: `$BROWSER`, else the platform's.
+fn opener() -> String {
+    if let Some(browser) = std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
+        return browser.to_string_lossy().into_owned();
+    }
+    if cfg!(target_os = "macos") {
+        "open".into()
+    } else if cfg!(windows) {
+        "explorer.exe".into()
+    } else {
+        "xdg-open".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// H1 (CVE-2025-6514): dangerous URLs are refused before any process
+    /// starts.
+    #[test]
+    fn dangerous_urls_are_refused() {
+        for bad in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "data:text/html,<script>x</script>",
+            "http://as.example/authorize",
+            "https://as.example/authorize?x=1 && rm -rf ~",
+            "https://as.example/a\n/b",
+            "https://user:pw@as.example/authorize",
+            "$(touch /tmp/pwned)",
+            "https:/",
+            "",
+        ] {
+            assert!(validate(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn ordinary_authorization_urls_are_accepted() {
+        for good in [
+            "https://login.example.com/oauth2/authorize?response_type=code&client_id=a&state=x%20y",
+            "http://127.0.0.1:8080/authorize?client_id=a",
+            "http://localhost/authorize",
+            "https://as.example/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A3334%2Fcb&x=$(not-run)",
+        ] {
+            assert!(validate(good).is_ok(), "{good:?} was refused");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The pieces of a browser login: opening the page without a shell (H1) and
+//! the localhost callback (G10, G11, G20).
+
+use std::time::Duration;
+
+use mcp_tether::auth::browser;
+use mcp_tether::auth::loopback::{Callback, CallbackError, Expect};
+use mcp_tether::secret::Secret;
+
+/// H1 (CVE-2025-6514): a URL full of shell syntax reaches the opener as one
+/// argument, byte for byte, and nothing in it runs.
+#[tokio::test]
+async fn the_login_url_is_never_seen_by_a_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let opener = dir.path().join("fake-browser");
+    std::fs::write(
+        &opener,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$#\" \"$@\" > {d}/argv\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let hostile = format!(
+        "https://as.example/authorize?a=$(touch${{IFS}}{d}/pwned1)&b=`touch${{IFS}}{d}/pwned2`;touch${{IFS}}{d}/pwned3|x"
+    );
+    let url = browser::validate(&hostile).expect("no spaces or controls: a valid URL");
+    browser::open_with(opener.to_str().unwrap(), &url).unwrap();
+    let argv = dir.path().join("argv");
+    for _ in 0..100 {
+        if argv.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let written = std::fs::read_to_string(&argv).expect("the opener ran");
+    assert_eq!(written, format!("1\n{}\n", url.as_str()));
+    for n in 1..=3 {
+        assert!(
+            !dir.path().join(format!("pwned{n}")).exists(),
+            "pwned{n} was created"
+        );
+    }
+}
+
+fn expect(state: &str) -> Expect {
+    Expect {
+        state: Secret::new(state.into()),
+        issuer: None,
+        success_url: None,
+    }
+}
+
+async fn get(url: &str) -> (u16, String, Option<String>) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client.get(url).send().await.unwrap();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap(),
+        location,
+    )
+}
+
+/// G20, G10: the listener is up before anything is opened; stray requests
+/// and a redirect with the wrong state are answered and ignored; the real
+/// redirect ends the wait with its code and a page saying to close the tab.
+#[tokio::test]
+async fn the_callback_takes_only_our_redirect() {
+    let callback = Callback::bind("localhost", 0, "/callback").await.unwrap();
+    let base = callback.redirect_uri().clone();
+    assert!(base.as_str().starts_with("http://localhost:"));
+    let waiting = tokio::spawn(async move {
+        callback
+            .wait(&expect("s-42"), Duration::from_secs(10))
+            .await
+    });
+
+    let (status, _, _) = get(base.join("/favicon.ico").unwrap().as_str()).await;
+    assert_eq!(status, 404);
+    let (status, page, _) = get(&format!("{base}?code=stolen&state=guess")).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("not the one mcp-tether is waiting for"));
+    let (status, page, _) = get(&format!("{base}?code=the-code&state=s-42")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("You can close this tab"), "{page}");
+    assert_eq!(waiting.await.unwrap().unwrap().expose(), "the-code");
+}
+
+/// --auth-success-url: the browser is sent on there after the login.
+#[tokio::test]
+async fn the_browser_can_be_sent_on_after_login() {
+    let callback = Callback::bind("127.0.0.1", 0, "cb").await.unwrap();
+    let base = callback.redirect_uri().clone();
+    let mut expected = expect("s");
+    expected.success_url = Some(url::Url::parse("https://example.com/done").unwrap());
+    let waiting =
+        tokio::spawn(async move { callback.wait(&expected, Duration::from_secs(10)).await });
+    let (status, _, location) = get(&format!("{base}?code=c&state=s")).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (302, Some("https://example.com/done"))
+    );
+    assert!(waiting.await.unwrap().is_ok());
+}
+
+/// A refused login ends the wait with the server's reason.
+#[tokio::test]
+async fn a_refused_login_says_why() {
+    let callback = Callback::bind("localhost", 0, "/cb").await.unwrap();
+    let base = callback.redirect_uri().clone();
+    let waiting =
+        tokio::spawn(async move { callback.wait(&expect("s"), Duration::from_secs(10)).await });
+    get(&format!(
+        "{base}?error=access_denied&error_description=User%20said%20no&state=s"
+    ))
+    .await;
+    let err = waiting.await.unwrap().unwrap_err();
+    assert!(
+        err.to_string().contains("access_denied (User said no)"),
+        "{err}"
+    );
+}
+
+/// G20: the wait is bounded, and the message says what to do next.
+#[tokio::test]
+async fn an_abandoned_login_times_out_with_advice() {
+    let callback = Callback::bind("localhost", 0, "/cb").await.unwrap();
+    let err = callback
+        .wait(&expect("s"), Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallbackError::TimedOut(_)));
+    let text = err.to_string();
+    assert!(
+        text.contains("mcp-tether login") && text.contains("--auth-timeout"),
+        "{text}"
+    );
+}
+
+/// A callback port that is taken is reported at once, before any browser
+/// opens (mcp-remote #235 et al.: instances fighting over the port).
+#[tokio::test]
+async fn a_taken_callback_port_is_reported_at_once() {
+    let first = Callback::bind("localhost", 0, "/cb").await.unwrap();
+    let port = first.redirect_uri().port().unwrap();
+    let err = Callback::bind("localhost", port, "/cb")
+        .await
+        .err()
+        .expect("the port is taken");
+    assert!(matches!(err, CallbackError::Bind { .. }));
+    assert!(err.to_string().contains(&port.to_string()), "{err}");
+}
