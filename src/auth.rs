@@ -13,6 +13,7 @@
 pub mod browser;
 pub mod challenge;
 pub mod discovery;
+pub mod grant;
 pub mod loopback;
 
 /// Why authorization could not go ahead, with what to check.

@@ -11,6 +11,7 @@ mod common;
 mod discovery;
 mod faults;
 mod fidelity;
+mod grants;
 mod legacy;
 mod logging;
 mod login;

@@ -1,0 +1,507 @@
+//! The OAuth grants, on the `oauth2` crate over the bridge's own HTTP client.
+//!
+//! - Authorization code with PKCE S256 (G7) and a fresh `state` (G10), the
+//!   RFC 8707 `resource` parameter unless turned off (G12), and only the
+//!   scopes the server asked for (G13): [`authorization`], [`exchange_code`].
+//! - Refresh (G16), keeping the old refresh token when the server does not
+//!   rotate it: [`refresh`].
+//! - Client credentials for machine-to-machine use (G19): [`client_credentials`].
+//!
+//! Token endpoint authentication is `none`, `client_secret_basic` or
+//! `client_secret_post` (G15). Errors are sorted into what the caller must do
+//! next: log in again (`invalid_grant`), register again (`invalid_client`,
+//! G9), or tell the user.
+//!
+//! oauth2's own reqwest integration is built on reqwest 0.12; rather than a
+//! second HTTP and TLS stack, [`send`] adapts the bridge's reqwest 0.13 client
+//! (requests without the user's headers, bounded in size and time).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use oauth2::basic::{
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
+    BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse as _,
+    TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::discovery::{ServerMetadata, checked_url};
+use crate::http::Http;
+use crate::secret::Secret;
+
+/// The largest token response accepted.
+const MAX_RESPONSE: usize = 256 * 1024;
+/// The longest wait for the token endpoint.
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the client proves itself at the token endpoint (G15).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// A public client: `client_id` in the body, no secret.
+    #[default]
+    None,
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+/// The client the bridge is, at one authorization server.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClientIdentity {
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret<String>>,
+    #[serde(default)]
+    pub auth_method: AuthMethod,
+}
+
+/// Tokens from the token endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Tokens {
+    pub access_token: Secret<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Secret<String>>,
+    /// The OIDC id token, for `--use-id-token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<Secret<String>>,
+    /// Seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl Tokens {
+    /// Whether the access token expires within `margin` (refresh before
+    /// expiry, G16). Tokens without an expiry are taken as valid.
+    pub fn expires_within(&self, margin: Duration) -> bool {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        self.expires_at
+            .is_some_and(|at| at <= now + margin.as_secs())
+    }
+}
+
+/// What the request is about: which server, which client, for what.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub server: &'a ServerMetadata,
+    pub client: &'a ClientIdentity,
+    /// The RFC 8707 resource (G12); `None` when turned off.
+    pub resource: Option<&'a str>,
+    /// Space-separated scopes (G13); `None` to ask for none.
+    pub scope: Option<&'a str>,
+}
+
+/// A prepared authorization request: the URL to open, and what must come
+/// back with the code.
+#[derive(Debug)]
+pub struct Authorization {
+    pub url: Url,
+    pub state: Secret<String>,
+    pub verifier: PkceCodeVerifier,
+}
+
+/// Why a grant failed, sorted by what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("the authorization server has no {what} endpoint")]
+    NoEndpoint { what: &'static str },
+    #[error("the authorization server's {what} endpoint is not a usable URL: {url}")]
+    BadEndpoint { what: &'static str, url: String },
+    /// The grant (code or refresh token) is no longer valid: log in again.
+    #[error("the authorization server rejected the grant (invalid_grant{}); a new login is needed", describe(.0))]
+    InvalidGrant(Option<String>),
+    /// The client is unknown or its credentials are wrong: register again (G9).
+    #[error("the authorization server does not accept this client (invalid_client{})", describe(.0))]
+    InvalidClient(Option<String>),
+    #[error("the authorization server refused: {error}{}", describe(description))]
+    Refused {
+        error: String,
+        description: Option<String>,
+    },
+    #[error("could not reach the token endpoint: {0}")]
+    Network(String),
+    #[error("the token endpoint's answer could not be read: {0}")]
+    BadResponse(String),
+}
+
+fn describe(description: &Option<String>) -> String {
+    description
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
+}
+
+/// Prepares the authorization request for a browser login (G7, G10, G12,
+/// G13). `extra` are the user's `--authorize-param`s.
+pub fn authorization(
+    target: &Target<'_>,
+    redirect_uri: &Url,
+    extra: &[(String, String)],
+) -> Result<Authorization, GrantError> {
+    let auth_url = endpoint(
+        target.server.authorization_endpoint.as_deref(),
+        "authorization",
+    )?;
+    let client = OAuthClient::new(ClientId::new(target.client.client_id.clone()))
+        .set_auth_uri(AuthUrl::from_url(auth_url))
+        .set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(challenge);
+    for scope in target.scope.into_iter().flat_map(str::split_whitespace) {
+        request = request.add_scope(Scope::new(scope.to_owned()));
+    }
+    if let Some(resource) = target.resource {
+        request = request.add_extra_param("resource", resource.to_owned());
+    }
+    for (name, value) in extra {
+        request = request.add_extra_param(name.clone(), value.clone());
+    }
+    let (url, state) = request.url();
+    Ok(Authorization {
+        url,
+        state: Secret::new(state.secret().clone()),
+        verifier,
+    })
+}
+
+/// Exchanges the authorization code for tokens (PKCE verifier, resource).
+pub async fn exchange_code(
+    http: &Http,
+    target: &Target<'_>,
+    redirect_uri: &Url,
+    code: &Secret<String>,
+    verifier: PkceCodeVerifier,
+) -> Result<Tokens, GrantError> {
+    let client =
+        token_client(target)?.set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
+    let mut request = client
+        .exchange_code(AuthorizationCode::new(code.expose().clone()))
+        .set_pkce_verifier(verifier);
+    if let Some(resource) = target.resource {
+        request = request.add_extra_param("resource", resource.to_owned());
+    }
+    let response = request.request_async(&adapter(http)).await;
+    tokens(response, None)
+}
+
+/// Refreshes the access token (G16). A server that does not send a new
+/// refresh token leaves the old one in force; a rotated one replaces it.
+pub async fn refresh(
+    http: &Http,
+    target: &Target<'_>,
+    refresh_token: &Secret<String>,
+) -> Result<Tokens, GrantError> {
+    let client = token_client(target)?;
+    let token = RefreshToken::new(refresh_token.expose().clone());
+    let mut request = client.exchange_refresh_token(&token);
+    if let Some(resource) = target.resource {
+        request = request.add_extra_param("resource", resource.to_owned());
+    }
+    let response = request.request_async(&adapter(http)).await;
+    tokens(response, Some(refresh_token))
+}
+
+/// The client credentials grant, for machine-to-machine use (G19).
+pub async fn client_credentials(http: &Http, target: &Target<'_>) -> Result<Tokens, GrantError> {
+    let client = token_client(target)?;
+    let mut request = client.exchange_client_credentials();
+    for scope in target.scope.into_iter().flat_map(str::split_whitespace) {
+        request = request.add_scope(Scope::new(scope.to_owned()));
+    }
+    if let Some(resource) = target.resource {
+        request = request.add_extra_param("resource", resource.to_owned());
+    }
+    let response = request.request_async(&adapter(http)).await;
+    tokens(response, None)
+}
+
+/// The OIDC `id_token`, which oauth2's basic response drops.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+type TokenResponse = StandardTokenResponse<IdTokenField, BasicTokenType>;
+
+type OAuthClient<HasAuthUrl = EndpointNotSet, HasTokenUrl = EndpointNotSet> = oauth2::Client<
+    BasicErrorResponse,
+    TokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    HasAuthUrl,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    HasTokenUrl,
+>;
+
+/// A client for the token endpoint, authenticating as registered (G15).
+fn token_client(
+    target: &Target<'_>,
+) -> Result<OAuthClient<EndpointNotSet, EndpointSet>, GrantError> {
+    let token_url = endpoint(target.server.token_endpoint.as_deref(), "token")?;
+    let identity = target.client;
+    let mut client = OAuthClient::new(ClientId::new(identity.client_id.clone()))
+        .set_token_uri(TokenUrl::from_url(token_url));
+    if let Some(secret) = &identity.client_secret {
+        client = client.set_client_secret(ClientSecret::new(secret.expose().clone()));
+    }
+    let auth_type = match identity.auth_method {
+        AuthMethod::ClientSecretBasic => AuthType::BasicAuth,
+        AuthMethod::ClientSecretPost | AuthMethod::None => AuthType::RequestBody,
+    };
+    Ok(client.set_auth_type(auth_type))
+}
+
+/// An endpoint from the server's metadata: present, and https or loopback (H2).
+fn endpoint(url: Option<&str>, what: &'static str) -> Result<Url, GrantError> {
+    let url = url.ok_or(GrantError::NoEndpoint { what })?;
+    checked_url(url).map_err(|_| GrantError::BadEndpoint {
+        what,
+        url: url.to_owned(),
+    })
+}
+
+type TokenResult = Result<TokenResponse, RequestTokenError<HttpFailure, BasicErrorResponse>>;
+
+fn tokens(
+    response: TokenResult,
+    old_refresh: Option<&Secret<String>>,
+) -> Result<Tokens, GrantError> {
+    let response = response.map_err(sort_error)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(Tokens {
+        access_token: Secret::new(response.access_token().secret().clone()),
+        refresh_token: response
+            .refresh_token()
+            .map(|t| Secret::new(t.secret().clone()))
+            .or_else(|| old_refresh.cloned()),
+        id_token: response.extra_fields().id_token.clone().map(Secret::new),
+        expires_at: response.expires_in().map(|d| (now + d).as_secs()),
+        scope: response
+            .scopes()
+            .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+    })
+}
+
+fn sort_error(error: RequestTokenError<HttpFailure, BasicErrorResponse>) -> GrantError {
+    match error {
+        RequestTokenError::ServerResponse(response) => {
+            let description = response.error_description().cloned();
+            match response.error() {
+                BasicErrorResponseType::InvalidGrant => GrantError::InvalidGrant(description),
+                BasicErrorResponseType::InvalidClient
+                | BasicErrorResponseType::UnauthorizedClient => {
+                    GrantError::InvalidClient(description)
+                }
+                other => GrantError::Refused {
+                    error: other.to_string(),
+                    description,
+                },
+            }
+        }
+        RequestTokenError::Request(failure) => GrantError::Network(failure.0),
+        RequestTokenError::Parse(e, _) => GrantError::BadResponse(e.to_string()),
+        RequestTokenError::Other(e) => GrantError::BadResponse(e),
+    }
+}
+
+/// A failed HTTP exchange with the token endpoint.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HttpFailure(String);
+
+/// oauth2's HTTP client: the bridge's own, without the user's headers.
+fn adapter(
+    http: &Http,
+) -> impl Fn(
+    oauth2::HttpRequest,
+)
+    -> std::pin::Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpFailure>> + Send>> {
+    let http = http.clone();
+    move |request| {
+        let http = http.clone();
+        Box::pin(async move { send(&http, request).await })
+    }
+}
+
+async fn send(
+    http: &Http,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, HttpFailure> {
+    let url = Url::parse(&request.uri().to_string()).map_err(|e| HttpFailure(e.to_string()))?;
+    let shown = crate::log::redact_url(&url);
+    let (parts, body) = request.into_parts();
+    let builder = http
+        .bare_request(parts.method, &url)
+        .headers(parts.headers)
+        .body(body)
+        .timeout(TOKEN_TIMEOUT);
+    let mut response = http
+        .send(builder, &shown)
+        .await
+        .map_err(|e| HttpFailure(e.to_string()))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let mut body = Vec::new();
+    while let Some(chunk) = http
+        .next_chunk(&mut response, &shown)
+        .await
+        .map_err(|e| HttpFailure(e.to_string()))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE {
+            return Err(HttpFailure(format!(
+                "{shown} sent more than {} KiB",
+                MAX_RESPONSE >> 10
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let mut answer = oauth2::HttpResponse::new(body);
+    *answer.status_mut() = status;
+    *answer.headers_mut() = headers;
+    Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server() -> ServerMetadata {
+        ServerMetadata {
+            issuer: "https://as.example".into(),
+            authorization_endpoint: Some("https://as.example/authorize".into()),
+            token_endpoint: Some("https://as.example/token".into()),
+            ..ServerMetadata::default()
+        }
+    }
+
+    fn client() -> ClientIdentity {
+        ClientIdentity {
+            client_id: "tether-123".into(),
+            client_secret: None,
+            auth_method: AuthMethod::None,
+        }
+    }
+
+    fn query(url: &Url) -> std::collections::HashMap<String, String> {
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// G7, G10, G12, G13: PKCE S256, a state, the resource, the scopes asked
+    /// for, and the user's extra parameters.
+    #[test]
+    fn the_authorization_url_carries_pkce_state_resource_and_scopes() {
+        let (server, client) = (server(), client());
+        let target = Target {
+            server: &server,
+            client: &client,
+            resource: Some("https://mcp.example/mcp"),
+            scope: Some("files:read tools"),
+        };
+        let redirect = Url::parse("http://localhost:3334/callback").unwrap();
+        let extra = [("prompt".to_owned(), "consent".to_owned())];
+        let request = authorization(&target, &redirect, &extra).unwrap();
+        let q = query(&request.url);
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "tether-123");
+        assert_eq!(q["redirect_uri"], "http://localhost:3334/callback");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["code_challenge"].len(), 43);
+        assert_eq!(q["state"], *request.state.expose());
+        assert_eq!(q["resource"], "https://mcp.example/mcp");
+        assert_eq!(q["scope"], "files:read tools");
+        assert_eq!(q["prompt"], "consent");
+        let again = authorization(&target, &redirect, &[]).unwrap();
+        assert_ne!(
+            again.state.expose(),
+            request.state.expose(),
+            "a fresh state per attempt"
+        );
+    }
+
+    /// G12, G13: no resource when turned off, and no invented scope.
+    #[test]
+    fn nothing_is_added_that_was_not_asked_for() {
+        let (server, client) = (server(), client());
+        let target = Target {
+            server: &server,
+            client: &client,
+            resource: None,
+            scope: None,
+        };
+        let request =
+            authorization(&target, &Url::parse("http://localhost:1/cb").unwrap(), &[]).unwrap();
+        let q = query(&request.url);
+        assert!(
+            !q.contains_key("resource") && !q.contains_key("scope"),
+            "{q:?}"
+        );
+    }
+
+    #[test]
+    fn insecure_or_missing_endpoints_are_refused() {
+        let client = client();
+        let redirect = Url::parse("http://localhost:1/cb").unwrap();
+        let attempt = |endpoint: Option<&str>| {
+            let server = ServerMetadata {
+                authorization_endpoint: endpoint.map(str::to_owned),
+                ..server()
+            };
+            let target = Target {
+                server: &server,
+                client: &client,
+                resource: None,
+                scope: None,
+            };
+            authorization(&target, &redirect, &[]).map(|_| ())
+        };
+        assert!(matches!(
+            attempt(Some("http://as.example/authorize")),
+            Err(GrantError::BadEndpoint { .. })
+        ));
+        assert!(matches!(
+            attempt(Some("javascript:alert(1)")),
+            Err(GrantError::BadEndpoint { .. })
+        ));
+        assert!(matches!(attempt(None), Err(GrantError::NoEndpoint { .. })));
+    }
+
+    #[test]
+    fn expiry_is_judged_with_a_margin() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let tokens = |expires_at| Tokens {
+            access_token: Secret::new("a".into()),
+            refresh_token: None,
+            id_token: None,
+            expires_at,
+            scope: None,
+        };
+        assert!(tokens(Some(now + 30)).expires_within(Duration::from_secs(60)));
+        assert!(!tokens(Some(now + 3600)).expires_within(Duration::from_secs(60)));
+        assert!(!tokens(None).expires_within(Duration::from_secs(60)));
+    }
+}
