@@ -12,6 +12,7 @@
 
 pub mod browser;
 pub mod challenge;
+pub mod client;
 pub mod discovery;
 pub mod grant;
 pub mod loopback;

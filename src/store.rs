@@ -11,5 +11,6 @@
 //!
 //! Nothing here knows about OAuth or HTTP.
 
+pub mod credentials;
 pub mod file;
 pub mod lock;
