@@ -10,6 +10,7 @@
 //!
 //! Nothing in `auth` knows about stdio.
 
+mod authorizer;
 pub mod browser;
 pub mod challenge;
 pub mod client;
@@ -17,9 +18,26 @@ pub mod discovery;
 pub mod grant;
 pub mod loopback;
 
+pub use authorizer::{AuthOptions, Authorizer, ResourceParam};
+
 /// Why authorization could not go ahead, with what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
+    #[error(transparent)]
+    Callback(#[from] loopback::CallbackError),
+    #[error(transparent)]
+    Browser(#[from] browser::BrowserError),
+    #[error(transparent)]
+    Registration(#[from] client::RegistrationError),
+    #[error(transparent)]
+    Grant(#[from] grant::GrantError),
+    #[error("cannot use the credentials store: {0}")]
+    Store(#[from] std::io::Error),
+    #[error(
+        "another mcp-tether is signing in to this server and has not finished; complete that \
+         login in the browser, or run `mcp-tether login <url>`"
+    )]
+    Busy,
     #[error(
         "refusing to fetch {url}: only https:// (or http:// on this machine) is allowed for OAuth metadata"
     )]

@@ -90,6 +90,11 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
+    /// OAuth scopes to ask for (space-separated), instead of the ones the
+    /// server names.
+    #[arg(long, value_name = "SCOPES")]
+    pub scope: Option<String>,
+
     #[command(flatten)]
     pub compat: compat::CompatArgs,
 }

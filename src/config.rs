@@ -13,6 +13,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 use wildmatch::WildMatch;
 
+use crate::auth::grant::{AuthMethod, ClientIdentity};
+use crate::auth::{AuthOptions, ResourceParam};
 use crate::cli::{Cli, TransportArg};
 
 /// Everything a bridge needs to run.
@@ -28,6 +30,9 @@ pub struct Config {
     /// Connect over IPv4 only.
     pub ipv4: bool,
     pub log: LogConfig,
+    /// OAuth settings; `None` when the user sends their own `Authorization`
+    /// header, and so handles authorization themselves.
+    pub auth: Option<AuthOptions>,
     /// Notes about accepted-but-inactive mcp-remote arguments, for stderr.
     pub notes: Vec<String>,
 }
@@ -99,6 +104,8 @@ pub enum ConfigError {
     },
     #[error("--{flag} must be a positive number of seconds, not {value}")]
     BadTimeout { flag: &'static str, value: f64 },
+    #[error("--{flag}: {reason}")]
+    BadOption { flag: &'static str, reason: String },
 }
 
 impl Config {
@@ -128,7 +135,12 @@ impl Config {
             headers: seconds("headers-timeout", cli.headers_timeout)?,
             body: seconds("body-timeout", cli.body_timeout)?,
         };
+        let auth = match headers.contains_key(reqwest::header::AUTHORIZATION) {
+            true => None,
+            false => Some(auth_options(&cli)?),
+        };
         Ok(Config {
+            auth,
             url,
             headers,
             transport: match cli.transport {
@@ -149,6 +161,114 @@ impl Config {
             notes: cli.compat.notes(),
         })
     }
+}
+
+/// The OAuth options, from mcp-remote's arguments and `--scope`.
+fn auth_options(cli: &Cli) -> Result<AuthOptions, ConfigError> {
+    let compat = &cli.compat;
+    let bad = |flag: &'static str, reason: String| ConfigError::BadOption { flag, reason };
+    let auth_timeout = match &compat.auth_timeout {
+        Some(text) => {
+            let value: f64 = text.parse().map_err(|_| {
+                bad(
+                    "auth-timeout",
+                    format!("'{text}' is not a number of seconds"),
+                )
+            })?;
+            seconds("auth-timeout", value)?
+        }
+        None => std::time::Duration::from_secs(300),
+    };
+    let url_option =
+        |flag: &'static str, text: &Option<String>| -> Result<Option<Url>, ConfigError> {
+            text.as_deref()
+                .map(|t| Url::parse(t).map_err(|e| bad(flag, format!("'{t}' is not a URL: {e}"))))
+                .transpose()
+        };
+    let static_client = match &compat.static_oauth_client_info {
+        Some(text) => {
+            let json = json_or_file("static-oauth-client-info", text)?;
+            let mut client: ClientIdentity = serde_json::from_value(json).map_err(|e| {
+                bad(
+                    "static-oauth-client-info",
+                    format!("expected {{\"client_id\": …, \"client_secret\": …}}: {e}"),
+                )
+            })?;
+            if client.client_secret.is_some() && client.auth_method == AuthMethod::None {
+                client.auth_method = AuthMethod::ClientSecretBasic;
+            }
+            Some(client)
+        }
+        None => None,
+    };
+    let static_metadata = match &compat.static_oauth_client_metadata {
+        Some(text) => match json_or_file("static-oauth-client-metadata", text)? {
+            serde_json::Value::Object(map) => Some(map),
+            _ => {
+                return Err(bad(
+                    "static-oauth-client-metadata",
+                    "expected a JSON object".into(),
+                ));
+            }
+        },
+        None => None,
+    };
+    let authorize_params = compat
+        .authorize_param
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| bad("authorize-param", format!("'{pair}' is not key=value")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if compat.client_credentials && static_client.is_none() {
+        return Err(bad(
+            "client-credentials",
+            "it needs the client's id and secret in --static-oauth-client-info".into(),
+        ));
+    }
+    let resource = match (&compat.resource, compat.disable_resource_parameter) {
+        (_, true) => ResourceParam::Off,
+        (Some(resource), false) => ResourceParam::Explicit(resource.clone()),
+        (None, false) => ResourceParam::ServerUrl,
+    };
+    Ok(AuthOptions {
+        config_dir: crate::config_dir().unwrap_or_else(|| std::path::PathBuf::from(".mcp-tether")),
+        callback_port: cli.callback_port,
+        host: compat.host.clone().unwrap_or_else(|| "localhost".into()),
+        callback_path: compat
+            .callback_path
+            .clone()
+            .unwrap_or_else(|| "/oauth/callback".into()),
+        auth_timeout,
+        success_url: url_option("auth-success-url", &compat.auth_success_url)?,
+        resource,
+        static_client,
+        static_metadata,
+        client_metadata_url: url_option("client-metadata-url", &compat.client_metadata_url)?,
+        authorize_params,
+        scope: cli.scope.clone(),
+        use_id_token: compat.use_id_token,
+        client_credentials: compat.client_credentials,
+        token_endpoint: compat.token_endpoint.clone(),
+        open_browser: true,
+    })
+}
+
+/// A JSON value given inline, or as `@path` to a file holding it.
+fn json_or_file(flag: &'static str, text: &str) -> Result<serde_json::Value, ConfigError> {
+    let json = match text.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| ConfigError::BadOption {
+            flag,
+            reason: format!("cannot read {path}: {e}"),
+        })?,
+        None => text.to_owned(),
+    };
+    serde_json::from_str(&json).map_err(|e| ConfigError::BadOption {
+        flag,
+        reason: format!("not valid JSON: {e}"),
+    })
 }
 
 impl ToolFilter {

@@ -35,12 +35,8 @@ pub enum UpstreamError {
         hint: &'static str,
     },
 
-    #[error(
-        "{url} answered HTTP 401: the server requires authorization. This release of \
-         mcp-tether cannot log in with OAuth yet; pass a token with --header \
-         \"Authorization: Bearer ${{TOKEN}}\""
-    )]
-    Unauthorized { url: String },
+    #[error("{url} requires authorization (HTTP 401), and signing in failed: {reason}")]
+    Unauthorized { url: String, reason: String },
 
     #[error(
         "{url} sent a response that is not JSON-RPC ({what}). Check that the URL points at an MCP endpoint"
@@ -136,7 +132,12 @@ impl UpstreamError {
     /// A status other than success, with a hint chosen by status class.
     pub fn from_status(url: &str, status: StatusCode, content_type: &str, body: &[u8]) -> Self {
         if status == StatusCode::UNAUTHORIZED {
-            return UpstreamError::Unauthorized { url: url.into() };
+            return UpstreamError::Unauthorized {
+                url: url.into(),
+                reason: "the server refused the credentials sent; check the Authorization \
+                         header you pass with --header, or drop it to let mcp-tether sign in"
+                    .into(),
+            };
         }
         let hint = match status.as_u16() {
             403 => "The server refused access; check the credentials in your headers",

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
+use crate::auth::Authorizer;
 use crate::config::{Config, TransportStrategy};
 use crate::downstream::Downstream;
 use crate::error::UpstreamError;
@@ -34,6 +35,8 @@ pub(crate) struct Shared {
     /// The URL as logs and error messages show it (no secrets in the query).
     shown_url: String,
     downstream: Arc<Downstream>,
+    /// OAuth, unless the user sends their own `Authorization` header.
+    auth: Option<Arc<Authorizer>>,
 }
 
 /// The transport that worked.
@@ -52,11 +55,17 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(config: &Config, downstream: Arc<Downstream>) -> Result<Self, UpstreamError> {
+        let http = Http::new(config)?;
+        let auth = config
+            .auth
+            .clone()
+            .map(|options| Arc::new(Authorizer::new(http.clone(), config.url.clone(), options)));
         let shared = Shared {
-            http: Http::new(config)?,
+            http,
             url: config.url.clone(),
             shown_url: crate::log::redact_url(&config.url),
             downstream,
+            auth,
         };
         Ok(Upstream {
             shared: Arc::new(shared),

@@ -168,21 +168,24 @@ fn request_body(registration: &Registration<'_>, method: AuthMethod) -> Value {
 }
 
 /// A public client (`none`) when the server allows it or says nothing;
-/// otherwise a method it lists.
+/// otherwise the first method in the server's own list that the bridge
+/// speaks (the MCP Python SDK, for one, lists `client_secret_post` first and
+/// wants `client_id` in the form).
 fn choose_auth_method(supported: Option<&[String]>) -> AuthMethod {
     let Some(supported) = supported else {
         return AuthMethod::None;
     };
-    let has = |m: &str| supported.iter().any(|s| s == m);
-    if has("none") {
-        AuthMethod::None
-    } else if has("client_secret_basic") {
-        AuthMethod::ClientSecretBasic
-    } else if has("client_secret_post") {
-        AuthMethod::ClientSecretPost
-    } else {
-        AuthMethod::None
+    if supported.iter().any(|s| s == "none") {
+        return AuthMethod::None;
     }
+    supported
+        .iter()
+        .find_map(|method| match method.as_str() {
+            "client_secret_post" => Some(AuthMethod::ClientSecretPost),
+            "client_secret_basic" => Some(AuthMethod::ClientSecretBasic),
+            _ => None,
+        })
+        .unwrap_or(AuthMethod::None)
 }
 
 #[cfg(test)]
@@ -190,7 +193,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_public_client_is_preferred_when_allowed() {
+    fn a_public_client_is_preferred_then_the_servers_order() {
         let methods = |m: &[&str]| m.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(choose_auth_method(None), AuthMethod::None);
         assert_eq!(
@@ -202,11 +205,12 @@ mod tests {
                 "client_secret_post",
                 "client_secret_basic"
             ]))),
-            AuthMethod::ClientSecretBasic
+            AuthMethod::ClientSecretPost,
+            "the server's order"
         );
         assert_eq!(
-            choose_auth_method(Some(&methods(&["client_secret_post"]))),
-            AuthMethod::ClientSecretPost
+            choose_auth_method(Some(&methods(&["private_key_jwt", "client_secret_basic"]))),
+            AuthMethod::ClientSecretBasic
         );
     }
 

@@ -57,7 +57,7 @@ pub struct ClientIdentity {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<Secret<String>>,
-    #[serde(default)]
+    #[serde(default, alias = "token_endpoint_auth_method")]
     pub auth_method: AuthMethod,
 }
 

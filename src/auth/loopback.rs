@@ -101,7 +101,7 @@ impl Callback {
     /// Returns the authorization code. Requests for other paths (a browser's
     /// favicon) and redirects with the wrong `state` are answered and ignored.
     pub async fn wait(
-        self,
+        &self,
         expect: &Expect,
         timeout: Duration,
     ) -> Result<Secret<String>, CallbackError> {

@@ -1,4 +1,5 @@
-//! mcp-remote arguments that mcp-tether accepts but does not act on (yet).
+//! The OAuth arguments mcp-remote defines, and its other arguments that
+//! mcp-tether accepts without acting on.
 //!
 //! Users switch from `npx mcp-remote URL …` by changing one word, so no
 //! argument from mcp-remote's list may make mcp-tether exit. Each one here is
@@ -76,37 +77,13 @@ impl CompatArgs {
     /// One line per given argument, saying what mcp-tether does with it.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
-        let mut not_yet = |given: bool, flag: &str| {
-            if given {
-                notes.push(format!(
-                    "{flag} is accepted for mcp-remote compatibility; this release does not \
-                     implement OAuth, so it has no effect"
-                ));
-            }
-        };
-        not_yet(self.host.is_some(), "--host");
-        not_yet(self.callback_path.is_some(), "--callback-path");
-        not_yet(self.auth_success_url.is_some(), "--auth-success-url");
-        not_yet(self.auth_timeout.is_some(), "--auth-timeout");
-        not_yet(
-            self.static_oauth_client_metadata.is_some(),
-            "--static-oauth-client-metadata",
-        );
-        not_yet(
-            self.static_oauth_client_info.is_some(),
-            "--static-oauth-client-info",
-        );
-        not_yet(self.client_metadata_url.is_some(), "--client-metadata-url");
-        not_yet(self.resource.is_some(), "--resource");
-        not_yet(
-            self.disable_resource_parameter,
-            "--disable-resource-parameter",
-        );
-        not_yet(!self.authorize_param.is_empty(), "--authorize-param");
-        not_yet(self.device_code, "--device-code");
-        not_yet(self.client_credentials, "--client-credentials");
-        not_yet(self.token_endpoint.is_some(), "--token-endpoint");
-        not_yet(self.use_id_token, "--use-id-token");
+        if self.device_code {
+            notes.push(
+                "--device-code is accepted for mcp-remote compatibility but not implemented yet; \
+                 the browser login is used"
+                    .into(),
+            );
+        }
         if let Some(protocol) = &self.protocol {
             notes.push(format!(
                 "--protocol {protocol} is accepted; mcp-tether detects the server's protocol itself"

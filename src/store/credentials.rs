@@ -73,6 +73,13 @@ impl Credentials {
         (same_issuer(&record.issuer, issuer) && same_redirect).then_some(record.value)
     }
 
+    /// The stored client registration for `issuer`, whatever its redirect
+    /// URI (a refresh does not use one).
+    pub fn client_any_redirect(&self, issuer: &str) -> Option<ClientIdentity> {
+        let record: Record<ClientIdentity> = self.read("client.json")?;
+        same_issuer(&record.issuer, issuer).then_some(record.value)
+    }
+
     pub fn save_client(
         &self,
         issuer: &str,

@@ -15,13 +15,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 use tokio::task::JoinHandle;
 
 use super::Shared;
 use super::session::{Session, Snapshot};
 use super::sse::{Item, SseReader};
+use crate::auth::challenge::{self, BearerChallenge};
 use crate::error::UpstreamError;
 use crate::http::content_type;
 use crate::jsonrpc::{IdKey, Kind, Message, notification};
@@ -49,7 +50,23 @@ pub struct Streamable {
 enum Failure {
     /// The server no longer knows the session the request named.
     SessionGone(StatusCode),
+    /// `401`, or `403` asking for more scope: authorize, then retry.
+    Unauthorized {
+        challenge: Option<BearerChallenge>,
+        sent: Option<HeaderValue>,
+    },
     Upstream(UpstreamError),
+}
+
+impl Failure {
+    /// Why a step of a session restart failed, in words.
+    fn describe(self, session_gone: &str) -> String {
+        match self {
+            Failure::Upstream(e) => e.to_string(),
+            Failure::SessionGone(_) => session_gone.to_owned(),
+            Failure::Unauthorized { .. } => "the server asked for authorization".to_owned(),
+        }
+    }
 }
 
 impl From<UpstreamError> for Failure {
@@ -80,29 +97,65 @@ impl Streamable {
         if msg.is_request("initialize") {
             self.session.keep_initialize(msg);
         }
-        let sent_under = self.session.snapshot();
-        let result = match self.exchange(msg, &sent_under, Sink::Host).await {
-            Err(Failure::SessionGone(status)) => {
-                self.restart_session(sent_under.generation, status).await?;
-                let retry_under = self.session.snapshot();
-                self.exchange(msg, &retry_under, Sink::Host).await
-            }
-            other => other,
-        };
-        match result {
-            Ok(()) => {
-                if msg.method() == Some("notifications/initialized") {
-                    self.open_get_stream();
-                }
-                Ok(())
-            }
-            Err(Failure::Upstream(e)) => Err(e),
-            Err(Failure::SessionGone(status)) => Err(UpstreamError::SessionLost {
-                url: self.shared.shown_url.clone(),
-                status,
-                reason: "the new session was forgotten at once".into(),
-            }),
+        if let Some(auth) = &self.shared.auth {
+            auth.refresh_if_expiring().await;
         }
+        // Each recovery is tried once per message: a new session (T2), and
+        // a new token (G16, G14), in whichever order the server asks.
+        let (mut may_restart, mut may_authorize) = (true, true);
+        loop {
+            let sent_under = self.session.snapshot();
+            match self.exchange(msg, &sent_under, Sink::Host).await {
+                Ok(()) => {
+                    if msg.method() == Some("notifications/initialized") {
+                        self.open_get_stream();
+                    }
+                    return Ok(());
+                }
+                Err(Failure::SessionGone(status)) if may_restart => {
+                    may_restart = false;
+                    self.restart_session(sent_under.generation, status).await?;
+                }
+                Err(Failure::SessionGone(status)) => {
+                    return Err(UpstreamError::SessionLost {
+                        url: self.shared.shown_url.clone(),
+                        status,
+                        reason: "the new session was forgotten at once".into(),
+                    });
+                }
+                Err(Failure::Unauthorized { challenge, sent }) if may_authorize => {
+                    may_authorize = false;
+                    self.authorize(challenge.as_ref(), sent.as_ref()).await?;
+                }
+                Err(Failure::Unauthorized { .. }) => {
+                    return Err(UpstreamError::Unauthorized {
+                        url: self.shared.shown_url.clone(),
+                        reason: "the server refused the new token too".into(),
+                    });
+                }
+                Err(Failure::Upstream(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Gets a token after the server refused one (or asked for one).
+    async fn authorize(
+        &self,
+        challenge: Option<&BearerChallenge>,
+        sent: Option<&HeaderValue>,
+    ) -> Result<(), UpstreamError> {
+        let unauthorized = |reason: String| UpstreamError::Unauthorized {
+            url: self.shared.shown_url.clone(),
+            reason,
+        };
+        let Some(auth) = &self.shared.auth else {
+            return Err(unauthorized(
+                "the server refused the credentials sent; check the Authorization header you pass with --header".into(),
+            ));
+        };
+        auth.on_rejection(challenge, sent, true)
+            .await
+            .map_err(|e| unauthorized(e.to_string()))
     }
 
     /// One POST and its reply.
@@ -270,6 +323,21 @@ impl Streamable {
         let status = response.status();
         let kind = content_type(&response);
         let shown = &self.shared.shown_url;
+        let challenge = challenge::bearer(
+            response
+                .headers()
+                .get_all(reqwest::header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        let step_up =
+            challenge.as_ref().and_then(|c| c.error.as_deref()) == Some("insufficient_scope");
+        if status == StatusCode::UNAUTHORIZED || (status == StatusCode::FORBIDDEN && step_up) {
+            return Failure::Unauthorized {
+                challenge,
+                sent: self.shared.auth.as_ref().and_then(|a| a.header()),
+            };
+        }
         if status == StatusCode::NOT_FOUND && session.id.is_some() {
             return Failure::SessionGone(status);
         }
@@ -308,6 +376,9 @@ impl Streamable {
         if let Some(version) = version.and_then(|v| HeaderValue::try_from(v).ok()) {
             request = request.header(PROTOCOL_HEADER, version);
         }
+        if let Some(token) = self.shared.auth.as_ref().and_then(|a| a.header()) {
+            request = request.header(AUTHORIZATION, token);
+        }
         // SEP-2243 routing headers; servers of earlier revisions ignore them.
         if let Some(method) = msg.method().and_then(|m| HeaderValue::try_from(m).ok()) {
             request = request.header("mcp-method", method);
@@ -342,6 +413,9 @@ impl Streamable {
         }
         if let Some(last) = last_event_id.and_then(|v| HeaderValue::try_from(v).ok()) {
             request = request.header("last-event-id", last);
+        }
+        if let Some(token) = self.shared.auth.as_ref().and_then(|a| a.header()) {
+            request = request.header(AUTHORIZATION, token);
         }
         request
     }
@@ -379,14 +453,9 @@ impl Streamable {
             .ok_or_else(|| lost("the cached initialize could not be replayed".into()))?;
         let mut answer = None;
         let fresh = Snapshot::default();
-        match self
-            .exchange(&replay, &fresh, Sink::Bridge(&mut answer))
+        self.exchange(&replay, &fresh, Sink::Bridge(&mut answer))
             .await
-        {
-            Ok(()) => {}
-            Err(Failure::Upstream(e)) => return Err(lost(e.to_string())),
-            Err(Failure::SessionGone(_)) => return Err(lost("initialize was refused".into())),
-        }
+            .map_err(|f| lost(f.describe("initialize was refused")))?;
         match answer {
             Some(reply) if reply.negotiated_protocol_version().is_some() => {}
             _ => {
@@ -397,13 +466,9 @@ impl Streamable {
         }
         let initialized = notification("notifications/initialized");
         let now = self.session.snapshot();
-        match self.exchange(&initialized, &now, Sink::Host).await {
-            Ok(()) => {}
-            Err(Failure::Upstream(e)) => return Err(lost(e.to_string())),
-            Err(Failure::SessionGone(_)) => {
-                return Err(lost("the new session was forgotten at once".into()));
-            }
-        }
+        self.exchange(&initialized, &now, Sink::Host)
+            .await
+            .map_err(|f| lost(f.describe("the new session was forgotten at once")))?;
         self.open_get_stream();
         Ok(())
     }
@@ -500,6 +565,10 @@ impl Streamable {
             .request(Method::DELETE, &self.shared.url)
             .header(SESSION_HEADER, id)
             .timeout(Duration::from_millis(800));
+        let request = match self.shared.auth.as_ref().and_then(|a| a.header()) {
+            Some(token) => request.header(AUTHORIZATION, token),
+            None => request,
+        };
         let request = match session
             .protocol_version
             .as_deref()

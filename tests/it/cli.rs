@@ -59,7 +59,12 @@ fn every_mcp_remote_argument_is_accepted() {
             "a=b",
         ],
         &["--device-code"],
-        &["--client-credentials"],
+        &[
+            "--client-credentials",
+            "--static-oauth-client-info",
+            r#"{"client_id":"a","client_secret":"b"}"#,
+        ],
+        &["--scope", "tools files:read"],
         &["--token-endpoint", "https://example.com/token"],
         &["--use-id-token"],
         &["--ignore-tool", "delete_*"],
@@ -94,9 +99,9 @@ fn every_mcp_remote_argument_is_accepted() {
 /// silently ignored.
 #[test]
 fn inactive_arguments_are_noted_on_stderr() {
-    let out = run(&[URL, "--client-credentials", "--enable-proxy"], &[]);
+    let out = run(&[URL, "--device-code", "--enable-proxy"], &[]);
     let text = stderr(&out);
-    assert!(text.contains("--client-credentials is accepted"), "{text}");
+    assert!(text.contains("--device-code is accepted"), "{text}");
     assert!(text.contains("--enable-proxy is the default"), "{text}");
 }
 

@@ -15,5 +15,6 @@ mod grants;
 mod legacy;
 mod logging;
 mod login;
+mod oauth;
 mod shutdown;
 mod streamable;

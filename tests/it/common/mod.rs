@@ -2,6 +2,7 @@
 //! stdio, the real servers the tests run against, and a fault server.
 
 pub mod everything;
+pub mod fastmcp;
 pub mod fault;
 pub mod rmcp_server;
 

@@ -1,0 +1,451 @@
+//! The authorizer: the token each request carries, and what to do when the
+//! server refuses it.
+//!
+//! - [`Authorizer::header`] is the fast path: the current token, or none.
+//! - [`Authorizer::refresh_if_expiring`] refreshes shortly before expiry (G16).
+//! - [`Authorizer::on_rejection`] runs after a `401` (or a `403` asking for
+//!   more scope, G14): one task at a time in this process, and under the
+//!   server's cross-process lock, it first looks whether another task or
+//!   another process has already got a new token (G17, G21); else it
+//!   refreshes; else it logs in. A registration the server no longer knows
+//!   is dropped and redone once (G9).
+//!
+//! Login binds the callback before anything opens (G20), prints the
+//! validated URL on stderr for machines without a browser, opens it without
+//! a shell (H1), and waits a bounded time.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::header::HeaderValue;
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::challenge::BearerChallenge;
+use super::client::{self, Registration, Source as ClientSource};
+use super::discovery::{self, Discovered};
+use super::grant::{self, ClientIdentity, GrantError, Target, Tokens};
+use super::loopback::{Callback, Expect};
+use super::{AuthError, browser};
+use crate::http::Http;
+use crate::log::redact_url;
+use crate::secret::Secret;
+use crate::store::credentials::{Credentials, ServerInfo};
+
+/// How long before expiry a token is refreshed.
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// What the RFC 8707 `resource` parameter is (G12).
+#[derive(Clone, Debug, Default)]
+pub enum ResourceParam {
+    /// The MCP server's URL (the default).
+    #[default]
+    ServerUrl,
+    /// `--resource URL`.
+    Explicit(String),
+    /// `--disable-resource-parameter` (Microsoft Entra rejects it).
+    Off,
+}
+
+/// The user's OAuth settings, from the command line.
+#[derive(Clone, Debug)]
+pub struct AuthOptions {
+    pub config_dir: PathBuf,
+    /// The callback port; `None`: one derived from the URL, or any free one.
+    pub callback_port: Option<u16>,
+    pub host: String,
+    pub callback_path: String,
+    pub auth_timeout: Duration,
+    pub success_url: Option<Url>,
+    pub resource: ResourceParam,
+    pub static_client: Option<ClientIdentity>,
+    pub static_metadata: Option<Map<String, Value>>,
+    pub client_metadata_url: Option<Url>,
+    pub authorize_params: Vec<(String, String)>,
+    /// `--scope`: replaces what the server asks for.
+    pub scope: Option<String>,
+    pub use_id_token: bool,
+    /// `--client-credentials`: no browser; the static client's grant.
+    pub client_credentials: bool,
+    /// `--token-endpoint`: overrides the metadata's.
+    pub token_endpoint: Option<String>,
+    pub open_browser: bool,
+}
+
+/// Tokens for one MCP server.
+pub struct Authorizer {
+    http: Http,
+    server_url: Url,
+    options: AuthOptions,
+    credentials: Credentials,
+    current: std::sync::Mutex<Option<(String, Tokens)>>,
+    /// Held while refreshing or logging in: one task at a time.
+    flight: tokio::sync::Mutex<Option<Discovered>>,
+}
+
+impl Authorizer {
+    /// An authorizer that starts with the tokens stored for this server.
+    pub fn new(http: Http, server_url: Url, options: AuthOptions) -> Authorizer {
+        let resource = match &options.resource {
+            ResourceParam::Explicit(r) => Some(r.clone()),
+            _ => None,
+        };
+        let credentials =
+            Credentials::for_server(&options.config_dir, &server_url, resource.as_deref());
+        let current = credentials.tokens(None);
+        Authorizer {
+            http,
+            server_url,
+            options,
+            credentials,
+            current: std::sync::Mutex::new(current),
+            flight: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The `Authorization` value for the next request, if signed in.
+    pub fn header(&self) -> Option<HeaderValue> {
+        let current = self.current.lock().expect("token lock");
+        let (_, tokens) = current.as_ref()?;
+        header_for(tokens, self.options.use_id_token)
+    }
+
+    /// Refreshes the token shortly before it expires (G16). Failures are
+    /// left to the `401` path.
+    pub async fn refresh_if_expiring(&self) {
+        let expiring = self
+            .current
+            .lock()
+            .expect("token lock")
+            .as_ref()
+            .is_some_and(|(_, t)| t.refresh_token.is_some() && t.expires_within(REFRESH_MARGIN));
+        if expiring {
+            let sent = self.header();
+            if let Err(e) = self.on_rejection(None, sent.as_ref(), false).await {
+                tracing::debug!("refresh before expiry failed: {e}");
+            }
+        }
+    }
+
+    /// Gets a token that may work after the server refused `sent`. With
+    /// `may_login` false only refreshing is tried.
+    pub async fn on_rejection(
+        &self,
+        challenge: Option<&BearerChallenge>,
+        sent: Option<&HeaderValue>,
+        may_login: bool,
+    ) -> Result<(), AuthError> {
+        let mut discovered = self.flight.lock().await;
+        if self.header().is_some() && self.header().as_ref() != sent {
+            // Another task got a new token while this one waited.
+            return Ok(());
+        }
+        let found = match discovered.as_ref() {
+            Some(found) if challenge.and_then(|c| c.scope.as_ref()).is_none() => found.clone(),
+            _ => {
+                let mut found =
+                    discovery::discover(&self.http, &self.server_url, challenge).await?;
+                if let Some(token_endpoint) = &self.options.token_endpoint {
+                    found.server.token_endpoint = Some(token_endpoint.clone());
+                }
+                *discovered = Some(found.clone());
+                found
+            }
+        };
+        let issuer = found.server.issuer.clone();
+        let wait = self.options.auth_timeout + Duration::from_secs(30);
+        let Some(_lock) = self.credentials.lock(wait).await? else {
+            return Err(AuthError::Busy);
+        };
+        // Another process may have refreshed or logged in meanwhile (G17, G21).
+        if let Some((stored_issuer, stored)) = self.credentials.tokens(Some(&issuer)) {
+            let stored_header = header_for(&stored, self.options.use_id_token);
+            let fresh = !stored.expires_within(Duration::ZERO) || stored.expires_at.is_none();
+            if stored_header.as_ref() != sent && fresh && !wants_more_scope(challenge) {
+                tracing::info!("using the tokens another mcp-tether obtained");
+                *self.current.lock().expect("token lock") = Some((stored_issuer, stored));
+                return Ok(());
+            }
+        }
+        if !wants_more_scope(challenge) {
+            match self.refresh(&found).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) if !may_login => return Err(e),
+                Err(e) => tracing::info!("refresh failed ({e}); signing in again"),
+            }
+        }
+        if !may_login {
+            return Ok(());
+        }
+        self.login(&found, challenge).await
+    }
+
+    /// Refreshes with the stored refresh token. `Ok(false)` if there is none.
+    async fn refresh(&self, found: &Discovered) -> Result<bool, AuthError> {
+        let issuer = &found.server.issuer;
+        let Some((_, tokens)) = self
+            .credentials
+            .tokens(Some(issuer))
+            .or_else(|| self.current.lock().expect("token lock").clone())
+        else {
+            return Ok(false);
+        };
+        let Some(refresh_token) = tokens.refresh_token.clone() else {
+            return Ok(false);
+        };
+        let Some(client) = self.known_client(issuer) else {
+            return Ok(false);
+        };
+        let target = self.target(found, &client, tokens.scope.as_deref());
+        match grant::refresh(&self.http, &target, &refresh_token).await {
+            Ok(fresh) => {
+                tracing::info!("refreshed the access token");
+                self.adopt(issuer, fresh)?;
+                Ok(true)
+            }
+            Err(GrantError::InvalidGrant(_)) => {
+                self.credentials.forget_tokens()?;
+                Err(GrantError::InvalidGrant(None).into())
+            }
+            Err(GrantError::InvalidClient(d)) => {
+                self.credentials.forget_client()?;
+                Err(GrantError::InvalidClient(d).into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A client identity already known for `issuer`: the user's, or stored.
+    fn known_client(&self, issuer: &str) -> Option<ClientIdentity> {
+        if let Some(client) = &self.options.static_client {
+            return Some(client.clone());
+        }
+        self.credentials.client_any_redirect(issuer)
+    }
+
+    /// A new login: client credentials, or the browser (G20).
+    async fn login(
+        &self,
+        found: &Discovered,
+        challenge: Option<&BearerChallenge>,
+    ) -> Result<(), AuthError> {
+        let issuer = found.server.issuer.clone();
+        let scope = self.scope(found, challenge);
+        if self.options.client_credentials {
+            let client = self
+                .options
+                .static_client
+                .clone()
+                .ok_or(GrantError::NoEndpoint {
+                    what: "client (--client-credentials needs --static-oauth-client-info)",
+                })?;
+            let target = self.target(found, &client, scope.as_deref());
+            let tokens = grant::client_credentials(&self.http, &target).await?;
+            return self.adopt(&issuer, tokens);
+        }
+        let callback = self.bind_callback().await?;
+        let redirect = callback.redirect_uri().clone();
+        let mut registered_again = false;
+        loop {
+            let (client, source) = self.client_for(found, &redirect, scope.as_deref()).await?;
+            let target = self.target(found, &client, scope.as_deref());
+            let authorization =
+                grant::authorization(&target, &redirect, &self.options.authorize_params)?;
+            let url = browser::validate(authorization.url.as_str())?;
+            tracing::warn!(
+                "sign in to {} in your browser; if it does not open, visit:\n{url}",
+                redact_url(&self.server_url)
+            );
+            if self.options.open_browser
+                && let Err(e) = browser::open(&url)
+            {
+                tracing::warn!("{e}");
+            }
+            let expect = Expect {
+                state: authorization.state,
+                issuer: found
+                    .server
+                    .authorization_response_iss_parameter_supported
+                    .then(|| issuer.clone()),
+                success_url: self.options.success_url.clone(),
+            };
+            let code = callback.wait(&expect, self.options.auth_timeout).await?;
+            match grant::exchange_code(
+                &self.http,
+                &target,
+                &redirect,
+                &code,
+                authorization.verifier,
+            )
+            .await
+            {
+                Ok(tokens) => {
+                    tracing::info!("signed in to {}", redact_url(&self.server_url));
+                    return self.adopt(&issuer, tokens);
+                }
+                // G9: a stored registration the server forgot: drop it and
+                // register again, once.
+                Err(GrantError::InvalidClient(_))
+                    if source == ClientSource::Registered && !registered_again =>
+                {
+                    tracing::warn!(
+                        "the authorization server no longer knows this client; registering again"
+                    );
+                    self.credentials.forget_client()?;
+                    registered_again = true;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The client identity for a login: the user's, the stored one, or a new
+    /// registration (stored).
+    async fn client_for(
+        &self,
+        found: &Discovered,
+        redirect: &Url,
+        scope: Option<&str>,
+    ) -> Result<(ClientIdentity, ClientSource), AuthError> {
+        let issuer = &found.server.issuer;
+        if self.options.static_client.is_none()
+            && let Some(client) = self.credentials.client(issuer, redirect)
+        {
+            return Ok((client, ClientSource::Registered));
+        }
+        let registration = Registration {
+            server: &found.server,
+            redirect_uri: redirect,
+            scope,
+            extra_metadata: self.options.static_metadata.as_ref(),
+        };
+        let (client, source) = client::identify(
+            &self.http,
+            &registration,
+            self.options.static_client.as_ref(),
+            self.options.client_metadata_url.as_ref(),
+        )
+        .await?;
+        if source == ClientSource::Registered {
+            self.credentials.save_client(issuer, redirect, &client)?;
+        }
+        Ok((client, source))
+    }
+
+    /// Binds the callback listener: the user's port, else one derived from
+    /// the URL (stable, so a registration's redirect URI stays valid), else
+    /// any free port.
+    async fn bind_callback(&self) -> Result<Callback, AuthError> {
+        let options = &self.options;
+        if let Some(port) = options.callback_port {
+            return Ok(Callback::bind(&options.host, port, &options.callback_path).await?);
+        }
+        let derived = derived_port(&self.server_url);
+        match Callback::bind(&options.host, derived, &options.callback_path).await {
+            Ok(callback) => Ok(callback),
+            Err(_) => Ok(Callback::bind(&options.host, 0, &options.callback_path).await?),
+        }
+    }
+
+    fn target<'a>(
+        &'a self,
+        found: &'a Discovered,
+        client: &'a ClientIdentity,
+        scope: Option<&'a str>,
+    ) -> Target<'a> {
+        let resource = match &self.options.resource {
+            ResourceParam::ServerUrl => Some(self.server_url.as_str()),
+            ResourceParam::Explicit(resource) => Some(resource.as_str()),
+            ResourceParam::Off => None,
+        };
+        Target {
+            server: &found.server,
+            client,
+            resource,
+            scope,
+        }
+    }
+
+    /// G13, G14: the user's scope, else the server's; on a step-up, the
+    /// union of what the token had and what the server asks for now.
+    fn scope(&self, found: &Discovered, challenge: Option<&BearerChallenge>) -> Option<String> {
+        if let Some(scope) = &self.options.scope {
+            return Some(scope.clone());
+        }
+        let asked = found.scopes(challenge);
+        if !wants_more_scope(challenge) {
+            return asked;
+        }
+        let had = self
+            .current
+            .lock()
+            .expect("token lock")
+            .as_ref()
+            .and_then(|(_, t)| t.scope.clone());
+        let mut union: Vec<String> = Vec::new();
+        for scope in had
+            .iter()
+            .chain(asked.iter())
+            .flat_map(|s| s.split_whitespace())
+        {
+            if !union.iter().any(|s| s == scope) {
+                union.push(scope.to_owned());
+            }
+        }
+        (!union.is_empty()).then(|| union.join(" "))
+    }
+
+    fn adopt(&self, issuer: &str, tokens: Tokens) -> Result<(), AuthError> {
+        self.credentials.save_tokens(issuer, &tokens)?;
+        let resource = match &self.options.resource {
+            ResourceParam::Explicit(r) => Some(r.clone()),
+            _ => None,
+        };
+        self.credentials.save_info(&ServerInfo {
+            url: redact_url(&self.server_url),
+            resource,
+        })?;
+        *self.current.lock().expect("token lock") = Some((issuer.to_owned(), tokens));
+        Ok(())
+    }
+}
+
+fn header_for(tokens: &Tokens, use_id_token: bool) -> Option<HeaderValue> {
+    let token: &Secret<String> = match (&tokens.id_token, use_id_token) {
+        (Some(id_token), true) => id_token,
+        _ => &tokens.access_token,
+    };
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+fn wants_more_scope(challenge: Option<&BearerChallenge>) -> bool {
+    challenge.and_then(|c| c.error.as_deref()) == Some("insufficient_scope")
+}
+
+/// A callback port derived from the URL, as mcp-remote does (3335 and up),
+/// so the redirect URI of a registration stays the same across runs.
+fn derived_port(url: &Url) -> u16 {
+    let hash = url.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    3335 + (hash % 20_000) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ports_are_stable_and_in_range() {
+        let url = Url::parse("https://mcp.example/mcp").unwrap();
+        assert_eq!(derived_port(&url), derived_port(&url));
+        assert!((3335..23335).contains(&derived_port(&url)));
+        assert_ne!(
+            derived_port(&url),
+            derived_port(&Url::parse("https://other.example/mcp").unwrap())
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! A FastMCP server behind FastMCP's own OAuth provider (PyPI, pinned in
+//! tests/python/requirements.lock), started by the tests.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use tokio::process::{Child, Command};
+
+use super::{free_port, wait_for_port};
+
+/// A running FastMCP OAuth server; killed when dropped.
+pub struct FastMcp {
+    _child: Child,
+    pub port: u16,
+}
+
+impl FastMcp {
+    /// Streamable HTTP at `/mcp`, access tokens valid for `token_seconds`.
+    pub async fn start(token_seconds: u32) -> FastMcp {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
+        let python = root.join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "FastMCP is not installed; run scripts/install-test-deps first"
+        );
+        let port = free_port();
+        let child = Command::new(python)
+            .arg(root.join("oauth_server.py"))
+            .arg(port.to_string())
+            .arg("http")
+            .arg(token_seconds.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python starts the FastMCP server");
+        wait_for_port(port).await;
+        FastMcp {
+            _child: child,
+            port,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/mcp", self.port)
+    }
+}
+
+/// The fake browser: `BROWSER` for the bridge, and the log of what it opened.
+pub fn fake_browser(dir: &std::path::Path) -> (String, PathBuf) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/fake_browser.py");
+    (script.display().to_string(), dir.join("browser.log"))
+}

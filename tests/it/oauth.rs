@@ -1,0 +1,180 @@
+//! OAuth end to end against a real server: FastMCP behind its own OAuth
+//! provider (dynamic registration, an authorize endpoint that approves at
+//! once), with a fake browser that follows the redirects (issue 4).
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::fastmcp::{FastMcp, fake_browser};
+use crate::common::{Bridge, tool_text};
+
+fn logins(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// G1–G8, G12, G20, H1: the first request meets a 401; the bridge
+/// discovers, registers, opens the login page (without a shell), takes the
+/// callback, exchanges the code, and answers the request as if nothing
+/// happened. Tokens land in an owner-only file (H4).
+#[tokio::test]
+async fn signs_in_through_the_browser_and_answers_the_first_request() {
+    let server = FastMcp::start(3600).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (browser, log) = fake_browser(dir.path());
+    let config = dir.path().join("config");
+    let env = [
+        ("BROWSER", browser.as_str()),
+        ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
+        ("MCP_TETHER_CONFIG_DIR", config.to_str().unwrap()),
+    ];
+    let mut bridge = Bridge::start_with_env(&[&server.url()], &env);
+    let init = bridge.initialize("2025-06-18").await;
+    assert_eq!(
+        init["result"]["serverInfo"]["name"], "tether-oauth-test",
+        "{init}"
+    );
+    let echo = bridge
+        .call_tool(1, "echo", json!({ "message": "signed in" }))
+        .await;
+    assert_eq!(tool_text(&echo), "signed in");
+    assert!(
+        bridge.seen.is_empty(),
+        "nothing else reached the host: {:?}",
+        bridge.seen
+    );
+
+    let opened = logins(&log);
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let url = url::Url::parse(&opened[0]).unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["resource"], server.url());
+    assert!(q["redirect_uri"].starts_with("http://localhost:"));
+    assert!(
+        bridge.stderr().contains(&opened[0]),
+        "the URL is printed for headless machines"
+    );
+
+    let tokens = walk(&config)
+        .into_iter()
+        .find(|p| p.ends_with("tokens.json"))
+        .expect("tokens are stored");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&tokens).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(tokens.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+
+    // A second bridge for the same server uses the stored login: no browser.
+    let mut again = Bridge::start_with_env(&[&server.url()], &env);
+    again.initialize("2025-06-18").await;
+    let echo = again
+        .call_tool(2, "echo", json!({ "message": "no login" }))
+        .await;
+    assert_eq!(tool_text(&echo), "no login");
+    assert_eq!(logins(&log).len(), 1, "no second login");
+}
+
+/// G16: an access token that expires mid-session is refreshed; no call
+/// fails and no new login happens.
+#[tokio::test]
+async fn expired_tokens_are_refreshed_without_a_failed_call() {
+    let server = FastMcp::start(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (browser, log) = fake_browser(dir.path());
+    let env = [
+        ("BROWSER", browser.as_str()),
+        ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
+    ];
+    let mut bridge = Bridge::start_with_env(&[&server.url(), "-v"], &env);
+    bridge.initialize("2025-06-18").await;
+    for i in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let echo = bridge
+            .call_tool(i, "echo", json!({ "message": format!("call {i}") }))
+            .await;
+        assert_eq!(
+            tool_text(&echo),
+            format!("call {i}"),
+            "{echo}\n{}",
+            bridge.stderr()
+        );
+    }
+    assert_eq!(
+        logins(&log).len(),
+        1,
+        "refreshed, not logged in again:\n{}",
+        bridge.stderr()
+    );
+    assert!(
+        bridge.stderr().contains("refreshed the access token"),
+        "{}",
+        bridge.stderr()
+    );
+}
+
+/// H5: with -vv, neither the access token nor the refresh token, the code
+/// or the client secret appears in the log.
+#[tokio::test]
+async fn no_oauth_secret_reaches_the_log() {
+    let server = FastMcp::start(3600).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (browser, log) = fake_browser(dir.path());
+    let config = dir.path().join("config");
+    let env = [
+        ("BROWSER", browser.as_str()),
+        ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
+        ("MCP_TETHER_CONFIG_DIR", config.to_str().unwrap()),
+    ];
+    let mut bridge = Bridge::start_with_env(&[&server.url(), "-vv"], &env);
+    bridge.initialize("2025-06-18").await;
+    bridge.call_tool(1, "echo", json!({ "message": "x" })).await;
+    bridge.close_stdin();
+    bridge.wait_exit().await;
+    let stored: Vec<String> = walk(&config)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let mut secrets = Vec::new();
+    for text in &stored {
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        for key in ["access_token", "refresh_token", "client_secret"] {
+            if let Some(secret) = value["value"][key].as_str() {
+                secrets.push(secret.to_owned());
+            }
+        }
+    }
+    assert!(secrets.len() >= 2, "found the stored secrets: {stored:?}");
+    let stderr = bridge.stderr();
+    assert!(stderr.contains("tools/call"), "the log has the traffic");
+    for secret in secrets {
+        assert!(!stderr.contains(&secret), "{secret} leaked into the log");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""A stand-in browser for the login tests.
+
+mcp-tether opens the authorization URL with $BROWSER; this fetches it and
+follows the redirects to mcp-tether's loopback callback, as a person
+clicking through an auto-approving login would. Every URL it is given is
+appended to $FAKE_BROWSER_LOG. It refuses any host that is not this machine.
+"""
+
+import os
+import sys
+import urllib.parse
+import urllib.request
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def loopback_only(url):
+    host = urllib.parse.urlsplit(url).hostname
+    if host not in LOOPBACK:
+        sys.exit(f"fake browser: refusing to visit {host}")
+
+
+class LoopbackRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        loopback_only(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+url = sys.argv[1]
+log = os.environ.get("FAKE_BROWSER_LOG")
+if log:
+    with open(log, "a") as f:
+        f.write(url + "\n")
+loopback_only(url)
+urllib.request.build_opener(LoopbackRedirects).open(url, timeout=30).read()
