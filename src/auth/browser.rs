@@ -19,6 +19,11 @@ use url::Url;
 
 use crate::config::is_loopback;
 
+/// Characters that mean something to a shell and nothing to a login page.
+const SHELL_METACHARACTERS: &[char] = &[
+    '`', '$', ';', '|', '<', '>', '(', ')', '\\', '\'', '"', '{', '}',
+];
+
 /// Why the login page was not opened.
 #[derive(Debug, thiserror::Error)]
 pub enum BrowserError {
@@ -41,6 +46,12 @@ pub fn validate(text: &str) -> Result<Url, BrowserError> {
     let unsafe_because = |reason| BrowserError::Unsafe { reason };
     if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(unsafe_because("it contains spaces or control characters"));
+    }
+    // No real authorization endpoint has these, and what the bridge adds is
+    // percent-encoded: they can only be an attempt at a shell. Refusing them
+    // is a second wall; the first is that no shell ever sees the URL.
+    if text.contains(SHELL_METACHARACTERS) {
+        return Err(unsafe_because("it contains shell metacharacters"));
     }
     let url = Url::parse(text).map_err(|_| unsafe_because("it is not a valid URL"))?;
     match url.scheme() {
@@ -114,6 +125,9 @@ mod tests {
             "https://as.example/a\n/b",
             "https://user:pw@as.example/authorize",
             "$(touch /tmp/pwned)",
+            "https://as.example/authorize?x=$(touch${IFS}/tmp/pwned)",
+            "https://as.example/a;touch${IFS}/tmp/x",
+            "https://as.example/`id`",
             "https:/",
             "",
         ] {
@@ -127,7 +141,7 @@ mod tests {
             "https://login.example.com/oauth2/authorize?response_type=code&client_id=a&state=x%20y",
             "http://127.0.0.1:8080/authorize?client_id=a",
             "http://localhost/authorize",
-            "https://as.example/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A3334%2Fcb&x=$(not-run)",
+            "https://as.example/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A3334%2Fcb&p=B2C_1_signin",
         ] {
             assert!(validate(good).is_ok(), "{good:?} was refused");
         }

@@ -7,8 +7,9 @@ use mcp_tether::auth::browser;
 use mcp_tether::auth::loopback::{Callback, CallbackError, Expect};
 use mcp_tether::secret::Secret;
 
-/// H1 (CVE-2025-6514): a URL full of shell syntax reaches the opener as one
-/// argument, byte for byte, and nothing in it runs.
+/// H1 (CVE-2025-6514): even a URL full of shell syntax, were it to get past
+/// validation, reaches the opener as one argument, byte for byte, and
+/// nothing in it runs.
 #[tokio::test]
 async fn the_login_url_is_never_seen_by_a_shell() {
     let dir = tempfile::tempdir().unwrap();
@@ -23,7 +24,10 @@ async fn the_login_url_is_never_seen_by_a_shell() {
     let hostile = format!(
         "https://as.example/authorize?a=$(touch${{IFS}}{d}/pwned1)&b=`touch${{IFS}}{d}/pwned2`;touch${{IFS}}{d}/pwned3|x"
     );
-    let url = browser::validate(&hostile).expect("no spaces or controls: a valid URL");
+    // validate() would refuse this URL (the first wall); skip it to prove
+    // the second: the opener gets the URL as one argument, without a shell.
+    assert!(browser::validate(&hostile).is_err());
+    let url = url::Url::parse(&hostile).unwrap();
     browser::open_with(opener.to_str().unwrap(), &url).unwrap();
     let argv = dir.path().join("argv");
     for _ in 0..100 {

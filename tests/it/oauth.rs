@@ -178,3 +178,90 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// G21: eight bridges started at once for one server (desktop hosts start
+/// every server together) produce one login; the others wait for it and
+/// use its tokens.
+#[tokio::test]
+async fn eight_bridges_started_at_once_log_in_once() {
+    let server = FastMcp::start(3600).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (browser, log) = fake_browser(dir.path());
+    let config = dir.path().join("config");
+    let env = [
+        ("BROWSER", browser.as_str()),
+        ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
+        ("MCP_TETHER_CONFIG_DIR", config.to_str().unwrap()),
+    ];
+    let mut bridges: Vec<Bridge> = (0..8)
+        .map(|_| Bridge::start_with_env(&[&server.url()], &env))
+        .collect();
+    for bridge in &mut bridges {
+        bridge
+            .send(&crate::common::initialize_request(0, "2025-06-18"))
+            .await;
+    }
+    for (i, bridge) in bridges.iter_mut().enumerate() {
+        let answer = bridge.answer_to(&json!(0)).await;
+        assert!(
+            answer["result"].is_object(),
+            "bridge {i}: {answer}\n{}",
+            bridge.stderr()
+        );
+    }
+    assert_eq!(logins(&log).len(), 1, "one login for eight bridges");
+}
+
+/// H1 (CVE-2025-6514): an authorization server whose metadata points the
+/// login at `javascript:`, `file:` or a shell command is refused, and no
+/// browser is ever started.
+#[tokio::test]
+async fn hostile_authorization_endpoints_are_refused_and_never_opened() {
+    use crate::common::fault::{FaultServer, reply};
+    for endpoint in [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "http://evil.example/authorize",
+        "https://as.example/a b;touch${IFS}/tmp/x",
+    ] {
+        let server = FaultServer::start(move |got| async move {
+            match got.path.as_str() {
+                "/mcp" => {
+                    let mut response = reply(401, "text/plain", "");
+                    response
+                        .headers_mut()
+                        .insert("www-authenticate", "Bearer".parse().unwrap());
+                    response
+                }
+                "/.well-known/oauth-authorization-server" => {
+                    let host = got.header("host").unwrap_or_default().to_owned();
+                    let body = serde_json::json!({
+                        "issuer": format!("http://{host}/"),
+                        "authorization_endpoint": endpoint,
+                        "token_endpoint": format!("http://{host}/token"),
+                        "registration_endpoint": format!("http://{host}/register"),
+                    });
+                    reply(200, "application/json", body.to_string())
+                }
+                "/register" => reply(201, "application/json", r#"{"client_id":"c-1"}"#),
+                _ => reply(404, "text/plain", ""),
+            }
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let (browser, log) = fake_browser(dir.path());
+        let env = [
+            ("BROWSER", browser.as_str()),
+            ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
+        ];
+        let mut bridge =
+            Bridge::start_with_env(&[&server.url("/mcp"), "--auth-timeout", "5"], &env);
+        let answer = bridge.request(json!(1), "tools/list", json!({})).await;
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("refusing") || message.contains("not a usable URL"),
+            "{endpoint}: {answer}"
+        );
+        assert!(logins(&log).is_empty(), "{endpoint}: a browser was started");
+    }
+}
