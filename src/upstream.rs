@@ -18,6 +18,7 @@ use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
 use crate::auth::Authorizer;
+use crate::auth::challenge::BearerChallenge;
 use crate::config::{Config, TransportStrategy};
 use crate::downstream::Downstream;
 use crate::error::UpstreamError;
@@ -37,6 +38,76 @@ pub(crate) struct Shared {
     downstream: Arc<Downstream>,
     /// OAuth, unless the user sends their own `Authorization` header.
     auth: Option<Arc<Authorizer>>,
+}
+
+impl Shared {
+    /// The `Authorization` value to send, when signed in.
+    fn auth_header(&self) -> Option<reqwest::header::HeaderValue> {
+        self.auth.as_ref().and_then(|auth| auth.header())
+    }
+
+    /// Gets a token after the server refused `sent` (G14, G16, login).
+    async fn authorize(
+        &self,
+        challenge: Option<&BearerChallenge>,
+        sent: Option<&reqwest::header::HeaderValue>,
+    ) -> Result<(), UpstreamError> {
+        let unauthorized = |reason: String| UpstreamError::Unauthorized {
+            url: self.shown_url.clone(),
+            reason,
+        };
+        let Some(auth) = &self.auth else {
+            return Err(unauthorized(
+                "the server refused the credentials sent; check the Authorization header you \
+                 pass with --header"
+                    .into(),
+            ));
+        };
+        auth.on_rejection(challenge, sent, true)
+            .await
+            .map_err(|e| unauthorized(e.to_string()))
+    }
+
+    /// Sends the request `build` makes, with the current token; after an
+    /// authorization refusal, authorizes and sends it once more.
+    async fn send_authorized(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let mut may_authorize = self.auth.is_some();
+        loop {
+            let sent = self.auth_header();
+            let request = match &sent {
+                Some(token) => build().header(reqwest::header::AUTHORIZATION, token.clone()),
+                None => build(),
+            };
+            let response = self.http.send(request, &self.shown_url).await?;
+            match auth_refusal(&response) {
+                Some(challenge) if may_authorize => {
+                    may_authorize = false;
+                    self.authorize(challenge.as_ref(), sent.as_ref()).await?;
+                }
+                _ => return Ok(response),
+            }
+        }
+    }
+}
+
+/// `Some` when a response refuses authorization: a `401`, or a `403` whose
+/// challenge asks for more scope (G14); with the Bearer challenge (G1).
+fn auth_refusal(response: &reqwest::Response) -> Option<Option<BearerChallenge>> {
+    let challenge = crate::auth::challenge::bearer(
+        response
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let status = response.status();
+    let step_up = challenge.as_ref().and_then(|c| c.error.as_deref()) == Some("insufficient_scope");
+    (status == reqwest::StatusCode::UNAUTHORIZED
+        || (status == reqwest::StatusCode::FORBIDDEN && step_up))
+        .then_some(challenge)
 }
 
 /// The transport that worked.

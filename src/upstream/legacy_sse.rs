@@ -66,13 +66,14 @@ impl LegacySse {
 
     async fn post(&self, endpoint: &Url, msg: &Message) -> Result<(), UpstreamError> {
         let shown = &self.shared.shown_url;
-        let request = self
-            .shared
-            .http
-            .request(Method::POST, endpoint)
-            .header(CONTENT_TYPE, "application/json")
-            .body(msg.raw().clone());
-        let response = self.shared.http.send(request, shown).await?;
+        let build = || {
+            self.shared
+                .http
+                .request(Method::POST, endpoint)
+                .header(CONTENT_TYPE, "application/json")
+                .body(msg.raw().clone())
+        };
+        let response = self.shared.send_authorized(build).await?;
         let status = response.status();
         tracing::debug!(target: TRAFFIC, "POST {} → HTTP {}", msg.method().unwrap_or("(response)"), status.as_u16());
         if status.is_success() {
@@ -220,11 +221,13 @@ impl LegacySse {
 /// on the server's origin (H3).
 async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
     let shown = &shared.shown_url;
-    let request = shared
-        .http
-        .request(Method::GET, &shared.url)
-        .header(ACCEPT, "text/event-stream");
-    let response = shared.http.send(request, shown).await?;
+    let build = || {
+        shared
+            .http
+            .request(Method::GET, &shared.url)
+            .header(ACCEPT, "text/event-stream")
+    };
+    let response = shared.send_authorized(build).await?;
     let status = response.status();
     let kind = content_type(&response);
     if !status.is_success() {

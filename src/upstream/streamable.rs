@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use super::Shared;
 use super::session::{Session, Snapshot};
 use super::sse::{Item, SseReader};
-use crate::auth::challenge::{self, BearerChallenge};
+use crate::auth::challenge::BearerChallenge;
 use crate::error::UpstreamError;
 use crate::http::content_type;
 use crate::jsonrpc::{IdKey, Kind, Message, notification};
@@ -125,7 +125,9 @@ impl Streamable {
                 }
                 Err(Failure::Unauthorized { challenge, sent }) if may_authorize => {
                     may_authorize = false;
-                    self.authorize(challenge.as_ref(), sent.as_ref()).await?;
+                    self.shared
+                        .authorize(challenge.as_ref(), sent.as_ref())
+                        .await?;
                 }
                 Err(Failure::Unauthorized { .. }) => {
                     return Err(UpstreamError::Unauthorized {
@@ -136,26 +138,6 @@ impl Streamable {
                 Err(Failure::Upstream(e)) => return Err(e),
             }
         }
-    }
-
-    /// Gets a token after the server refused one (or asked for one).
-    async fn authorize(
-        &self,
-        challenge: Option<&BearerChallenge>,
-        sent: Option<&HeaderValue>,
-    ) -> Result<(), UpstreamError> {
-        let unauthorized = |reason: String| UpstreamError::Unauthorized {
-            url: self.shared.shown_url.clone(),
-            reason,
-        };
-        let Some(auth) = &self.shared.auth else {
-            return Err(unauthorized(
-                "the server refused the credentials sent; check the Authorization header you pass with --header".into(),
-            ));
-        };
-        auth.on_rejection(challenge, sent, true)
-            .await
-            .map_err(|e| unauthorized(e.to_string()))
     }
 
     /// One POST and its reply.
@@ -323,19 +305,10 @@ impl Streamable {
         let status = response.status();
         let kind = content_type(&response);
         let shown = &self.shared.shown_url;
-        let challenge = challenge::bearer(
-            response
-                .headers()
-                .get_all(reqwest::header::WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-        );
-        let step_up =
-            challenge.as_ref().and_then(|c| c.error.as_deref()) == Some("insufficient_scope");
-        if status == StatusCode::UNAUTHORIZED || (status == StatusCode::FORBIDDEN && step_up) {
+        if let Some(challenge) = super::auth_refusal(&response) {
             return Failure::Unauthorized {
                 challenge,
-                sent: self.shared.auth.as_ref().and_then(|a| a.header()),
+                sent: self.shared.auth_header(),
             };
         }
         if status == StatusCode::NOT_FOUND && session.id.is_some() {
@@ -376,7 +349,7 @@ impl Streamable {
         if let Some(version) = version.and_then(|v| HeaderValue::try_from(v).ok()) {
             request = request.header(PROTOCOL_HEADER, version);
         }
-        if let Some(token) = self.shared.auth.as_ref().and_then(|a| a.header()) {
+        if let Some(token) = self.shared.auth_header() {
             request = request.header(AUTHORIZATION, token);
         }
         // SEP-2243 routing headers; servers of earlier revisions ignore them.
@@ -414,7 +387,7 @@ impl Streamable {
         if let Some(last) = last_event_id.and_then(|v| HeaderValue::try_from(v).ok()) {
             request = request.header("last-event-id", last);
         }
-        if let Some(token) = self.shared.auth.as_ref().and_then(|a| a.header()) {
+        if let Some(token) = self.shared.auth_header() {
             request = request.header(AUTHORIZATION, token);
         }
         request
@@ -565,7 +538,7 @@ impl Streamable {
             .request(Method::DELETE, &self.shared.url)
             .header(SESSION_HEADER, id)
             .timeout(Duration::from_millis(800));
-        let request = match self.shared.auth.as_ref().and_then(|a| a.header()) {
+        let request = match self.shared.auth_header() {
             Some(token) => request.header(AUTHORIZATION, token),
             None => request,
         };

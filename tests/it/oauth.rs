@@ -265,3 +265,34 @@ async fn hostile_authorization_endpoints_are_refused_and_never_opened() {
         assert!(logins(&log).is_empty(), "{endpoint}: a browser was started");
     }
 }
+
+/// The same sign-in over the legacy HTTP+SSE transport: forced, and found
+/// by falling back from Streamable HTTP with the login already done.
+#[tokio::test]
+async fn signs_in_over_legacy_sse() {
+    for transport in ["sse-only", "http-first"] {
+        let server = FastMcp::start_sse(3600).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (browser, log) = fake_browser(dir.path());
+        let env = [
+            ("BROWSER", browser.as_str()),
+            ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
+        ];
+        let mut bridge = Bridge::start_with_env(&[&server.url(), "--transport", transport], &env);
+        let init = bridge.initialize("2024-11-05").await;
+        assert!(
+            init["result"]["serverInfo"].is_object(),
+            "{transport}: {init}"
+        );
+        let echo = bridge
+            .call_tool(1, "echo", json!({ "message": "legacy" }))
+            .await;
+        assert_eq!(
+            tool_text(&echo),
+            "legacy",
+            "{transport}: {}",
+            bridge.stderr()
+        );
+        assert_eq!(logins(&log).len(), 1, "{transport}: one login");
+    }
+}

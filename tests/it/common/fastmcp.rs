@@ -12,11 +12,21 @@ use super::{free_port, wait_for_port};
 pub struct FastMcp {
     _child: Child,
     pub port: u16,
+    transport: &'static str,
 }
 
 impl FastMcp {
     /// Streamable HTTP at `/mcp`, access tokens valid for `token_seconds`.
     pub async fn start(token_seconds: u32) -> FastMcp {
+        Self::start_with("http", token_seconds).await
+    }
+
+    /// Legacy HTTP+SSE at `/sse`.
+    pub async fn start_sse(token_seconds: u32) -> FastMcp {
+        Self::start_with("sse", token_seconds).await
+    }
+
+    async fn start_with(transport: &'static str, token_seconds: u32) -> FastMcp {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
         let python = root.join(".venv/bin/python");
         assert!(
@@ -27,7 +37,7 @@ impl FastMcp {
         let child = Command::new(python)
             .arg(root.join("oauth_server.py"))
             .arg(port.to_string())
-            .arg("http")
+            .arg(transport)
             .arg(token_seconds.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -39,11 +49,15 @@ impl FastMcp {
         FastMcp {
             _child: child,
             port,
+            transport,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/mcp", self.port)
+        match self.transport {
+            "sse" => format!("http://127.0.0.1:{}/sse", self.port),
+            _ => format!("http://127.0.0.1:{}/mcp", self.port),
+        }
     }
 }
 
