@@ -16,6 +16,11 @@ Examples:
   mcp-tether https://example.com/mcp --header 'Authorization: Bearer ${API_TOKEN}'
   mcp-tether http://127.0.0.1:8080/sse --transport sse-only -v
 
+Sign-in outside the assistant:
+  mcp-tether login https://example.com/mcp
+  mcp-tether status
+  mcp-tether logout https://example.com/mcp
+
 In a Claude Desktop config (claude_desktop_config.json):
   \"my-server\": { \"command\": \"mcp-tether\", \"args\": [\"https://example.com/mcp\"] }";
 

@@ -18,13 +18,15 @@
 //! - [`log`]: logging set-up and redaction of secrets.
 //! - [`secret`]: `Secret<T>`, values that never format themselves.
 //! - [`auth`]: OAuth client side (in progress: challenge parsing, discovery).
-//! - [`store`]: atomic owner-only files and cross-process locks.
+//! - [`store`]: atomic owner-only files, cross-process locks, credentials.
+//! - [`commands`]: `login`, `logout`, `status`.
 //!
 //! `ARCHITECTURE.md` at the repository root maps the invariants.
 
 pub mod auth;
 pub mod bridge;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod downstream;
 pub mod error;

@@ -6,11 +6,18 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use mcp_tether::bridge::{self, Stop};
 use mcp_tether::cli::Cli;
+use mcp_tether::commands::{self, CommandCli};
 use mcp_tether::config::Config;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let is_command = std::env::args()
+        .nth(1)
+        .is_some_and(|a| commands::NAMES.contains(&a.as_str()));
+    let result = match is_command {
+        true => run_command(CommandCli::parse()),
+        false => run(Cli::parse()),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mcp-tether: {e:#}");
@@ -44,6 +51,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let stop: Stop = result?;
     tracing::debug!("exited: {stop:?}");
     Ok(())
+}
+
+fn run_command(cli: CommandCli) -> anyhow::Result<()> {
+    let quiet = mcp_tether::config::LogConfig::default();
+    mcp_tether::log::init(&quiet, None).context("cannot set up logging")?;
+    commands::run(cli.command)
 }
 
 /// Resolves on SIGINT or SIGTERM (Ctrl-C on Windows).

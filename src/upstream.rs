@@ -93,21 +93,9 @@ impl Shared {
     }
 }
 
-/// `Some` when a response refuses authorization: a `401`, or a `403` whose
-/// challenge asks for more scope (G14); with the Bearer challenge (G1).
+/// See [`crate::auth::challenge::refusal`].
 fn auth_refusal(response: &reqwest::Response) -> Option<Option<BearerChallenge>> {
-    let challenge = crate::auth::challenge::bearer(
-        response
-            .headers()
-            .get_all(reqwest::header::WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
-    let status = response.status();
-    let step_up = challenge.as_ref().and_then(|c| c.error.as_deref()) == Some("insufficient_scope");
-    (status == reqwest::StatusCode::UNAUTHORIZED
-        || (status == reqwest::StatusCode::FORBIDDEN && step_up))
-        .then_some(challenge)
+    crate::auth::challenge::refusal(response.status(), response.headers())
 }
 
 /// The transport that worked.

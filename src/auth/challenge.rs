@@ -61,6 +61,24 @@ pub fn bearer<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<BearerCha
     })
 }
 
+/// `Some` when a response refuses authorization: a `401`, or a `403` whose
+/// challenge asks for more scope (G14); with its Bearer challenge (G1).
+pub fn refusal(
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+) -> Option<Option<BearerChallenge>> {
+    let challenge = bearer(
+        headers
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let step_up = challenge.as_ref().and_then(|c| c.error.as_deref()) == Some("insufficient_scope");
+    (status == reqwest::StatusCode::UNAUTHORIZED
+        || (status == reqwest::StatusCode::FORBIDDEN && step_up))
+        .then_some(challenge)
+}
+
 fn parse_one(header: &str) -> Vec<Challenge> {
     let mut lexer = Lexer { rest: header };
     let mut challenges: Vec<Challenge> = Vec::new();

@@ -6,6 +6,7 @@
 //! - Refresh (G16), keeping the old refresh token when the server does not
 //!   rotate it: [`refresh`].
 //! - Client credentials for machine-to-machine use (G19): [`client_credentials`].
+//! - Revocation at logout (RFC 7009): [`revoke`].
 //!
 //! Token endpoint authentication is `none`, `client_secret_basic` or
 //! `client_secret_post` (G15). Errors are sorted into what the caller must do
@@ -225,6 +226,79 @@ pub async fn client_credentials(http: &Http, target: &Target<'_>) -> Result<Toke
     }
     let response = request.request_async(&adapter(http)).await;
     tokens(response, None)
+}
+
+/// Revokes a token at the server's revocation endpoint (RFC 7009), when it
+/// has one. `Ok(false)` when it has none.
+///
+/// Written out rather than through oauth2, whose revocation insists on
+/// https even on this machine; the endpoint check here is the bridge's own
+/// (https, or http on loopback: H2).
+pub async fn revoke(
+    http: &Http,
+    target: &Target<'_>,
+    token: &Secret<String>,
+    refresh: bool,
+) -> Result<bool, GrantError> {
+    let Some(url) = target.server.revocation_endpoint.as_deref() else {
+        return Ok(false);
+    };
+    let url = endpoint(Some(url), "revocation")?;
+    let client = target.client;
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token.expose());
+    form.append_pair(
+        "token_type_hint",
+        if refresh {
+            "refresh_token"
+        } else {
+            "access_token"
+        },
+    );
+    let mut request = http
+        .bare_request(reqwest::Method::POST, &url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .timeout(TOKEN_TIMEOUT);
+    match (client.auth_method, &client.client_secret) {
+        (AuthMethod::ClientSecretBasic, Some(secret)) => {
+            // RFC 6749 §2.3.1: each part form-encoded, then Basic.
+            let encode =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let credentials = format!("{}:{}", encode(&client.client_id), encode(secret.expose()));
+            use base64::Engine as _;
+            let basic = base64::engine::general_purpose::STANDARD.encode(credentials);
+            request = request.header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"));
+        }
+        (_, secret) => {
+            form.append_pair("client_id", &client.client_id);
+            if let Some(secret) = secret {
+                form.append_pair("client_secret", secret.expose());
+            }
+        }
+    }
+    let shown = crate::log::redact_url(&url);
+    let response = http
+        .send(request.body(form.finish()), &shown)
+        .await
+        .map_err(|e| GrantError::Network(e.to_string()))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(true);
+    }
+    let kind = crate::http::content_type(&response);
+    let body = http.read_error_body(response, &shown, 4096).await;
+    Err(GrantError::Refused {
+        error: format!("HTTP {}", status.as_u16()),
+        description: Some(
+            crate::error::describe_body(&kind, &body)
+                .trim_start_matches(": ")
+                .to_owned(),
+        )
+        .filter(|d| !d.is_empty()),
+    })
 }
 
 /// The OIDC `id_token`, which oauth2's basic response drops.

@@ -63,6 +63,38 @@ impl Credentials {
         &self.dir
     }
 
+    /// Every server with credentials under `config_dir`.
+    pub fn all(config_dir: &Path) -> Vec<Credentials> {
+        let mut found: Vec<Credentials> = std::fs::read_dir(config_dir.join("servers"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.path().is_dir())
+            .map(|entry| Credentials { dir: entry.path() })
+            .collect();
+        found.sort_by(|a, b| a.dir.cmp(&b.dir));
+        found
+    }
+
+    /// Which server this is, as recorded at sign-in.
+    pub fn info(&self) -> Option<ServerInfo> {
+        self.read("server.json")
+    }
+
+    /// The stored client registration and its issuer, whatever they are.
+    pub fn any_client(&self) -> Option<(String, ClientIdentity)> {
+        let record: Record<ClientIdentity> = self.read("client.json")?;
+        Some((record.issuer, record.value))
+    }
+
+    /// Deletes everything stored for this server.
+    pub fn forget_all(&self) -> io::Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// The stored client registration for `issuer` and `redirect_uri`.
     pub fn client(&self, issuer: &str, redirect_uri: &Url) -> Option<ClientIdentity> {
         let record: Record<ClientIdentity> = self.read("client.json")?;

@@ -7,6 +7,7 @@
 //! (`../shared/spec-checklist.md`) or the issue.
 
 mod cli;
+mod commands;
 mod common;
 mod discovery;
 mod faults;

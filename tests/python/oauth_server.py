@@ -10,7 +10,7 @@ redirects completes a real authorization-code + PKCE login.
 import sys
 
 from fastmcp import FastMCP
-from fastmcp.server.auth.auth import ClientRegistrationOptions
+from fastmcp.server.auth.auth import ClientRegistrationOptions, RevocationOptions
 from fastmcp.server.auth.providers import in_memory
 from fastmcp.server.auth.providers.in_memory import InMemoryOAuthProvider
 
@@ -22,6 +22,7 @@ if len(sys.argv) > 3:
 auth = InMemoryOAuthProvider(
     base_url=f"http://127.0.0.1:{port}",
     client_registration_options=ClientRegistrationOptions(enabled=True),
+    revocation_options=RevocationOptions(enabled=True),
 )
 mcp = FastMCP("tether-oauth-test", auth=auth)
 

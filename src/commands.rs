@@ -1,0 +1,304 @@
+//! `mcp-tether login | logout | status`: credentials outside the assistant.
+//!
+//! - `login URL [options]` signs in ahead of time, with every option the
+//!   bridge takes, so the assistant never waits on a browser.
+//! - `logout URL | --all` revokes the refresh token where the server offers
+//!   revocation (RFC 7009), then deletes what is stored.
+//! - `status [URL] [--json]` shows, per server, whether it is signed in, the
+//!   issuer, client id, scopes and expiry. Never a secret.
+//!
+//! These are the edges of the program: errors are `anyhow` with context.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use reqwest::Method;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::auth::discovery;
+use crate::auth::grant::{self, Target};
+use crate::auth::{Authorizer, challenge};
+use crate::cli::Cli;
+use crate::config::Config;
+use crate::http::Http;
+use crate::log::redact_url;
+use crate::store::credentials::Credentials;
+
+/// The names that select a command instead of the bridge.
+pub const NAMES: &[&str] = &["login", "logout", "status"];
+
+/// `mcp-tether <command>`.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-tether", version)]
+pub struct CommandCli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sign in to a server now, so the assistant finds the login done. Takes
+    /// the bridge's options (--header, --static-oauth-client-info, --scope…).
+    Login(Box<Cli>),
+    /// Revoke and delete the stored sign-in of a server, or of all servers.
+    Logout {
+        /// The server's URL.
+        #[arg(required_unless_present = "all")]
+        url: Option<String>,
+        /// Every server.
+        #[arg(long, conflicts_with = "url")]
+        all: bool,
+    },
+    /// Show what is stored: signed in or not, issuer, client, scopes, expiry.
+    Status {
+        /// Only this server.
+        url: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a command on a runtime of its own.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match command {
+            Command::Login(cli) => login(*cli).await,
+            Command::Logout { url, all } => logout(url.as_deref(), all).await,
+            Command::Status { url, json } => status(url.as_deref(), json),
+        }
+    })
+}
+
+async fn login(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_cli(cli)?;
+    let Some(options) = config.auth.clone() else {
+        bail!(
+            "you pass your own Authorization header, so there is nothing for mcp-tether to sign in to"
+        );
+    };
+    let http = Http::new(&config)?;
+    let shown = redact_url(&config.url);
+    let auth = Authorizer::new(http.clone(), config.url.clone(), options);
+    let sent = auth.header();
+    match probe(&http, &config.url, sent.as_ref()).await? {
+        None if sent.is_some() => println!("Already signed in to {shown}."),
+        None => println!("{shown} does not ask for sign-in."),
+        Some(challenge) => {
+            auth.on_rejection(challenge.as_ref(), sent.as_ref(), true)
+                .await
+                .with_context(|| format!("signing in to {shown}"))?;
+            if probe(&http, &config.url, auth.header().as_ref())
+                .await?
+                .is_some()
+            {
+                bail!(
+                    "signed in, but {shown} still refuses the token; check the scopes it needs (--scope)"
+                );
+            }
+            println!("Signed in to {shown}.");
+        }
+    }
+    Ok(())
+}
+
+/// Asks the server what a host's first request would meet. `Some` with the
+/// challenge when it refuses authorization. A session the probe opens is
+/// deleted at once.
+async fn probe(
+    http: &Http,
+    url: &Url,
+    token: Option<&HeaderValue>,
+) -> anyhow::Result<Option<Option<challenge::BearerChallenge>>> {
+    let shown = redact_url(url);
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": "mcp-tether:login", "method": "initialize",
+        "params": { "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "mcp-tether", "version": env!("CARGO_PKG_VERSION") } }
+    });
+    let with_token = |request: reqwest::RequestBuilder| match token {
+        Some(token) => request.header(AUTHORIZATION, token.clone()),
+        None => request,
+    };
+    let post = with_token(http.request(Method::POST, url))
+        .header(CONTENT_TYPE, "application/json")
+        .header(ACCEPT, "application/json, text/event-stream")
+        .body(initialize.to_string());
+    let response = http.send(post, &shown).await?;
+    if let Some(challenge) = challenge::refusal(response.status(), response.headers()) {
+        return Ok(Some(challenge));
+    }
+    if let Some(session) = response.headers().get("mcp-session-id").cloned() {
+        let delete =
+            with_token(http.request(Method::DELETE, url)).header("mcp-session-id", session);
+        let _ = http.send(delete, &shown).await;
+    }
+    if response.status().is_success() {
+        return Ok(None);
+    }
+    // A legacy HTTP+SSE server answers POST on its stream URL with 404/405:
+    // ask its event stream instead.
+    let get = with_token(http.request(Method::GET, url)).header(ACCEPT, "text/event-stream");
+    let response = http.send(get, &shown).await?;
+    Ok(challenge::refusal(response.status(), response.headers()))
+}
+
+async fn logout(url: Option<&str>, all: bool) -> anyhow::Result<()> {
+    let config_dir = crate::config_dir().context("no configuration directory on this system")?;
+    let targets: Vec<(Credentials, Option<Url>)> = match (url, all) {
+        (_, true) => Credentials::all(&config_dir)
+            .into_iter()
+            .map(|c| {
+                let url = c.info().and_then(|i| Url::parse(&i.url).ok());
+                (c, url)
+            })
+            .collect(),
+        (Some(url), false) => {
+            let url = Url::parse(url).with_context(|| format!("'{url}' is not a URL"))?;
+            vec![(Credentials::for_server(&config_dir, &url, None), Some(url))]
+        }
+        (None, false) => bail!("name a server's URL, or pass --all"),
+    };
+    if targets.is_empty() {
+        println!("Not signed in to any server.");
+    }
+    for (credentials, url) in targets {
+        let shown = url
+            .as_ref()
+            .map(redact_url)
+            .unwrap_or_else(|| credentials.dir().display().to_string());
+        let revoked = match &url {
+            Some(url) => revoke(&credentials, url).await,
+            None => Ok(false),
+        };
+        credentials
+            .forget_all()
+            .with_context(|| format!("deleting {}", credentials.dir().display()))?;
+        match revoked {
+            Ok(true) => println!("Signed out of {shown}: token revoked, credentials deleted."),
+            Ok(false) => println!(
+                "Signed out of {shown}: credentials deleted (the server offers no revocation)."
+            ),
+            Err(e) => println!(
+                "Signed out of {shown}: credentials deleted; revoking the token failed: {e:#}"
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Revokes the stored refresh token (or access token) at the issuer.
+async fn revoke(credentials: &Credentials, url: &Url) -> anyhow::Result<bool> {
+    let Some((issuer, tokens)) = credentials.tokens(None) else {
+        return Ok(false);
+    };
+    let Some((_, client)) = credentials.any_client() else {
+        return Ok(false);
+    };
+    let cli = Cli::try_parse_from(["mcp-tether", url.as_str(), "--allow-http"])?;
+    let http = Http::new(&Config::from_cli(cli)?)?;
+    let found = discovery::discover(&http, url, None).await?;
+    if found.server.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+        return Ok(false);
+    }
+    let target = Target {
+        server: &found.server,
+        client: &client,
+        resource: None,
+        scope: None,
+    };
+    let (token, refresh) = match &tokens.refresh_token {
+        Some(refresh_token) => (refresh_token, true),
+        None => (&tokens.access_token, false),
+    };
+    Ok(grant::revoke(&http, &target, token, refresh).await?)
+}
+
+fn status(url: Option<&str>, as_json: bool) -> anyhow::Result<()> {
+    let config_dir = crate::config_dir().context("no configuration directory on this system")?;
+    let servers = match url {
+        Some(url) => {
+            let url = Url::parse(url).with_context(|| format!("'{url}' is not a URL"))?;
+            vec![Credentials::for_server(&config_dir, &url, None)]
+        }
+        None => Credentials::all(&config_dir),
+    };
+    let reports: Vec<Value> = servers
+        .iter()
+        .map(report)
+        .filter(|r| r["url"].is_string() || url.is_some())
+        .collect();
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(());
+    }
+    if reports.is_empty() {
+        println!(
+            "Not signed in to any server. (Credentials live in {}.)",
+            config_dir.display()
+        );
+    }
+    for report in reports {
+        let url = report["url"].as_str().or(url).unwrap_or("(unknown server)");
+        println!("{url}");
+        match report["signed_in"].as_bool() {
+            Some(true) => {
+                let expiry = match report["expires_in_seconds"].as_i64() {
+                    Some(s) if s <= 0 => "expired".to_owned(),
+                    Some(s) => format!("expires in {}", human(Duration::from_secs(s as u64))),
+                    None => "no expiry given".to_owned(),
+                };
+                let refresh = if report["refreshable"] == true {
+                    "refreshable"
+                } else {
+                    "not refreshable"
+                };
+                println!("  signed in: yes ({expiry}, {refresh})");
+            }
+            _ => println!("  signed in: no"),
+        }
+        for (label, key) in [
+            ("issuer", "issuer"),
+            ("client id", "client_id"),
+            ("scopes", "scopes"),
+        ] {
+            if let Some(value) = report[key].as_str() {
+                println!("  {label}: {value}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One server's status, without secrets.
+fn report(credentials: &Credentials) -> Value {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let tokens = credentials.tokens(None);
+    let client = credentials.any_client();
+    json!({
+        "url": credentials.info().map(|i| i.url),
+        "signed_in": tokens.is_some(),
+        "issuer": tokens.as_ref().map(|(issuer, _)| issuer.clone()).or_else(|| client.as_ref().map(|(i, _)| i.clone())),
+        "client_id": client.map(|(_, c)| c.client_id),
+        "scopes": tokens.as_ref().and_then(|(_, t)| t.scope.clone()),
+        "expires_in_seconds": tokens.as_ref().and_then(|(_, t)| t.expires_at).map(|at| at as i64 - now),
+        "refreshable": tokens.as_ref().is_some_and(|(_, t)| t.refresh_token.is_some()),
+    })
+}
+
+fn human(duration: Duration) -> String {
+    let s = duration.as_secs();
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        _ => format!("{} h", s / 3600),
+    }
+}
