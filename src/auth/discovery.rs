@@ -103,14 +103,17 @@ pub async fn discover(
 ) -> Result<Discovered, AuthError> {
     let resource = resource_metadata(http, server_url, challenge).await?;
     let origin = origin_of(server_url);
-    let issuer = match resource
+    // G5 holds for an issuer the resource names. Without resource metadata
+    // (2025-03-26, G6) the origin only says where to look, and the metadata
+    // found there may name its own issuer (e.g. `<origin>/oauth`).
+    let named = resource
         .as_ref()
-        .and_then(|r| r.authorization_servers.first())
-    {
+        .and_then(|r| r.authorization_servers.first());
+    let issuer = match named {
         Some(issuer) => checked_url(issuer)?,
         None => origin.clone(),
     };
-    if let Some((server, url)) = server_metadata(http, &issuer).await? {
+    if let Some((server, url)) = server_metadata(http, &issuer, named.is_some()).await? {
         return Ok(Discovered {
             resource,
             server,
@@ -178,13 +181,16 @@ fn check_resource(
 async fn server_metadata(
     http: &Http,
     issuer: &Url,
+    check_issuer: bool,
 ) -> Result<Option<(ServerMetadata, Url)>, AuthError> {
     for url in server_metadata_urls(issuer) {
         let Some(body) = fetch(http, &url).await? else {
             continue;
         };
         let metadata: ServerMetadata = parse(&url, &body, "authorization server metadata")?;
-        if metadata.issuer.trim_end_matches('/') != issuer.as_str().trim_end_matches('/') {
+        if check_issuer
+            && metadata.issuer.trim_end_matches('/') != issuer.as_str().trim_end_matches('/')
+        {
             return Err(AuthError::IssuerMismatch {
                 url: redact_url(&url),
                 expected: issuer.to_string(),

@@ -211,3 +211,23 @@ async fn user_headers_never_reach_metadata_endpoints() {
         "{got:?}"
     );
 }
+
+/// G6 with 2025-03-26 servers: without resource metadata, the metadata at
+/// the origin may name an issuer with a path (`<origin>/oauth`); it is
+/// accepted, since no one named another issuer to compare it with.
+#[tokio::test]
+async fn legacy_servers_may_name_their_own_issuer() {
+    let server = metadata_server(&[(
+        "/.well-known/oauth-authorization-server",
+        r#"{"issuer":"{base}/oauth","authorization_endpoint":"{base}/oauth/authorize","token_endpoint":"{base}/oauth/token"}"#,
+    )])
+    .await;
+    let found = discover(&http(&[]), &Url::parse(&server.url("/mcp")).unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(found.server.issuer, server.url("/oauth"));
+    assert_eq!(
+        found.server.token_endpoint,
+        Some(server.url("/oauth/token"))
+    );
+}

@@ -9,6 +9,7 @@
 mod cli;
 mod commands;
 mod common;
+mod conformance;
 mod discovery;
 mod faults;
 mod fidelity;

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Plays the desktop host for the official MCP client conformance suite.
+
+The runner calls `driver.py <server-url>` with MCP_CONFORMANCE_SCENARIO and
+sometimes MCP_CONFORMANCE_CONTEXT (JSON) set. This spawns mcp-tether on the
+URL with the flags the scenario's context calls for, then does what a host
+does: initialize, notifications/initialized, tools/list, a tools/call, and
+closes stdin. The browser login is done by tests/python/fake_browser.py
+(BROWSER is set by the runner script).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BIN = os.environ.get("MCP_TETHER_BIN", os.path.join(ROOT, "target", "debug", "mcp-tether"))
+
+
+# The Client ID Metadata Document this host is configured with; mcp-tether
+# uses it only where the authorization server supports such documents.
+CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json"
+
+
+def flags(scenario, context):
+    args = ["--client-metadata-url", CLIENT_METADATA_URL]
+    client_id = context.get("client_id") or context.get("clientId")
+    secret = context.get("client_secret") or context.get("clientSecret")
+    if client_id:
+        info = {"client_id": client_id}
+        if secret:
+            info["client_secret"] = secret
+        args += ["--static-oauth-client-info", json.dumps(info, separators=(",", ":"))]
+    if scenario.startswith("auth/client-credentials"):
+        args.append("--client-credentials")
+    return args
+
+
+def main():
+    url = sys.argv[-1]
+    scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")
+    context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+    sys.stderr.write(f"driver: scenario={scenario} context={json.dumps(context)}\n")
+    proc = subprocess.Popen(
+        [BIN, url, "--auth-timeout", "20", "-v", *flags(scenario, context)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    answers = {}
+    cond = threading.Condition()
+
+    def reader():
+        for line in proc.stdout:
+            msg = json.loads(line)
+            sys.stderr.write(f"driver: <- {line.decode()[:300]}")
+            if "method" in msg and "id" in msg:
+                reply(msg)
+                continue
+            with cond:
+                if "id" in msg:
+                    answers[msg["id"]] = msg
+                    cond.notify_all()
+
+    def send(msg):
+        proc.stdin.write((json.dumps(msg) + "\n").encode())
+        proc.stdin.flush()
+
+    def reply(request):
+        method = request["method"]
+        if method == "elicitation/create":
+            # A host fills the form with the schema's defaults (SEP-1034).
+            schema = request.get("params", {}).get("requestedSchema", {})
+            content = {
+                name: prop["default"]
+                for name, prop in schema.get("properties", {}).items()
+                if "default" in prop
+            }
+            result = {"action": "accept", "content": content}
+        elif method == "roots/list":
+            result = {"roots": []}
+        elif method == "ping":
+            result = {}
+        else:
+            send({"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32601, "message": "not supported"}})
+            return
+        send({"jsonrpc": "2.0", "id": request["id"], "result": result})
+
+    def call(id, method, params):
+        send({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+        with cond:
+            cond.wait_for(lambda: id in answers, timeout=60)
+            return answers.get(id)
+
+    threading.Thread(target=reader, daemon=True).start()
+    init = call(1, "initialize", {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {"elicitation": {"form": {"applyDefaults": True}}, "roots": {}},
+        "clientInfo": {"name": "conformance-host", "version": "1.0.0"},
+    })
+    if not init or "result" not in init:
+        sys.stderr.write(f"driver: initialize failed: {init}\n")
+    else:
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        tools = call(2, "tools/list", {})
+        names = [t["name"] for t in (tools or {}).get("result", {}).get("tools", [])]
+        tool = context.get("tool") or context.get("toolName") or (names[0] if names else "test-tool")
+        arguments = context.get("arguments") or {}
+        call(3, "tools/call", {"name": tool, "arguments": arguments})
+    proc.stdin.close()
+    proc.wait(timeout=10)
+
+
+main()
