@@ -10,6 +10,7 @@
 //!
 //! Nothing in `auth` knows about stdio.
 
+pub mod assertion;
 mod authorizer;
 pub mod browser;
 pub mod challenge;

@@ -100,6 +100,12 @@ pub struct Cli {
     #[arg(long, value_name = "SCOPES")]
     pub scope: Option<String>,
 
+    /// The client's private key (PKCS#8 PEM: ES256, RS256 or Ed25519), to
+    /// authenticate with a signed JWT (private_key_jwt) instead of a secret.
+    /// Needs the client id in --static-oauth-client-info.
+    #[arg(long, value_name = "PEM-FILE")]
+    pub client_key: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     pub compat: compat::CompatArgs,
 }

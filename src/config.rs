@@ -201,6 +201,24 @@ fn auth_options(cli: &Cli) -> Result<AuthOptions, ConfigError> {
         }
         None => None,
     };
+    let static_client = match (&cli.client_key, static_client) {
+        (None, client) => client,
+        (Some(_), None) => {
+            return Err(bad(
+                "client-key",
+                "it needs the client id in --static-oauth-client-info".into(),
+            ));
+        }
+        (Some(path), Some(mut client)) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| bad("client-key", format!("cannot read {}: {e}", path.display())))?;
+            let key = crate::auth::assertion::SigningKey::from_pem(&pem)
+                .map_err(|e| bad("client-key", e.to_string()))?;
+            client.auth_method = AuthMethod::PrivateKeyJwt;
+            client.signing_key = Some(std::sync::Arc::new(key));
+            Some(client)
+        }
+    };
     let static_metadata = match &compat.static_oauth_client_metadata {
         Some(text) => match json_or_file("static-oauth-client-metadata", text)? {
             serde_json::Value::Object(map) => Some(map),

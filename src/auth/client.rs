@@ -74,6 +74,7 @@ pub async fn identify(
             client_id: url.to_string(),
             client_secret: None,
             auth_method: AuthMethod::None,
+            signing_key: None,
         };
         return Ok((client, Source::MetadataDocument));
     }
@@ -138,6 +139,7 @@ pub async fn register(
         client_id: registered.client_id,
         client_secret: registered.client_secret.map(Secret::new),
         auth_method,
+        signing_key: None,
     })
 }
 
@@ -148,6 +150,7 @@ fn request_body(registration: &Registration<'_>, method: AuthMethod) -> Value {
         AuthMethod::None => "none",
         AuthMethod::ClientSecretBasic => "client_secret_basic",
         AuthMethod::ClientSecretPost => "client_secret_post",
+        AuthMethod::PrivateKeyJwt => "private_key_jwt",
     };
     let mut body = json!({
         "client_name": CLIENT_NAME,

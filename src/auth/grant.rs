@@ -50,6 +50,8 @@ pub enum AuthMethod {
     None,
     ClientSecretBasic,
     ClientSecretPost,
+    /// A JWT signed with the client's key (RFC 7523, G19).
+    PrivateKeyJwt,
 }
 
 /// The client the bridge is, at one authorization server.
@@ -60,6 +62,9 @@ pub struct ClientIdentity {
     pub client_secret: Option<Secret<String>>,
     #[serde(default, alias = "token_endpoint_auth_method")]
     pub auth_method: AuthMethod,
+    /// The key for `private_key_jwt`; given on the command line, never stored.
+    #[serde(skip)]
+    pub signing_key: Option<std::sync::Arc<super::assertion::SigningKey>>,
 }
 
 /// Tokens from the token endpoint.
@@ -193,6 +198,9 @@ pub async fn exchange_code(
     if let Some(resource) = target.resource {
         request = request.add_extra_param("resource", resource.to_owned());
     }
+    for (name, value) in assertion_params(target)? {
+        request = request.add_extra_param(name, value);
+    }
     let response = request.request_async(&adapter(http)).await;
     tokens(response, None)
 }
@@ -210,6 +218,9 @@ pub async fn refresh(
     if let Some(resource) = target.resource {
         request = request.add_extra_param("resource", resource.to_owned());
     }
+    for (name, value) in assertion_params(target)? {
+        request = request.add_extra_param(name, value);
+    }
     let response = request.request_async(&adapter(http)).await;
     tokens(response, Some(refresh_token))
 }
@@ -223,6 +234,9 @@ pub async fn client_credentials(http: &Http, target: &Target<'_>) -> Result<Toke
     }
     if let Some(resource) = target.resource {
         request = request.add_extra_param("resource", resource.to_owned());
+    }
+    for (name, value) in assertion_params(target)? {
+        request = request.add_extra_param(name, value);
     }
     let response = request.request_async(&adapter(http)).await;
     tokens(response, None)
@@ -338,9 +352,36 @@ fn token_client(
     }
     let auth_type = match identity.auth_method {
         AuthMethod::ClientSecretBasic => AuthType::BasicAuth,
-        AuthMethod::ClientSecretPost | AuthMethod::None => AuthType::RequestBody,
+        AuthMethod::ClientSecretPost | AuthMethod::None | AuthMethod::PrivateKeyJwt => {
+            AuthType::RequestBody
+        }
     };
     Ok(client.set_auth_type(auth_type))
+}
+
+/// The `client_assertion` parameters of a `private_key_jwt` client (G19):
+/// a fresh assertion per request, for the issuer and the token endpoint.
+fn assertion_params(target: &Target<'_>) -> Result<Vec<(&'static str, String)>, GrantError> {
+    let client = target.client;
+    if client.auth_method != AuthMethod::PrivateKeyJwt {
+        return Ok(Vec::new());
+    }
+    let key = client.signing_key.as_ref().ok_or(GrantError::NoEndpoint {
+        what: "client key (private_key_jwt needs --client-key)",
+    })?;
+    let server = target.server;
+    let mut audiences = vec![server.issuer.as_str()];
+    audiences.extend(server.token_endpoint.as_deref());
+    let jwt = key
+        .assertion(&client.client_id, &audiences)
+        .map_err(|e| GrantError::BadResponse(e.to_string()))?;
+    Ok(vec![
+        (
+            "client_assertion_type",
+            super::assertion::ASSERTION_TYPE.to_owned(),
+        ),
+        ("client_assertion", jwt),
+    ])
 }
 
 /// An endpoint from the server's metadata: present, and https or loopback (H2).
@@ -473,6 +514,7 @@ mod tests {
             client_id: "tether-123".into(),
             client_secret: None,
             auth_method: AuthMethod::None,
+            signing_key: None,
         }
     }
 

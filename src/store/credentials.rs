@@ -258,6 +258,7 @@ mod tests {
             client_id: "c-1".into(),
             client_secret: Some(Secret::new("s".into())),
             auth_method: AuthMethod::ClientSecretPost,
+            signing_key: None,
         };
         store
             .save_client("https://as.example", &redirect, &client)

@@ -36,6 +36,13 @@ def flags(scenario, context):
         args += ["--static-oauth-client-info", json.dumps(info, separators=(",", ":"))]
     if scenario.startswith("auth/client-credentials"):
         args.append("--client-credentials")
+    pem = context.get("private_key_pem")
+    if pem:
+        import tempfile
+        key = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)
+        key.write(pem)
+        key.close()
+        args += ["--client-key", key.name]
     return args
 
 

@@ -20,5 +20,5 @@ fn the_official_client_conformance_suite_passes() {
         "conformance failures:\n{report}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(report.contains("conformance: 24 passed"), "{report}");
+    assert!(report.contains("conformance: 25 passed"), "{report}");
 }

@@ -58,6 +58,7 @@ async fn the_code_exchange_proves_pkce_and_names_the_resource() {
         client_id: "public-1".into(),
         client_secret: None,
         auth_method: AuthMethod::None,
+        signing_key: None,
     };
     let target = Target {
         server: &server_metadata,
@@ -117,6 +118,7 @@ async fn confidential_clients_authenticate_as_registered() {
             client_id: "conf:1".into(),
             client_secret: Some(Secret::new("s3cr&t".into())),
             auth_method: method,
+            signing_key: None,
         };
         let target = Target {
             server: &server_metadata,
@@ -155,6 +157,7 @@ async fn refresh_keeps_or_rotates_the_refresh_token() {
         client_id: "c".into(),
         client_secret: None,
         auth_method: AuthMethod::None,
+        signing_key: None,
     };
     let old = Secret::new("rt-old".to_owned());
     for (answer, expected) in [
@@ -190,6 +193,7 @@ async fn token_errors_say_what_to_do_next() {
         client_id: "c".into(),
         client_secret: None,
         auth_method: AuthMethod::None,
+        signing_key: None,
     };
     type Expectation = fn(&GrantError) -> bool;
     let cases: [(&'static str, Expectation); 3] = [
