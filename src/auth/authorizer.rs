@@ -140,8 +140,10 @@ impl Authorizer {
             // Another task got a new token while this one waited.
             return Ok(());
         }
+        // Discovery again on every challenge: the server may have moved to
+        // another authorization server (SEP-2352), or want other scopes.
         let found = match discovered.as_ref() {
-            Some(found) if challenge.and_then(|c| c.scope.as_ref()).is_none() => found.clone(),
+            Some(found) if challenge.is_none() => found.clone(),
             _ => {
                 let mut found =
                     discovery::discover(&self.http, &self.server_url, challenge).await?;
@@ -264,10 +266,8 @@ impl Authorizer {
             }
             let expect = Expect {
                 state: authorization.state,
-                issuer: found
-                    .server
-                    .authorization_response_iss_parameter_supported
-                    .then(|| issuer.clone()),
+                issuer: Some(issuer.clone()),
+                require_iss: found.server.authorization_response_iss_parameter_supported,
                 success_url: self.options.success_url.clone(),
             };
             let code = callback.wait(&expect, self.options.auth_timeout).await?;
@@ -355,7 +355,14 @@ impl Authorizer {
         scope: Option<&'a str>,
     ) -> Target<'a> {
         let resource = match &self.options.resource {
-            ResourceParam::ServerUrl => Some(self.server_url.as_str()),
+            // The identifier exactly as the resource publishes it; the URL as
+            // given only without metadata (a parsed URL gains a "/").
+            ResourceParam::ServerUrl => Some(
+                found
+                    .resource
+                    .as_ref()
+                    .map_or(self.server_url.as_str(), |r| r.resource.as_str()),
+            ),
             ResourceParam::Explicit(resource) => Some(resource.as_str()),
             ResourceParam::Off => None,
         };

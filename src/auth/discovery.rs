@@ -113,7 +113,7 @@ pub async fn discover(
         Some(issuer) => checked_url(issuer)?,
         None => origin.clone(),
     };
-    if let Some((server, url)) = server_metadata(http, &issuer, named.is_some()).await? {
+    if let Some((server, url)) = server_metadata(http, &issuer, named.map(String::as_str)).await? {
         return Ok(Discovered {
             resource,
             server,
@@ -181,19 +181,23 @@ fn check_resource(
 async fn server_metadata(
     http: &Http,
     issuer: &Url,
-    check_issuer: bool,
+    named: Option<&str>,
 ) -> Result<Option<(ServerMetadata, Url)>, AuthError> {
     for url in server_metadata_urls(issuer) {
         let Some(body) = fetch(http, &url).await? else {
             continue;
         };
         let metadata: ServerMetadata = parse(&url, &body, "authorization server metadata")?;
-        if check_issuer
-            && metadata.issuer.trim_end_matches('/') != issuer.as_str().trim_end_matches('/')
+        // G4/G5: the issuer named, up to a trailing slash, which servers
+        // (and the 0.1.16 conformance suite) add or drop between their
+        // resource and server metadata. FIXME: SEP-2468 (conformance
+        // 0.2.0 alphas) wants an exact match; the pinned suite fails on it.
+        if let Some(expected) = named
+            && metadata.issuer.trim_end_matches('/') != expected.trim_end_matches('/')
         {
             return Err(AuthError::IssuerMismatch {
                 url: redact_url(&url),
-                expected: issuer.to_string(),
+                expected: named.unwrap_or_default().to_owned(),
                 found: metadata.issuer,
             });
         }

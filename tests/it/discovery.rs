@@ -87,7 +87,7 @@ async fn follows_the_challenge_then_the_issuer_metadata() {
 async fn tries_the_well_known_locations_in_order() {
     let server = metadata_server(&[
         ("/.well-known/oauth-protected-resource", r#"{"resource":"{base}","authorization_servers":["{base}/tenant/"]}"#),
-        ("/tenant/.well-known/openid-configuration", r#"{"issuer":"{base}/tenant","authorization_endpoint":"{base}/a","token_endpoint":"{base}/t"}"#),
+        ("/tenant/.well-known/openid-configuration", r#"{"issuer":"{base}/tenant/","authorization_endpoint":"{base}/a","token_endpoint":"{base}/t"}"#),
     ])
     .await;
     let found = discover(&http(&[]), &Url::parse(&server.url("/mcp")).unwrap(), None)

@@ -50,6 +50,7 @@ fn expect(state: &str) -> Expect {
     Expect {
         state: Secret::new(state.into()),
         issuer: None,
+        require_iss: false,
         success_url: None,
     }
 }
