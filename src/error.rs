@@ -129,15 +129,20 @@ impl UpstreamError {
         )
     }
 
+    /// A 401 when the user handles authorization with their own header.
+    pub fn credentials_refused(url: &str) -> Self {
+        UpstreamError::Unauthorized {
+            url: url.into(),
+            reason: "the server refused the credentials sent; check the Authorization header \
+                     you pass with --header, or drop it to let mcp-tether sign in"
+                .into(),
+        }
+    }
+
     /// A status other than success, with a hint chosen by status class.
     pub fn from_status(url: &str, status: StatusCode, content_type: &str, body: &[u8]) -> Self {
         if status == StatusCode::UNAUTHORIZED {
-            return UpstreamError::Unauthorized {
-                url: url.into(),
-                reason: "the server refused the credentials sent; check the Authorization \
-                         header you pass with --header, or drop it to let mcp-tether sign in"
-                    .into(),
-            };
+            return UpstreamError::credentials_refused(url);
         }
         let hint = match status.as_u16() {
             403 => "The server refused access; check the credentials in your headers",

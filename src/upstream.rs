@@ -57,11 +57,7 @@ impl Shared {
             reason,
         };
         let Some(auth) = &self.auth else {
-            return Err(unauthorized(
-                "the server refused the credentials sent; check the Authorization header you \
-                 pass with --header"
-                    .into(),
-            ));
+            return Err(UpstreamError::credentials_refused(&self.shown_url));
         };
         auth.on_rejection(challenge, sent, true)
             .await

@@ -195,10 +195,7 @@ pub async fn exchange_code(
     let mut request = client
         .exchange_code(AuthorizationCode::new(code.expose().clone()))
         .set_pkce_verifier(verifier);
-    if let Some(resource) = target.resource {
-        request = request.add_extra_param("resource", resource.to_owned());
-    }
-    for (name, value) in assertion_params(target)? {
+    for (name, value) in token_params(target)? {
         request = request.add_extra_param(name, value);
     }
     let response = request.request_async(&adapter(http)).await;
@@ -215,10 +212,7 @@ pub async fn refresh(
     let client = token_client(target)?;
     let token = RefreshToken::new(refresh_token.expose().clone());
     let mut request = client.exchange_refresh_token(&token);
-    if let Some(resource) = target.resource {
-        request = request.add_extra_param("resource", resource.to_owned());
-    }
-    for (name, value) in assertion_params(target)? {
+    for (name, value) in token_params(target)? {
         request = request.add_extra_param(name, value);
     }
     let response = request.request_async(&adapter(http)).await;
@@ -232,10 +226,7 @@ pub async fn client_credentials(http: &Http, target: &Target<'_>) -> Result<Toke
     for scope in target.scope.into_iter().flat_map(str::split_whitespace) {
         request = request.add_scope(Scope::new(scope.to_owned()));
     }
-    if let Some(resource) = target.resource {
-        request = request.add_extra_param("resource", resource.to_owned());
-    }
-    for (name, value) in assertion_params(target)? {
+    for (name, value) in token_params(target)? {
         request = request.add_extra_param(name, value);
     }
     let response = request.request_async(&adapter(http)).await;
@@ -359,12 +350,17 @@ fn token_client(
     Ok(client.set_auth_type(auth_type))
 }
 
-/// The `client_assertion` parameters of a `private_key_jwt` client (G19):
-/// a fresh assertion per request, for the issuer and the token endpoint.
-fn assertion_params(target: &Target<'_>) -> Result<Vec<(&'static str, String)>, GrantError> {
+/// The parameters every token request carries beyond its grant: the
+/// RFC 8707 `resource` (G12) and, for a `private_key_jwt` client (G19), a
+/// fresh `client_assertion` for the issuer and the token endpoint.
+fn token_params(target: &Target<'_>) -> Result<Vec<(&'static str, String)>, GrantError> {
+    let mut params = Vec::new();
+    if let Some(resource) = target.resource {
+        params.push(("resource", resource.to_owned()));
+    }
     let client = target.client;
     if client.auth_method != AuthMethod::PrivateKeyJwt {
-        return Ok(Vec::new());
+        return Ok(params);
     }
     let key = client.signing_key.as_ref().ok_or(GrantError::NoEndpoint {
         what: "client key (private_key_jwt needs --client-key)",
@@ -375,13 +371,12 @@ fn assertion_params(target: &Target<'_>) -> Result<Vec<(&'static str, String)>, 
     let jwt = key
         .assertion(&client.client_id, &audiences)
         .map_err(|e| GrantError::BadResponse(e.to_string()))?;
-    Ok(vec![
-        (
-            "client_assertion_type",
-            super::assertion::ASSERTION_TYPE.to_owned(),
-        ),
-        ("client_assertion", jwt),
-    ])
+    params.push((
+        "client_assertion_type",
+        super::assertion::ASSERTION_TYPE.to_owned(),
+    ));
+    params.push(("client_assertion", jwt));
+    Ok(params)
 }
 
 /// An endpoint from the server's metadata: present, and https or loopback (H2).
