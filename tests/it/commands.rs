@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::common::fastmcp::{FastMcp, fake_browser};
+use crate::common::fastmcp::{FastMcp, LoginEnv};
 use crate::common::{Bridge, tool_text};
 
 struct Run {
@@ -34,14 +34,8 @@ async fn mcp_tether(args: &[&str], env: &[(&str, &str)]) -> Run {
 #[tokio::test]
 async fn login_status_and_logout() {
     let server = FastMcp::start(3600).await;
-    let dir = tempfile::tempdir().unwrap();
-    let (browser, log) = fake_browser(dir.path());
-    let config = dir.path().join("config");
-    let env = [
-        ("BROWSER", browser.as_str()),
-        ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
-        ("MCP_TETHER_CONFIG_DIR", config.to_str().unwrap()),
-    ];
+    let browser = LoginEnv::new();
+    let (env, config) = (browser.vars(), &browser.config);
     let url = server.url();
 
     let before = mcp_tether(&["status"], &env).await;
@@ -64,7 +58,7 @@ async fn login_status_and_logout() {
         "{}",
         again.stdout
     );
-    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
+    assert_eq!(browser.logins().len(), 1);
 
     let status = mcp_tether(&["status"], &env).await;
     assert!(status.ok, "{}", status.stderr);
@@ -118,11 +112,7 @@ async fn login_status_and_logout() {
         ),
         "pre-signed"
     );
-    assert_eq!(
-        std::fs::read_to_string(&log).unwrap().lines().count(),
-        1,
-        "no login in the bridge"
-    );
+    assert_eq!(browser.logins().len(), 1, "no login in the bridge");
     bridge.close_stdin();
     bridge.wait_exit().await;
 

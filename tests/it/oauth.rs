@@ -6,16 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::fastmcp::{FastMcp, fake_browser};
+use crate::common::fastmcp::{FastMcp, LoginEnv};
 use crate::common::{Bridge, tool_text};
-
-fn logins(log: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
 
 /// G1–G8, G12, G20, H1: the first request meets a 401; the bridge
 /// discovers, registers, opens the login page (without a shell), takes the
@@ -24,14 +16,8 @@ fn logins(log: &std::path::Path) -> Vec<String> {
 #[tokio::test]
 async fn signs_in_through_the_browser_and_answers_the_first_request() {
     let server = FastMcp::start(3600).await;
-    let dir = tempfile::tempdir().unwrap();
-    let (browser, log) = fake_browser(dir.path());
-    let config = dir.path().join("config");
-    let env = [
-        ("BROWSER", browser.as_str()),
-        ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
-        ("MCP_TETHER_CONFIG_DIR", config.to_str().unwrap()),
-    ];
+    let login = LoginEnv::new();
+    let env = login.vars();
     let mut bridge = Bridge::start_with_env(&[&server.url()], &env);
     let init = bridge.initialize("2025-06-18").await;
     assert_eq!(
@@ -48,7 +34,7 @@ async fn signs_in_through_the_browser_and_answers_the_first_request() {
         bridge.seen
     );
 
-    let opened = logins(&log);
+    let opened = login.logins();
     assert_eq!(opened.len(), 1, "{opened:?}");
     let url = url::Url::parse(&opened[0]).unwrap();
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
@@ -60,7 +46,7 @@ async fn signs_in_through_the_browser_and_answers_the_first_request() {
         "the URL is printed for headless machines"
     );
 
-    let tokens = walk(&config)
+    let tokens = walk(&login.config)
         .into_iter()
         .find(|p| p.ends_with("tokens.json"))
         .expect("tokens are stored");
@@ -85,7 +71,7 @@ async fn signs_in_through_the_browser_and_answers_the_first_request() {
         .call_tool(2, "echo", json!({ "message": "no login" }))
         .await;
     assert_eq!(tool_text(&echo), "no login");
-    assert_eq!(logins(&log).len(), 1, "no second login");
+    assert_eq!(login.logins().len(), 1, "no second login");
 }
 
 /// G16: an access token that expires mid-session is refreshed; no call
@@ -93,12 +79,8 @@ async fn signs_in_through_the_browser_and_answers_the_first_request() {
 #[tokio::test]
 async fn expired_tokens_are_refreshed_without_a_failed_call() {
     let server = FastMcp::start(2).await;
-    let dir = tempfile::tempdir().unwrap();
-    let (browser, log) = fake_browser(dir.path());
-    let env = [
-        ("BROWSER", browser.as_str()),
-        ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
-    ];
+    let login = LoginEnv::new();
+    let env = login.vars();
     let mut bridge = Bridge::start_with_env(&[&server.url(), "-v"], &env);
     bridge.initialize("2025-06-18").await;
     for i in 0..3 {
@@ -114,7 +96,7 @@ async fn expired_tokens_are_refreshed_without_a_failed_call() {
         );
     }
     assert_eq!(
-        logins(&log).len(),
+        login.logins().len(),
         1,
         "refreshed, not logged in again:\n{}",
         bridge.stderr()
@@ -131,20 +113,14 @@ async fn expired_tokens_are_refreshed_without_a_failed_call() {
 #[tokio::test]
 async fn no_oauth_secret_reaches_the_log() {
     let server = FastMcp::start(3600).await;
-    let dir = tempfile::tempdir().unwrap();
-    let (browser, log) = fake_browser(dir.path());
-    let config = dir.path().join("config");
-    let env = [
-        ("BROWSER", browser.as_str()),
-        ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
-        ("MCP_TETHER_CONFIG_DIR", config.to_str().unwrap()),
-    ];
+    let login = LoginEnv::new();
+    let env = login.vars();
     let mut bridge = Bridge::start_with_env(&[&server.url(), "-vv"], &env);
     bridge.initialize("2025-06-18").await;
     bridge.call_tool(1, "echo", json!({ "message": "x" })).await;
     bridge.close_stdin();
     bridge.wait_exit().await;
-    let stored: Vec<String> = walk(&config)
+    let stored: Vec<String> = walk(&login.config)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .map(|p| std::fs::read_to_string(p).unwrap())
@@ -185,14 +161,8 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn eight_bridges_started_at_once_log_in_once() {
     let server = FastMcp::start(3600).await;
-    let dir = tempfile::tempdir().unwrap();
-    let (browser, log) = fake_browser(dir.path());
-    let config = dir.path().join("config");
-    let env = [
-        ("BROWSER", browser.as_str()),
-        ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
-        ("MCP_TETHER_CONFIG_DIR", config.to_str().unwrap()),
-    ];
+    let login = LoginEnv::new();
+    let env = login.vars();
     let mut bridges: Vec<Bridge> = (0..8)
         .map(|_| Bridge::start_with_env(&[&server.url()], &env))
         .collect();
@@ -209,7 +179,7 @@ async fn eight_bridges_started_at_once_log_in_once() {
             bridge.stderr()
         );
     }
-    assert_eq!(logins(&log).len(), 1, "one login for eight bridges");
+    assert_eq!(login.logins().len(), 1, "one login for eight bridges");
 }
 
 /// H1 (CVE-2025-6514): an authorization server whose metadata points the
@@ -248,12 +218,8 @@ async fn hostile_authorization_endpoints_are_refused_and_never_opened() {
             }
         })
         .await;
-        let dir = tempfile::tempdir().unwrap();
-        let (browser, log) = fake_browser(dir.path());
-        let env = [
-            ("BROWSER", browser.as_str()),
-            ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
-        ];
+        let login = LoginEnv::new();
+        let env = login.vars();
         let mut bridge =
             Bridge::start_with_env(&[&server.url("/mcp"), "--auth-timeout", "5"], &env);
         let answer = bridge.request(json!(1), "tools/list", json!({})).await;
@@ -262,7 +228,10 @@ async fn hostile_authorization_endpoints_are_refused_and_never_opened() {
             message.contains("refusing") || message.contains("not a usable URL"),
             "{endpoint}: {answer}"
         );
-        assert!(logins(&log).is_empty(), "{endpoint}: a browser was started");
+        assert!(
+            login.logins().is_empty(),
+            "{endpoint}: a browser was started"
+        );
     }
 }
 
@@ -272,12 +241,8 @@ async fn hostile_authorization_endpoints_are_refused_and_never_opened() {
 async fn signs_in_over_legacy_sse() {
     for transport in ["sse-only", "http-first"] {
         let server = FastMcp::start_sse(3600).await;
-        let dir = tempfile::tempdir().unwrap();
-        let (browser, log) = fake_browser(dir.path());
-        let env = [
-            ("BROWSER", browser.as_str()),
-            ("FAKE_BROWSER_LOG", log.to_str().unwrap()),
-        ];
+        let login = LoginEnv::new();
+        let env = login.vars();
         let mut bridge = Bridge::start_with_env(&[&server.url(), "--transport", transport], &env);
         let init = bridge.initialize("2024-11-05").await;
         assert!(
@@ -293,6 +258,6 @@ async fn signs_in_over_legacy_sse() {
             "{transport}: {}",
             bridge.stderr()
         );
-        assert_eq!(logins(&log).len(), 1, "{transport}: one login");
+        assert_eq!(login.logins().len(), 1, "{transport}: one login");
     }
 }

@@ -66,3 +66,44 @@ pub fn fake_browser(dir: &std::path::Path) -> (String, PathBuf) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/fake_browser.py");
     (script.display().to_string(), dir.join("browser.log"))
 }
+
+/// What a login test needs: the fake browser, the log of what it opened,
+/// and a credentials directory of its own.
+pub struct LoginEnv {
+    _dir: tempfile::TempDir,
+    browser: String,
+    pub log: PathBuf,
+    pub config: PathBuf,
+}
+
+impl LoginEnv {
+    pub fn new() -> LoginEnv {
+        let dir = tempfile::tempdir().unwrap();
+        let (browser, log) = fake_browser(dir.path());
+        let config = dir.path().join("config");
+        LoginEnv {
+            _dir: dir,
+            browser,
+            log,
+            config,
+        }
+    }
+
+    /// The environment for the bridge or a command.
+    pub fn vars(&self) -> [(&str, &str); 3] {
+        [
+            ("BROWSER", self.browser.as_str()),
+            ("FAKE_BROWSER_LOG", self.log.to_str().unwrap()),
+            ("MCP_TETHER_CONFIG_DIR", self.config.to_str().unwrap()),
+        ]
+    }
+
+    /// The login pages the browser was asked to open.
+    pub fn logins(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
