@@ -1,12 +1,17 @@
-//! OAuth for remote MCP servers (issue 4), client side.
+//! OAuth for remote MCP servers, client side (issue 4).
 //!
-//! Built so far: the `WWW-Authenticate` parser ([`challenge`], G1); the
-//! discovery of the protected resource and its authorization server
-//! ([`discovery`], G2–G7, H2); opening the login page without a shell
-//! ([`browser`], H1); the localhost callback, bound first and bounded in
-//! time ([`loopback`], G10, G11, G20). Still to come: client registration,
-//! the grants (code + PKCE, refresh, client credentials, device), token
-//! storage, and wiring into the bridge.
+//! - [`challenge`]: the `WWW-Authenticate` parser (G1).
+//! - [`discovery`]: protected resource and authorization server metadata
+//!   (G2–G7, H2).
+//! - [`client`]: who the bridge is there: pre-registered, a metadata
+//!   document, or dynamic registration (G8, G9).
+//! - [`grant`]: authorization code + PKCE, refresh, client credentials,
+//!   revocation (G7, G10–G16, G19); [`device`]: the device grant (G22);
+//!   [`assertion`]: `private_key_jwt` client assertions.
+//! - [`browser`] and [`loopback`]: opening the login page without a shell
+//!   (H1) and the localhost callback (G10, G11, G20).
+//! - [`Authorizer`]: the token on each request, and what to do on a `401`:
+//!   one flight per process and per machine (G17, G21).
 //!
 //! Nothing in `auth` knows about stdio.
 
@@ -15,6 +20,7 @@ mod authorizer;
 pub mod browser;
 pub mod challenge;
 pub mod client;
+pub mod device;
 pub mod discovery;
 pub mod grant;
 pub mod loopback;

@@ -269,6 +269,7 @@ fn auth_options(cli: &Cli) -> Result<AuthOptions, ConfigError> {
         scope: cli.scope.clone(),
         use_id_token: compat.use_id_token,
         client_credentials: compat.client_credentials,
+        device_code: compat.device_code,
         token_endpoint: compat.token_endpoint.clone(),
         open_browser: true,
     })

@@ -26,7 +26,7 @@ use super::client::{self, Registration, Source as ClientSource};
 use super::discovery::{self, Discovered};
 use super::grant::{self, ClientIdentity, GrantError, Target, Tokens};
 use super::loopback::{Callback, Expect};
-use super::{AuthError, browser};
+use super::{AuthError, browser, device};
 use crate::http::Http;
 use crate::log::redact_url;
 use crate::secret::Secret;
@@ -67,6 +67,8 @@ pub struct AuthOptions {
     pub use_id_token: bool,
     /// `--client-credentials`: no browser; the static client's grant.
     pub client_credentials: bool,
+    /// `--device-code`: a code entered on another device (G22).
+    pub device_code: bool,
     /// `--token-endpoint`: overrides the metadata's.
     pub token_endpoint: Option<String>,
     pub open_browser: bool,
@@ -246,11 +248,16 @@ impl Authorizer {
             let tokens = grant::client_credentials(&self.http, &target).await?;
             return self.adopt(&issuer, tokens);
         }
+        if self.options.device_code {
+            return self.device_login(found, scope.as_deref()).await;
+        }
         let callback = self.bind_callback().await?;
         let redirect = callback.redirect_uri().clone();
         let mut registered_again = false;
         loop {
-            let (client, source) = self.client_for(found, &redirect, scope.as_deref()).await?;
+            let (client, source) = self
+                .client_for(found, Some(&redirect), scope.as_deref())
+                .await?;
             let target = self.target(found, &client, scope.as_deref());
             let authorization =
                 grant::authorization(&target, &redirect, &self.options.authorize_params)?;
@@ -300,17 +307,61 @@ impl Authorizer {
         }
     }
 
+    /// A login with the device authorization grant (G22): the user enters a
+    /// code on any device while the bridge polls. Holds the server's lock
+    /// like a browser login, so several processes show one code (G21).
+    async fn device_login(&self, found: &Discovered, scope: Option<&str>) -> Result<(), AuthError> {
+        let issuer = found.server.issuer.clone();
+        let mut registered_again = false;
+        loop {
+            let (client, source) = self.client_for(found, None, scope).await?;
+            let target = self.target(found, &client, scope);
+            let result = match device::start(&self.http, &target).await {
+                Ok(authorization) => {
+                    let server = redact_url(&self.server_url);
+                    tracing::warn!("{}", authorization.instructions(&server));
+                    device::finish(
+                        &self.http,
+                        &target,
+                        &authorization,
+                        self.options.auth_timeout,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(tokens) => {
+                    tracing::info!("signed in to {}", redact_url(&self.server_url));
+                    return self.adopt(&issuer, tokens);
+                }
+                Err(GrantError::InvalidClient(_))
+                    if source == ClientSource::Registered && !registered_again =>
+                {
+                    tracing::warn!(
+                        "the authorization server no longer knows this client; registering again"
+                    );
+                    self.credentials.forget_client()?;
+                    registered_again = true;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// The client identity for a login: the user's, the stored one, or a new
-    /// registration (stored).
+    /// registration (stored). `redirect` is the browser login's callback;
+    /// `None` for the device grant.
     async fn client_for(
         &self,
         found: &Discovered,
-        redirect: &Url,
+        redirect: Option<&Url>,
         scope: Option<&str>,
     ) -> Result<(ClientIdentity, ClientSource), AuthError> {
         let issuer = &found.server.issuer;
+        let key = registration_key(redirect);
         if self.options.static_client.is_none()
-            && let Some(client) = self.credentials.client(issuer, redirect)
+            && let Some(client) = self.credentials.client(issuer, &key)
         {
             return Ok((client, ClientSource::Registered));
         }
@@ -328,7 +379,7 @@ impl Authorizer {
         )
         .await?;
         if source == ClientSource::Registered {
-            self.credentials.save_client(issuer, redirect, &client)?;
+            self.credentials.save_client(issuer, &key, &client)?;
         }
         Ok((client, source))
     }
@@ -415,6 +466,16 @@ impl Authorizer {
         })?;
         *self.current.lock().expect("token lock") = Some((issuer.to_owned(), tokens));
         Ok(())
+    }
+}
+
+/// What a stored registration is filed under: its redirect URI, or for a
+/// device-grant client (which has none) the grant's URN, so that neither is
+/// ever reused for the other kind of login.
+fn registration_key(redirect: Option<&Url>) -> Url {
+    match redirect {
+        Some(redirect) => redirect.clone(),
+        None => Url::parse(device::GRANT_TYPE).expect("the device grant URN is a URL"),
     }
 }
 

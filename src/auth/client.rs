@@ -30,7 +30,9 @@ pub const CLIENT_NAME: &str = "mcp-tether";
 #[derive(Clone, Copy, Debug)]
 pub struct Registration<'a> {
     pub server: &'a ServerMetadata,
-    pub redirect_uri: &'a Url,
+    /// The loopback callback; `None` for a device-grant client (G22), which
+    /// has no redirect.
+    pub redirect_uri: Option<&'a Url>,
     pub scope: Option<&'a str>,
     /// `--static-oauth-client-metadata`, merged into the request.
     pub extra_metadata: Option<&'a Map<String, Value>>,
@@ -144,7 +146,8 @@ pub async fn register(
 }
 
 /// The registration request (G8): a native application, the exact redirect
-/// URI, the grants the bridge uses; the user's extra metadata wins.
+/// URI, the grants the bridge uses (or, without a redirect, the device grant
+/// and refresh); the user's extra metadata wins.
 fn request_body(registration: &Registration<'_>, method: AuthMethod) -> Value {
     let method = match method {
         AuthMethod::None => "none",
@@ -156,11 +159,16 @@ fn request_body(registration: &Registration<'_>, method: AuthMethod) -> Value {
         "client_name": CLIENT_NAME,
         "client_uri": "https://crates.io/crates/mcp-tether",
         "application_type": "native",
-        "redirect_uris": [registration.redirect_uri.as_str()],
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
         "token_endpoint_auth_method": method,
     });
+    if let Some(redirect_uri) = registration.redirect_uri {
+        body["redirect_uris"] = json!([redirect_uri.as_str()]);
+        body["grant_types"] = json!(["authorization_code", "refresh_token"]);
+        body["response_types"] = json!(["code"]);
+    } else {
+        body["grant_types"] = json!([super::device::GRANT_TYPE, "refresh_token"]);
+        body["response_types"] = json!([]);
+    }
     if let Some(scope) = registration.scope {
         body["scope"] = scope.into();
     }
@@ -226,7 +234,7 @@ mod tests {
         extra.insert("client_name".into(), "My Team's Tether".into());
         let registration = Registration {
             server: &server,
-            redirect_uri: &redirect,
+            redirect_uri: Some(&redirect),
             scope: Some("tools"),
             extra_metadata: Some(&extra),
         };
@@ -243,5 +251,28 @@ mod tests {
         );
         assert_eq!(body["scope"], "tools");
         assert_eq!(body["client_name"], "My Team's Tether");
+    }
+
+    /// G22: a client for the device grant asks for that grant and no redirect.
+    #[test]
+    fn a_device_grant_registration_has_no_redirect() {
+        let server = ServerMetadata::default();
+        let registration = Registration {
+            server: &server,
+            redirect_uri: None,
+            scope: None,
+            extra_metadata: None,
+        };
+        let body = request_body(&registration, AuthMethod::None);
+        assert!(body.get("redirect_uris").is_none(), "{body}");
+        assert_eq!(
+            body["grant_types"],
+            json!([
+                "urn:ietf:params:oauth:grant-type:device_code",
+                "refresh_token"
+            ])
+        );
+        assert_eq!(body["response_types"], json!([]));
+        assert_eq!(body["application_type"], "native");
     }
 }

@@ -134,6 +134,19 @@ pub enum GrantError {
         error: String,
         description: Option<String>,
     },
+    #[error(
+        "the authorization server {issuer} offers no device authorization endpoint; sign in \
+         with the browser instead (without --device-code), or run `mcp-tether login <url>` on a \
+         machine with one and copy the config directory"
+    )]
+    NoDeviceEndpoint { issuer: String },
+    #[error("the sign-in was declined at the authorization server (access_denied)")]
+    DeviceCodeDenied,
+    #[error(
+        "the sign-in code expired before the sign-in was completed ({minutes} min); run \
+         `mcp-tether login <url> --device-code` and enter the new code sooner"
+    )]
+    DeviceCodeExpired { minutes: u64 },
     #[error("could not reach the token endpoint: {0}")]
     Network(String),
     #[error("the token endpoint's answer could not be read: {0}")]
@@ -249,23 +262,70 @@ pub async fn revoke(
         return Ok(false);
     };
     let url = endpoint(Some(url), "revocation")?;
-    let client = target.client;
+    let hint = if refresh {
+        "refresh_token"
+    } else {
+        "access_token"
+    };
+    let form = [
+        ("token", token.expose().as_str()),
+        ("token_type_hint", hint),
+    ];
+    let (status, kind, body) = post_form(http, &url, &form, target.client).await?;
+    if status.is_success() {
+        return Ok(true);
+    }
+    Err(GrantError::Refused {
+        error: format!("HTTP {}", status.as_u16()),
+        description: Some(
+            crate::error::describe_body(&kind, &body)
+                .trim_start_matches(": ")
+                .to_owned(),
+        )
+        .filter(|d| !d.is_empty()),
+    })
+}
+
+/// POSTs a form to an endpoint of the authorization server, authenticating
+/// as `client` does at the token endpoint (RFC 6749 §2.3.1): Basic, or
+/// `client_id` (and the secret) in the form. For the requests oauth2 does
+/// not make the way the bridge needs (revocation, the device grant).
+/// Returns the status, the content type and the body (bounded).
+pub(super) async fn post_form(
+    http: &Http,
+    url: &Url,
+    fields: &[(&str, &str)],
+    client: &ClientIdentity,
+) -> Result<(reqwest::StatusCode, String, bytes::Bytes), GrantError> {
+    let request = form_request(http, url, fields, client);
+    let shown = crate::log::redact_url(url);
+    let response = http
+        .send(request, &shown)
+        .await
+        .map_err(|e| GrantError::Network(e.to_string()))?;
+    let status = response.status();
+    let kind = crate::http::content_type(&response);
+    let body = http.read_error_body(response, &shown, MAX_RESPONSE).await;
+    Ok((status, kind, body))
+}
+
+/// The request [`post_form`] sends (kept apart: the form serializer is not
+/// `Send`, so it must not live across an await).
+fn form_request(
+    http: &Http,
+    url: &Url,
+    fields: &[(&str, &str)],
+    client: &ClientIdentity,
+) -> reqwest::RequestBuilder {
     let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("token", token.expose());
-    form.append_pair(
-        "token_type_hint",
-        if refresh {
-            "refresh_token"
-        } else {
-            "access_token"
-        },
-    );
+    form.extend_pairs(fields);
     let mut request = http
-        .bare_request(reqwest::Method::POST, &url)
+        .bare_request(reqwest::Method::POST, url)
         .header(
             reqwest::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         )
+        .header(reqwest::header::ACCEPT, "application/json")
         .timeout(TOKEN_TIMEOUT);
     match (client.auth_method, &client.client_secret) {
         (AuthMethod::ClientSecretBasic, Some(secret)) => {
@@ -284,26 +344,7 @@ pub async fn revoke(
             }
         }
     }
-    let shown = crate::log::redact_url(&url);
-    let response = http
-        .send(request.body(form.finish()), &shown)
-        .await
-        .map_err(|e| GrantError::Network(e.to_string()))?;
-    let status = response.status();
-    if status.is_success() {
-        return Ok(true);
-    }
-    let kind = crate::http::content_type(&response);
-    let body = http.read_error_body(response, &shown, 4096).await;
-    Err(GrantError::Refused {
-        error: format!("HTTP {}", status.as_u16()),
-        description: Some(
-            crate::error::describe_body(&kind, &body)
-                .trim_start_matches(": ")
-                .to_owned(),
-        )
-        .filter(|d| !d.is_empty()),
-    })
+    request.body(form.finish())
 }
 
 /// The OIDC `id_token`, which oauth2's basic response drops.
@@ -353,7 +394,7 @@ fn token_client(
 /// The parameters every token request carries beyond its grant: the
 /// RFC 8707 `resource` (G12) and, for a `private_key_jwt` client (G19), a
 /// fresh `client_assertion` for the issuer and the token endpoint.
-fn token_params(target: &Target<'_>) -> Result<Vec<(&'static str, String)>, GrantError> {
+pub(super) fn token_params(target: &Target<'_>) -> Result<Vec<(&'static str, String)>, GrantError> {
     let mut params = Vec::new();
     if let Some(resource) = target.resource {
         params.push(("resource", resource.to_owned()));
@@ -380,7 +421,7 @@ fn token_params(target: &Target<'_>) -> Result<Vec<(&'static str, String)>, Gran
 }
 
 /// An endpoint from the server's metadata: present, and https or loopback (H2).
-fn endpoint(url: Option<&str>, what: &'static str) -> Result<Url, GrantError> {
+pub(super) fn endpoint(url: Option<&str>, what: &'static str) -> Result<Url, GrantError> {
     let url = url.ok_or(GrantError::NoEndpoint { what })?;
     checked_url(url).map_err(|_| GrantError::BadEndpoint {
         what,
@@ -389,6 +430,14 @@ fn endpoint(url: Option<&str>, what: &'static str) -> Result<Url, GrantError> {
 }
 
 type TokenResult = Result<TokenResponse, RequestTokenError<HttpFailure, BasicErrorResponse>>;
+
+/// Tokens from a successful token endpoint answer read by the bridge itself
+/// (the device grant polls without oauth2).
+pub(super) fn tokens_from_json(body: &[u8]) -> Result<Tokens, GrantError> {
+    let response: TokenResponse =
+        serde_json::from_slice(body).map_err(|e| GrantError::BadResponse(e.to_string()))?;
+    tokens(Ok(response), None)
+}
 
 fn tokens(
     response: TokenResult,

@@ -47,8 +47,9 @@ pub struct CompatArgs {
     /// Extra authorization request parameter, k=v. Repeatable.
     #[arg(long, value_name = "K=V", action = ArgAction::Append)]
     pub authorize_param: Vec<String>,
-    /// Use the device authorization grant.
-    #[arg(long)]
+    /// Sign in with the device authorization grant (RFC 8628): a code to
+    /// enter on any device, for machines without a browser.
+    #[arg(long, conflicts_with = "client_credentials")]
     pub device_code: bool,
     /// Use the client credentials grant.
     #[arg(long)]
@@ -77,13 +78,6 @@ impl CompatArgs {
     /// One line per given argument, saying what mcp-tether does with it.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
-        if self.device_code {
-            notes.push(
-                "--device-code is accepted for mcp-remote compatibility but not implemented yet; \
-                 the browser login is used"
-                    .into(),
-            );
-        }
         if let Some(protocol) = &self.protocol {
             notes.push(format!(
                 "--protocol {protocol} is accepted; mcp-tether detects the server's protocol itself"

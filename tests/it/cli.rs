@@ -99,10 +99,17 @@ fn every_mcp_remote_argument_is_accepted() {
 /// silently ignored.
 #[test]
 fn inactive_arguments_are_noted_on_stderr() {
-    let out = run(&[URL, "--device-code", "--enable-proxy"], &[]);
+    let out = run(
+        &[URL, "--keep-alive", "--enable-proxy", "--device-code"],
+        &[],
+    );
     let text = stderr(&out);
-    assert!(text.contains("--device-code is accepted"), "{text}");
+    assert!(
+        text.contains("--keep-alive/--ping-interval are accepted"),
+        "{text}"
+    );
     assert!(text.contains("--enable-proxy is the default"), "{text}");
+    assert!(!text.contains("--device-code"), "it works now: {text}");
 }
 
 /// H6: plain http to another host is refused with what to do about it.

