@@ -23,6 +23,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
         .parent()
         .ok_or_else(|| io::Error::other("a file path needs a directory"))?;
     private_dir(dir)?;
+    sweep_abandoned(dir);
     let temp = temp_path(path);
     let result = (|| {
         let mut file = owner_only(&temp)?;
@@ -45,6 +46,34 @@ pub fn read(path: &Path) -> io::Result<Option<Vec<u8>>> {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// How old a temporary file must be to count as abandoned: a write takes
+/// milliseconds, so one this old was left by a process that was killed.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes the temporary files of writes that never finished (a process
+/// killed between creating and renaming one), so they do not pile up.
+fn sweep_abandoned(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.ends_with(".tmp")) {
+            continue;
+        }
+        let abandoned = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > ABANDONED_AFTER);
+        if abandoned {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 

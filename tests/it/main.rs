@@ -20,4 +20,5 @@ mod logging;
 mod login;
 mod oauth;
 mod shutdown;
+mod store;
 mod streamable;
