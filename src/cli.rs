@@ -106,6 +106,18 @@ pub struct Cli {
     #[arg(long, value_name = "PEM-FILE")]
     pub client_key: Option<std::path::PathBuf>,
 
+    /// Where to keep client registrations and tokens: the OS credential
+    /// store (Keychain, Credential Manager, Secret Service) when one answers,
+    /// else owner-only files (auto); or always one of them.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHERE",
+        default_value = "auto",
+        env = "MCP_TETHER_CREDENTIAL_STORE"
+    )]
+    pub credential_store: crate::store::credentials::SecretStore,
+
     #[command(flatten)]
     pub compat: compat::CompatArgs,
 }

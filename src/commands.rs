@@ -266,6 +266,7 @@ fn status(url: Option<&str>, as_json: bool) -> anyhow::Result<()> {
             ("issuer", "issuer"),
             ("client id", "client_id"),
             ("scopes", "scopes"),
+            ("stored in", "stored_in"),
         ] {
             if let Some(value) = report[key].as_str() {
                 println!("  {label}: {value}");
@@ -291,6 +292,7 @@ fn report(credentials: &Credentials) -> Value {
         "scopes": tokens.as_ref().and_then(|(_, t)| t.scope.clone()),
         "expires_in_seconds": tokens.as_ref().and_then(|(_, t)| t.expires_at).map(|at| at as i64 - now),
         "refreshable": tokens.as_ref().is_some_and(|(_, t)| t.refresh_token.is_some()),
+        "stored_in": credentials.secrets_location(),
     })
 }
 

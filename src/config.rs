@@ -253,6 +253,7 @@ fn auth_options(cli: &Cli) -> Result<AuthOptions, ConfigError> {
     };
     Ok(AuthOptions {
         config_dir: crate::config_dir().unwrap_or_else(|| std::path::PathBuf::from(".mcp-tether")),
+        secret_store: cli.credential_store,
         callback_port: cli.callback_port,
         host: compat.host.clone().unwrap_or_else(|| "localhost".into()),
         callback_path: compat

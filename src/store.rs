@@ -9,8 +9,12 @@
 //!   OS file lock: it dies with its process, so a crash cannot leave a stale
 //!   lock behind that blocks everyone forever (mcp-remote #235, #251, #306).
 //!
+//! - [`keychain`]: the OS credential store, where secrets go when it is
+//!   available (`--credential-store`).
+//!
 //! Nothing here knows about OAuth or HTTP.
 
 pub mod credentials;
 pub mod file;
+pub mod keychain;
 pub mod lock;

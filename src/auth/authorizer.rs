@@ -30,7 +30,7 @@ use super::{AuthError, browser, device};
 use crate::http::Http;
 use crate::log::redact_url;
 use crate::secret::Secret;
-use crate::store::credentials::{Credentials, ServerInfo};
+use crate::store::credentials::{Credentials, SecretStore, ServerInfo};
 
 /// How long before expiry a token is refreshed.
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
@@ -51,6 +51,8 @@ pub enum ResourceParam {
 #[derive(Clone, Debug)]
 pub struct AuthOptions {
     pub config_dir: PathBuf,
+    /// Where secrets are kept (`--credential-store`).
+    pub secret_store: SecretStore,
     /// The callback port; `None`: one derived from the URL, or any free one.
     pub callback_port: Option<u16>,
     pub host: String,
@@ -93,7 +95,8 @@ impl Authorizer {
             _ => None,
         };
         let credentials =
-            Credentials::for_server(&options.config_dir, &server_url, resource.as_deref());
+            Credentials::for_server(&options.config_dir, &server_url, resource.as_deref())
+                .with_store(options.secret_store);
         let current = credentials.tokens(None);
         Authorizer {
             http,

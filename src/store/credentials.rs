@@ -6,6 +6,14 @@
 //! came from, and a record from another issuer is never used. Files are
 //! owner-only and written atomically ([`super::file`]); the directory's lock
 //! ([`super::lock`]) makes one process at a time log in or refresh.
+//!
+//! The secret records (the client registration and the tokens) go to the
+//! OS credential store instead when it is available ([`super::keychain`],
+//! [`SecretStore`]); the directory then keeps only `server.json` (no
+//! secrets) and the lock. There is only ever one copy of a record: writing
+//! it to one place deletes it from the other, and reading looks in the
+//! credential store first, then in the directory (files written before the
+//! store was available are still found).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -17,6 +25,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::file;
+use super::keychain;
 use super::lock::Lock;
 use crate::auth::grant::{ClientIdentity, Tokens};
 
@@ -24,7 +33,23 @@ use crate::auth::grant::{ClientIdentity, Tokens};
 #[derive(Clone, Debug)]
 pub struct Credentials {
     dir: PathBuf,
+    secrets: SecretStore,
 }
+
+/// Where client registrations and tokens are kept (`--credential-store`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SecretStore {
+    /// The OS credential store where one answers, else files.
+    #[default]
+    Auto,
+    /// The OS credential store only; an error if it cannot be used.
+    Keychain,
+    /// Owner-only files in the config directory; the OS store is not touched.
+    File,
+}
+
+/// The records that hold secrets.
+const SECRET_RECORDS: [&str; 2] = ["client.json", "tokens.json"];
 
 /// A stored record, with the issuer it belongs to.
 #[derive(Serialize, Deserialize)]
@@ -56,7 +81,13 @@ impl Credentials {
             .collect();
         Credentials {
             dir: config_dir.join("servers").join(key),
+            secrets: SecretStore::Auto,
         }
+    }
+
+    /// The same credentials, with secrets kept in `secrets`.
+    pub fn with_store(self, secrets: SecretStore) -> Credentials {
+        Credentials { secrets, ..self }
     }
 
     pub fn dir(&self) -> &Path {
@@ -70,7 +101,10 @@ impl Credentials {
             .flatten()
             .flatten()
             .filter(|entry| entry.path().is_dir())
-            .map(|entry| Credentials { dir: entry.path() })
+            .map(|entry| Credentials {
+                dir: entry.path(),
+                secrets: SecretStore::Auto,
+            })
             .collect();
         found.sort_by(|a, b| a.dir.cmp(&b.dir));
         found
@@ -89,6 +123,9 @@ impl Credentials {
 
     /// Deletes everything stored for this server.
     pub fn forget_all(&self) -> io::Result<()> {
+        for name in SECRET_RECORDS {
+            self.remove(name)?;
+        }
         match std::fs::remove_dir_all(&self.dir) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -123,7 +160,7 @@ impl Credentials {
 
     /// G9: a registration the server rejected is dropped.
     pub fn forget_client(&self) -> io::Result<()> {
-        remove(&self.dir.join("client.json"))
+        self.remove("client.json")
     }
 
     /// The stored tokens and their issuer; with `issuer`, only if it matches.
@@ -140,7 +177,21 @@ impl Credentials {
     }
 
     pub fn forget_tokens(&self) -> io::Result<()> {
-        remove(&self.dir.join("tokens.json"))
+        self.remove("tokens.json")
+    }
+
+    /// Where this server's secrets are, for `status`: `"keychain"` or
+    /// `"file"`, or `None` when there are none.
+    pub fn secrets_location(&self) -> Option<&'static str> {
+        for name in SECRET_RECORDS {
+            if self.in_keychain() && matches!(keychain::get(&self.account(name)), Ok(Some(_))) {
+                return Some("keychain");
+            }
+            if self.dir.join(name).exists() {
+                return Some("file");
+            }
+        }
+        None
     }
 
     /// Records which server this directory belongs to (for `status`).
@@ -155,7 +206,7 @@ impl Credentials {
     }
 
     fn read<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
-        let bytes = file::read(&self.dir.join(name)).ok()??;
+        let bytes = self.read_bytes(name)?;
         match serde_json::from_slice(&bytes) {
             Ok(value) => Some(value),
             Err(e) => {
@@ -178,7 +229,74 @@ impl Credentials {
             value,
         };
         let json = serde_json::to_vec_pretty(&record).map_err(io::Error::other)?;
-        file::write_atomic(&self.dir.join(name), &json)
+        self.write_bytes(name, &json)
+    }
+
+    /// Whether the OS credential store is used for this server's secrets.
+    fn in_keychain(&self) -> bool {
+        match self.secrets {
+            SecretStore::File => false,
+            SecretStore::Keychain => true,
+            SecretStore::Auto => keychain::available(),
+        }
+    }
+
+    /// The credential store entry of a record: the server's key and the
+    /// record's name.
+    fn account(&self, name: &str) -> String {
+        let key = self
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!("{key}/{name}")
+    }
+
+    fn read_bytes(&self, name: &str) -> Option<Vec<u8>> {
+        if SECRET_RECORDS.contains(&name) && self.in_keychain() {
+            match keychain::get(&self.account(name)) {
+                Ok(Some(bytes)) => return Some(bytes),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("cannot read the OS credential store: {e}"),
+            }
+        }
+        file::read(&self.dir.join(name)).ok()?
+    }
+
+    fn write_bytes(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        if SECRET_RECORDS.contains(&name) && self.in_keychain() {
+            match keychain::set(&self.account(name), bytes) {
+                Ok(()) => {
+                    // The directory still holds server.json and the lock.
+                    file::private_dir(&self.dir)?;
+                    return remove(&self.dir.join(name));
+                }
+                Err(e) if self.secrets == SecretStore::Keychain => {
+                    return Err(io::Error::other(format!(
+                        "cannot write to the OS credential store: {e} (use \
+                         --credential-store file to keep credentials in files)"
+                    )));
+                }
+                Err(e) => tracing::warn!(
+                    "cannot write to the OS credential store ({e}); keeping {name} in {}",
+                    self.dir.display()
+                ),
+            }
+        }
+        file::write_atomic(&self.dir.join(name), bytes)
+    }
+
+    /// Deletes a record wherever it is.
+    fn remove(&self, name: &str) -> io::Result<()> {
+        if SECRET_RECORDS.contains(&name)
+            && self.in_keychain()
+            && let Err(e) = keychain::delete(&self.account(name))
+        {
+            return Err(io::Error::other(format!(
+                "cannot delete from the OS credential store: {e}"
+            )));
+        }
+        remove(&self.dir.join(name))
     }
 }
 

@@ -6,15 +6,18 @@ use serde_json::json;
 use crate::common::fastmcp::{FastMcp, LoginEnv};
 use crate::common::{Bridge, tool_text};
 
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-async fn mcp_tether(args: &[&str], env: &[(&str, &str)]) -> Run {
+pub async fn mcp_tether(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"));
-    command.args(args).stdin(std::process::Stdio::null());
+    command
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .env("MCP_TETHER_CREDENTIAL_STORE", "file");
     for (k, v) in env {
         command.env(k, v);
     }

@@ -15,6 +15,7 @@ mod discovery;
 mod faults;
 mod fidelity;
 mod grants;
+mod keychain;
 mod legacy;
 mod logging;
 mod login;

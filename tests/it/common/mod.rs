@@ -6,6 +6,7 @@ pub mod fastmcp;
 pub mod fault;
 pub mod oidc;
 pub mod rmcp_server;
+pub mod secret_service;
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -57,6 +58,8 @@ impl Bridge {
             .env("HOME", home.path())
             .env("XDG_CONFIG_HOME", home.path().join(".config"))
             .env("MCP_TETHER_CONFIG_DIR", home.path().join("mcp-tether"))
+            // Never the developer's own keyring; the keychain tests say so.
+            .env("MCP_TETHER_CREDENTIAL_STORE", "file")
             .env_remove("HTTP_PROXY")
             .env_remove("HTTPS_PROXY")
             .env_remove("http_proxy")
