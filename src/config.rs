@@ -91,7 +91,7 @@ pub enum ConfigError {
     )]
     InsecureHttp { host: String },
     #[error(
-        "header {origin} uses ${{{var}}}, but the environment variable {var} is not set; set it \
+        "{origin} uses ${{{var}}}, but the environment variable {var} is not set; set it \
          in the \"env\" block of your MCP server config"
     )]
     MissingVar { origin: String, var: String },
@@ -137,7 +137,7 @@ impl Config {
         };
         let auth = match headers.contains_key(reqwest::header::AUTHORIZATION) {
             true => None,
-            false => Some(auth_options(&cli)?),
+            false => Some(auth_options(&cli, &env)?),
         };
         Ok(Config {
             auth,
@@ -164,7 +164,10 @@ impl Config {
 }
 
 /// The OAuth options, from mcp-remote's arguments and `--scope`.
-fn auth_options(cli: &Cli) -> Result<AuthOptions, ConfigError> {
+fn auth_options(
+    cli: &Cli,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<AuthOptions, ConfigError> {
     let compat = &cli.compat;
     let bad = |flag: &'static str, reason: String| ConfigError::BadOption { flag, reason };
     let auth_timeout = match &compat.auth_timeout {
@@ -187,7 +190,11 @@ fn auth_options(cli: &Cli) -> Result<AuthOptions, ConfigError> {
         };
     let static_client = match &compat.static_oauth_client_info {
         Some(text) => {
-            let json = json_or_file("static-oauth-client-info", text)?;
+            let mut json = json_or_file("static-oauth-client-info", text)?;
+            // A secret in a desktop config is better kept in its "env" block.
+            if let Some(serde_json::Value::String(secret)) = json.get_mut("client_secret") {
+                *secret = expand_vars(secret, "--static-oauth-client-info's client_secret", env)?;
+            }
             let mut client: ClientIdentity = serde_json::from_value(json).map_err(|e| {
                 bad(
                     "static-oauth-client-info",
@@ -364,7 +371,7 @@ fn add_header(
     let name = HeaderName::from_bytes(name.trim().as_bytes())
         .map_err(|_| bad("the name is empty or has characters a header name cannot have"))?;
     let origin = format!("{origin} ({name})");
-    let value = expand_vars(value.trim(), &origin, env)?;
+    let value = expand_vars(value.trim(), &format!("header {origin}"), env)?;
     let mut value = HeaderValue::from_str(&value).map_err(|_| ConfigError::BadHeader {
         origin: origin.clone(),
         reason: "the value has control characters".into(),
@@ -480,6 +487,22 @@ mod tests {
         assert!(
             text.contains("${NOPE}") && text.contains("not set"),
             "{text}"
+        );
+    }
+
+    /// A client secret can stay in the desktop config's "env" block.
+    #[test]
+    fn a_static_client_secret_expands_environment_variables() {
+        let info = r#"{"client_id":"ci","client_secret":"${TOKEN}"}"#;
+        let cfg = config(&["https://h/mcp", "--static-oauth-client-info", info]).unwrap();
+        let client = cfg.auth.unwrap().static_client.unwrap();
+        assert_eq!(client.client_secret.unwrap().expose(), "s3cret");
+        let missing = r#"{"client_id":"ci","client_secret":"${NOPE}"}"#;
+        let err =
+            config(&["https://h/mcp", "--static-oauth-client-info", missing]).expect_err("refused");
+        assert!(
+            err.to_string().contains("client_secret uses ${NOPE}"),
+            "{err}"
         );
     }
 
