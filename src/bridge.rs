@@ -57,7 +57,7 @@ where
 {
     let (outbox, queue) = Outbox::new();
     let writer = tokio::spawn(stdio::run_writer(stdout, queue));
-    let downstream = Arc::new(Downstream::new(outbox, config.ignore_tools.clone()));
+    let downstream = Arc::new(Downstream::new(outbox, config.filter.clone()));
     let upstream = Arc::new(Upstream::new(config, Arc::clone(&downstream))?);
     let mut reader = LineReader::new(BufReader::new(stdin));
     let mut in_flight = JoinSet::new();

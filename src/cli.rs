@@ -74,6 +74,28 @@ pub struct Cli {
     #[arg(long = "ignore-tool", value_name = "GLOB", action = ArgAction::Append)]
     pub ignore_tools: Vec<String>,
 
+    /// Only tools whose name matches GLOB are listed and callable (the
+    /// --ignore-tool rules still apply). Repeatable.
+    #[arg(long = "allow-tool", value_name = "GLOB", action = ArgAction::Append)]
+    pub allow_tools: Vec<String>,
+
+    /// Only prompts whose name matches GLOB are listed and usable. Repeatable.
+    #[arg(long = "allow-prompt", value_name = "GLOB", action = ArgAction::Append)]
+    pub allow_prompts: Vec<String>,
+
+    /// Hide prompts whose name matches GLOB. Repeatable.
+    #[arg(long = "ignore-prompt", value_name = "GLOB", action = ArgAction::Append)]
+    pub ignore_prompts: Vec<String>,
+
+    /// Only resources whose URI (or URI template) matches GLOB are listed
+    /// and readable. Repeatable.
+    #[arg(long = "allow-resource", value_name = "GLOB", action = ArgAction::Append)]
+    pub allow_resources: Vec<String>,
+
+    /// Hide resources whose URI (or URI template) matches GLOB. Repeatable.
+    #[arg(long = "ignore-resource", value_name = "GLOB", action = ArgAction::Append)]
+    pub ignore_resources: Vec<String>,
+
     /// Connect over IPv4 only.
     #[arg(long)]
     pub ipv4: bool,

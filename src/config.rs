@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
-use wildmatch::WildMatch;
+
+use crate::filter::{Filter, FilterArgs};
 
 use crate::auth::grant::{AuthMethod, ClientIdentity};
 use crate::auth::{AuthOptions, ResourceParam};
@@ -26,7 +27,8 @@ pub struct Config {
     pub headers: HeaderMap,
     pub transport: TransportStrategy,
     pub timeouts: Timeouts,
-    pub ignore_tools: ToolFilter,
+    /// What the host may see and use (`--allow-tool`, `--ignore-tool`…).
+    pub filter: Filter,
     /// Connect over IPv4 only.
     pub ipv4: bool,
     pub log: LogConfig,
@@ -67,12 +69,6 @@ pub struct LogConfig {
     pub file: Option<PathBuf>,
     /// `--debug`: a detailed log in the config directory.
     pub debug: bool,
-}
-
-/// `--ignore-tool` globs.
-#[derive(Clone, Debug, Default)]
-pub struct ToolFilter {
-    patterns: Vec<(String, WildMatch)>,
 }
 
 /// Why the command line cannot be used, in words the user can act on.
@@ -150,7 +146,14 @@ impl Config {
                 TransportArg::SseOnly => TransportStrategy::SseOnly,
             },
             timeouts,
-            ignore_tools: ToolFilter::new(cli.ignore_tools),
+            filter: Filter::new(&FilterArgs {
+                allow_tools: &cli.allow_tools,
+                ignore_tools: &cli.ignore_tools,
+                allow_prompts: &cli.allow_prompts,
+                ignore_prompts: &cli.ignore_prompts,
+                allow_resources: &cli.allow_resources,
+                ignore_resources: &cli.ignore_resources,
+            }),
             ipv4: cli.ipv4,
             log: LogConfig {
                 verbosity: cli.verbose,
@@ -296,31 +299,6 @@ fn json_or_file(flag: &'static str, text: &str) -> Result<serde_json::Value, Con
         flag,
         reason: format!("not valid JSON: {e}"),
     })
-}
-
-impl ToolFilter {
-    pub fn new(globs: Vec<String>) -> Self {
-        let patterns = globs
-            .into_iter()
-            .map(|glob| {
-                let matcher = WildMatch::new(&glob);
-                (glob, matcher)
-            })
-            .collect();
-        ToolFilter { patterns }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
-    /// The glob that hides `tool`, if any.
-    pub fn hiding(&self, tool: &str) -> Option<&str> {
-        self.patterns
-            .iter()
-            .find(|(_, m)| m.matches(tool))
-            .map(|(glob, _)| glob.as_str())
-    }
 }
 
 /// Whether `url` points at this machine, where plain http is safe (H6).
@@ -531,14 +509,6 @@ mod tests {
         let cfg = config(&["https://h/mcp", "--header-file", path.to_str().unwrap()]).unwrap();
         assert_eq!(cfg.headers["x-a"], "1");
         assert_eq!(cfg.headers["authorization"], "Bearer s3cret");
-    }
-
-    #[test]
-    fn ignore_tool_globs_name_the_matching_rule() {
-        let filter = ToolFilter::new(vec!["delete_*".into(), "exact".into()]);
-        assert_eq!(filter.hiding("delete_repo"), Some("delete_*"));
-        assert_eq!(filter.hiding("exact"), Some("exact"));
-        assert_eq!(filter.hiding("read"), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Everything on its way to the host: the ledger of in-flight requests, the
-//! tool filter, and the stdout [`Outbox`].
+//! filter ([`crate::filter`]), and the stdout [`Outbox`].
 //!
 //! The ledger is how every request gets exactly one answer. A request is
 //! entered when it arrives from the host; the server's answer removes it on
@@ -18,13 +18,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
-use crate::config::ToolFilter;
 use crate::error::UpstreamError;
-use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, code, error_response};
+use crate::filter::{Filter, Refusal};
+use crate::jsonrpc::{IdKey, Kind, Message, RawId, Shape, code, error_response};
 use crate::log::{TRAFFIC, bodies_enabled, redact_body};
 use crate::stdio::Outbox;
 
@@ -32,7 +31,7 @@ use crate::stdio::Outbox;
 pub struct Downstream {
     outbox: Outbox,
     ledger: Mutex<HashMap<IdKey, Pending>>,
-    hidden_tools: ToolFilter,
+    filter: Filter,
     next_private: AtomicU64,
 }
 
@@ -46,11 +45,11 @@ enum Pending {
 }
 
 impl Downstream {
-    pub fn new(outbox: Outbox, hidden_tools: ToolFilter) -> Self {
+    pub fn new(outbox: Outbox, filter: Filter) -> Self {
         Downstream {
             outbox,
             ledger: Mutex::new(HashMap::new()),
-            hidden_tools,
+            filter,
             next_private: AtomicU64::new(1),
         }
     }
@@ -81,20 +80,58 @@ impl Downstream {
         true
     }
 
-    /// The answer to a call of a hidden tool (`--ignore-tool`).
+    /// The bridge's answer to a request that uses something the filter
+    /// hides (`--allow-tool`, `--ignore-resource`…). A batch with such a
+    /// request is not sent at all: each of its requests is answered, the
+    /// refused ones with their rule.
     fn refusal(&self, msg: &Message) -> Option<Bytes> {
-        if self.hidden_tools.is_empty() || !msg.is_request("tools/call") {
+        if self.filter.is_empty() {
             return None;
         }
-        let tool = msg.params_target()?;
-        let glob = self.hidden_tools.hiding(&tool)?;
-        tracing::info!(tool, glob, "refused a call to a hidden tool");
-        Some(error_response(
-            msg.request_id(),
-            code::INVALID_PARAMS,
-            &format!("mcp-tether: tool '{tool}' is hidden by --ignore-tool '{glob}'"),
-            None,
-        ))
+        match msg.shape() {
+            Shape::Single(Kind::Request { id, method }) => {
+                let refusal = self.filter.refusal(method, msg.raw())?;
+                tracing::info!("refused {method}: {}", refusal.0);
+                Some(refusal_response(id, method, &refusal))
+            }
+            Shape::Batch(kinds) => self.batch_refusal(msg.raw(), kinds),
+            Shape::Single(_) => None,
+        }
+    }
+
+    fn batch_refusal(&self, raw: &[u8], kinds: &[Kind]) -> Option<Bytes> {
+        let items: Vec<&RawValue> = serde_json::from_slice(raw).ok()?;
+        let verdicts: Vec<Option<Refusal>> = items
+            .iter()
+            .zip(kinds)
+            .map(|(item, kind)| match kind {
+                Kind::Request { method, .. } => self.filter.refusal(method, item.get().as_bytes()),
+                _ => None,
+            })
+            .collect();
+        verdicts.iter().any(Option::is_some).then_some(())?;
+        let answers: Vec<String> = kinds
+            .iter()
+            .zip(&verdicts)
+            .filter_map(|(kind, verdict)| {
+                let Kind::Request { id, method } = kind else {
+                    return None;
+                };
+                let answer = match verdict {
+                    Some(refusal) => refusal_response(id, method, refusal),
+                    None => error_response(
+                        Some(id),
+                        code::INVALID_REQUEST,
+                        "mcp-tether: not sent, because its batch held a refused request; \
+                         send it again on its own",
+                        None,
+                    ),
+                };
+                Some(String::from_utf8_lossy(&answer).into_owned())
+            })
+            .collect();
+        tracing::info!("refused a batch that held a filtered request");
+        Some(Bytes::from(format!("[{}]", answers.join(","))))
     }
 
     /// Routes one message from the server: answers to the host's requests go
@@ -104,7 +141,7 @@ impl Downstream {
     /// Returns the ids of the host requests this message answered.
     pub async fn deliver(&self, msg: Message) -> Vec<IdKey> {
         let mut answered = Vec::new();
-        let mut tools_list = false;
+        let mut answered_method = None;
         {
             let mut ledger = self.ledger.lock().expect("ledger lock");
             for kind in msg.kinds() {
@@ -115,7 +152,7 @@ impl Downstream {
                 match ledger.remove(&key) {
                     Some(Pending::Client { method, since, .. }) => {
                         tracing::debug!(target: TRAFFIC, "← {id} {method} answered in {:.1?}", since.elapsed());
-                        tools_list |= &*method == "tools/list";
+                        answered_method = Some(method);
                         answered.push(key);
                     }
                     Some(Pending::Private(waiter)) => {
@@ -131,10 +168,17 @@ impl Downstream {
         }
         if !answered.is_empty() || !is_only_responses(&msg) {
             self.log_server_message(&msg);
-            let raw = match (tools_list, msg.shape()) {
-                (true, crate::jsonrpc::Shape::Single(_)) if !self.hidden_tools.is_empty() => {
-                    filter_tools(msg.raw(), &self.hidden_tools).unwrap_or_else(|| msg.into_raw())
-                }
+            if let Some(method) = msg.method()
+                && self.filter.hides_notification(method, msg.raw())
+            {
+                tracing::debug!("dropped {method} about a filtered resource");
+                return answered;
+            }
+            let raw = match (&answered_method, msg.shape()) {
+                (Some(method), Shape::Single(_)) => self
+                    .filter
+                    .filter_list(method, msg.raw())
+                    .unwrap_or_else(|| msg.into_raw()),
                 _ => msg.into_raw(),
             };
             self.write(raw).await;
@@ -276,42 +320,15 @@ fn is_only_responses(msg: &Message) -> bool {
         .all(|k| matches!(k, Kind::Response { .. }))
 }
 
-/// Removes hidden tools from a `tools/list` answer. Every other member, and
-/// every kept tool, keeps its bytes. `None` if the answer has no tool list.
-fn filter_tools(raw: &[u8], hidden: &ToolFilter) -> Option<Bytes> {
-    #[derive(Deserialize)]
-    struct Named<'a> {
-        #[serde(borrow)]
-        name: Option<std::borrow::Cow<'a, str>>,
-    }
-    let mut top = RawObject::parse(raw).ok()?;
-    let result_text = top.get("result")?.to_owned();
-    let mut result = RawObject::parse(result_text.as_bytes()).ok()?;
-    let tools: Vec<&RawValue> = serde_json::from_str(result.get("tools")?).ok()?;
-    let kept: Vec<&str> = tools
-        .iter()
-        .filter(|tool| {
-            let name = serde_json::from_str::<Named<'_>>(tool.get())
-                .ok()
-                .and_then(|n| n.name);
-            match name
-                .as_deref()
-                .and_then(|n| hidden.hiding(n).map(|g| (n, g)))
-            {
-                Some((name, glob)) => {
-                    tracing::debug!(name, glob, "hid a tool from tools/list");
-                    false
-                }
-                None => true,
-            }
-        })
-        .map(|tool| tool.get())
-        .collect();
-    let kept = format!("[{}]", kept.join(","));
-    result.set("tools", &kept);
-    let result = result.to_bytes();
-    top.set("result", std::str::from_utf8(&result).ok()?);
-    Some(top.to_bytes())
+/// The answer to a request refused by the filter: "resource not found" for
+/// resources, "invalid params" for the rest, as a server would answer.
+fn refusal_response(id: &RawId, method: &str, refusal: &Refusal) -> Bytes {
+    let code = if method.starts_with("resources/") {
+        code::RESOURCE_NOT_FOUND
+    } else {
+        code::INVALID_PARAMS
+    };
+    error_response(Some(id), code, &refusal.0, None)
 }
 
 #[cfg(test)]
@@ -324,7 +341,11 @@ mod tests {
 
     fn downstream(hidden: &[&str]) -> (Downstream, tokio::sync::mpsc::Receiver<Vec<Bytes>>) {
         let (outbox, rx) = Outbox::new();
-        let filter = ToolFilter::new(hidden.iter().map(|s| s.to_string()).collect());
+        let hidden: Vec<String> = hidden.iter().map(|s| s.to_string()).collect();
+        let filter = Filter::new(&crate::filter::FilterArgs {
+            ignore_tools: &hidden,
+            ..Default::default()
+        });
         (Downstream::new(outbox, filter), rx)
     }
 

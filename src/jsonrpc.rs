@@ -31,6 +31,8 @@ pub mod code {
     pub const UPSTREAM: i64 = -32000;
     /// The server did not answer in time. Same code as the SDKs' `RequestTimeout`.
     pub const TIMEOUT: i64 = -32001;
+    /// MCP's "resource not found", for resources the bridge filters.
+    pub const RESOURCE_NOT_FOUND: i64 = -32002;
 }
 
 /// The id of a request exactly as it was written, e.g. `1`, `"1"` or `1.0`.

@@ -30,6 +30,7 @@ pub mod commands;
 pub mod config;
 pub mod downstream;
 pub mod error;
+pub mod filter;
 pub mod http;
 pub mod jsonrpc;
 pub mod log;

@@ -14,6 +14,7 @@ mod device;
 mod discovery;
 mod faults;
 mod fidelity;
+mod filters;
 mod grants;
 mod keychain;
 mod legacy;
