@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::downstream::Downstream;
 use crate::error::UpstreamError;
+use crate::health::ErrorRecorder;
 use crate::jsonrpc::{Message, code, error_response};
 use crate::stdio::{self, Frame, LineReader, Outbox};
 use crate::upstream::Upstream;
@@ -57,7 +58,11 @@ where
 {
     let (outbox, queue) = Outbox::new();
     let writer = tokio::spawn(stdio::run_writer(stdout, queue));
-    let downstream = Arc::new(Downstream::new(outbox, config.filter.clone()));
+    let mut downstream = Downstream::new(outbox, config.filter.clone());
+    if let Some(errors) = error_recorder(config) {
+        downstream = downstream.with_error_recorder(errors);
+    }
+    let downstream = Arc::new(downstream);
     let upstream = Arc::new(Upstream::new(config, Arc::clone(&downstream))?);
     let mut reader = LineReader::new(BufReader::new(stdin));
     let mut in_flight = JoinSet::new();
@@ -94,6 +99,19 @@ where
     // Every Outbox is gone now, so the writer ends once it has flushed.
     let _ = tokio::time::timeout(FLUSH, writer).await;
     Ok(stop)
+}
+
+/// Where this server's last failure is kept: beside its credentials.
+fn error_recorder(config: &Config) -> Option<ErrorRecorder> {
+    let resource = config.auth.as_ref().and_then(|auth| match &auth.resource {
+        crate::auth::ResourceParam::Explicit(resource) => Some(resource.as_str()),
+        _ => None,
+    });
+    let config_dir = match &config.auth {
+        Some(auth) => auth.config_dir.clone(),
+        None => crate::config_dir()?,
+    };
+    Some(ErrorRecorder::new(&config_dir, &config.url, resource))
 }
 
 /// Handles one frame from stdin.

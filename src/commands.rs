@@ -272,6 +272,13 @@ fn status(url: Option<&str>, as_json: bool) -> anyhow::Result<()> {
                 println!("  {label}: {value}");
             }
         }
+        if let (Some(ago), Some(message)) = (
+            report["last_error"]["seconds_ago"].as_i64(),
+            report["last_error"]["message"].as_str(),
+        ) {
+            let ago = human(Duration::from_secs(ago.max(0) as u64));
+            println!("  last error ({ago} ago): {message}");
+        }
     }
     Ok(())
 }
@@ -293,6 +300,11 @@ fn report(credentials: &Credentials) -> Value {
         "expires_in_seconds": tokens.as_ref().and_then(|(_, t)| t.expires_at).map(|at| at as i64 - now),
         "refreshable": tokens.as_ref().is_some_and(|(_, t)| t.refresh_token.is_some()),
         "stored_in": credentials.secrets_location(),
+        "last_error": credentials.last_error().map(|e| json!({
+            "at": e.at,
+            "seconds_ago": now - e.at as i64,
+            "message": e.message,
+        })),
     })
 }
 

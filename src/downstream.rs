@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::error::UpstreamError;
 use crate::filter::{Filter, Refusal};
+use crate::health::ErrorRecorder;
 use crate::jsonrpc::{IdKey, Kind, Message, RawId, Shape, code, error_response};
 use crate::log::{TRAFFIC, bodies_enabled, redact_body};
 use crate::stdio::Outbox;
@@ -32,6 +33,7 @@ pub struct Downstream {
     outbox: Outbox,
     ledger: Mutex<HashMap<IdKey, Pending>>,
     filter: Filter,
+    errors: Option<ErrorRecorder>,
     next_private: AtomicU64,
 }
 
@@ -50,6 +52,7 @@ impl Downstream {
             outbox,
             ledger: Mutex::new(HashMap::new()),
             filter,
+            errors: None,
             next_private: AtomicU64::new(1),
         }
     }
@@ -218,7 +221,20 @@ impl Downstream {
         self.answer_with(ids, err).await;
     }
 
+    /// Keeps the last failure for `mcp-tether status`.
+    pub fn with_error_recorder(self, errors: ErrorRecorder) -> Self {
+        Downstream {
+            errors: Some(errors),
+            ..self
+        }
+    }
+
     async fn answer_with(&self, ids: Vec<RawId>, err: &UpstreamError) {
+        if !ids.is_empty()
+            && let Some(errors) = &self.errors
+        {
+            errors.record(err);
+        }
         for id in ids {
             tracing::warn!("✗ {id}: {err}");
             self.write(err.to_response(&id)).await;

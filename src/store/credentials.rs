@@ -60,6 +60,15 @@ struct Record<T> {
     value: T,
 }
 
+/// The last failure a bridge met with a server, for `status` (no secrets:
+/// the message is the one the host got, with URLs redacted).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LastError {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    pub message: String,
+}
+
 /// What is known about a server, for `status` (no secrets).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ServerInfo {
@@ -198,6 +207,20 @@ impl Credentials {
     pub fn save_info(&self, info: &ServerInfo) -> io::Result<()> {
         let json = serde_json::to_vec_pretty(info).map_err(io::Error::other)?;
         file::write_atomic(&self.dir.join("server.json"), &json)
+    }
+
+    /// Records the last failure seen with this server (and which server
+    /// this is, so that `status` lists it even without a sign-in).
+    pub fn save_last_error(&self, info: &ServerInfo, error: &LastError) -> io::Result<()> {
+        if self.info().is_none() {
+            self.save_info(info)?;
+        }
+        let json = serde_json::to_vec_pretty(error).map_err(io::Error::other)?;
+        file::write_atomic(&self.dir.join("last_error.json"), &json)
+    }
+
+    pub fn last_error(&self) -> Option<LastError> {
+        self.read("last_error.json")
     }
 
     /// The lock that makes one process at a time log in or refresh (G17, G21).

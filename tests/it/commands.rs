@@ -129,3 +129,42 @@ async fn login_status_and_logout() {
         after.stdout
     );
 }
+
+/// Issue 9: `status` tells, after the fact, the last failure a bridge met
+/// with a server and when, without a sign-in and without secrets.
+#[tokio::test]
+async fn status_shows_the_last_error_a_bridge_met() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let env = [("MCP_TETHER_CONFIG_DIR", config.to_str().unwrap())];
+    let port = crate::common::free_port();
+    let url = format!("http://127.0.0.1:{port}/mcp?api_key=s3cret");
+    let mut bridge = Bridge::start_with_env(&[&url], &env);
+    bridge
+        .send(&crate::common::initialize_request(1, "2025-06-18"))
+        .await;
+    let failed = bridge.answer_to(&json!(1)).await;
+    assert!(failed.get("error").is_some(), "{failed}");
+
+    let status = mcp_tether(&["status"], &env).await;
+    assert!(status.ok, "{}", status.stderr);
+    assert!(
+        status.stdout.contains(&format!("127.0.0.1:{port}/mcp")),
+        "{}",
+        status.stdout
+    );
+    assert!(status.stdout.contains("signed in: no"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("last error (0 s ago)"),
+        "{}",
+        status.stdout
+    );
+    assert!(!status.stdout.contains("s3cret"), "{}", status.stdout);
+    let json_status = mcp_tether(&["status", "--json"], &env).await;
+    let report: serde_json::Value = serde_json::from_str(&json_status.stdout).unwrap();
+    let message = report[0]["last_error"]["message"].as_str().unwrap();
+    assert!(
+        crate::common::error_message(&failed).ends_with(message),
+        "the message the host got: {message}"
+    );
+}
