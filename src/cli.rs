@@ -96,6 +96,16 @@ pub struct Cli {
     #[arg(long = "ignore-resource", value_name = "GLOB", action = ArgAction::Append)]
     pub ignore_resources: Vec<String>,
 
+    /// Run CMD for headers before the first request, and again when the
+    /// server refuses them: each line it prints is "Name: value" (an SSO
+    /// helper, a short-lived gateway token). No shell, unless CMD is one.
+    #[arg(long, value_name = "CMD")]
+    pub header_command: Option<String>,
+
+    /// Seconds --header-command may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub header_command_timeout: f64,
+
     /// Connect over IPv4 only.
     #[arg(long)]
     pub ipv4: bool,

@@ -13,6 +13,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use crate::filter::{Filter, FilterArgs};
+use crate::header_command::HeaderCommand;
 
 use crate::auth::grant::{AuthMethod, ClientIdentity};
 use crate::auth::{AuthOptions, ResourceParam};
@@ -29,6 +30,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// What the host may see and use (`--allow-tool`, `--ignore-tool`…).
     pub filter: Filter,
+    /// `--header-command`.
+    pub header_command: Option<std::sync::Arc<HeaderCommand>>,
     /// Connect over IPv4 only.
     pub ipv4: bool,
     pub log: LogConfig,
@@ -131,6 +134,18 @@ impl Config {
             headers: seconds("headers-timeout", cli.headers_timeout)?,
             body: seconds("body-timeout", cli.body_timeout)?,
         };
+        let header_command = match &cli.header_command {
+            Some(command) => {
+                let timeout = seconds("header-command-timeout", cli.header_command_timeout)?;
+                let command =
+                    HeaderCommand::new(command, timeout).map_err(|e| ConfigError::BadOption {
+                        flag: "header-command",
+                        reason: e.to_string(),
+                    })?;
+                Some(std::sync::Arc::new(command))
+            }
+            None => None,
+        };
         let auth = match headers.contains_key(reqwest::header::AUTHORIZATION) {
             true => None,
             false => Some(auth_options(&cli, &env)?),
@@ -146,6 +161,7 @@ impl Config {
                 TransportArg::SseOnly => TransportStrategy::SseOnly,
             },
             timeouts,
+            header_command,
             filter: Filter::new(&FilterArgs {
                 allow_tools: &cli.allow_tools,
                 ignore_tools: &cli.ignore_tools,

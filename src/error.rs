@@ -78,6 +78,9 @@ pub enum UpstreamError {
         hint: String,
     },
 
+    #[error("{0}; run the command by hand to see what it prints")]
+    HeaderCommand(#[from] crate::header_command::HeaderCommandError),
+
     #[error("mcp-tether is shutting down")]
     ShuttingDown,
 }

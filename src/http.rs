@@ -26,6 +26,8 @@ pub const MAX_BODY: usize = 1024 * 1024 * 1024;
 pub struct Http {
     client: reqwest::Client,
     headers: HeaderMap,
+    /// Headers from `--header-command`, replaced when it runs again.
+    dynamic: std::sync::Arc<std::sync::RwLock<HeaderMap>>,
     timeouts: Timeouts,
 }
 
@@ -49,19 +51,35 @@ impl Http {
         Ok(Http {
             client,
             headers: config.headers.clone(),
+            dynamic: Default::default(),
             timeouts: config.timeouts,
         })
+    }
+
+    /// Replaces the `--header-command` headers every later request carries.
+    pub fn set_dynamic_headers(&self, headers: HeaderMap) {
+        *self.dynamic.write().expect("headers lock") = headers;
+    }
+
+    /// Whether the `--header-command` headers include `name`.
+    pub fn has_dynamic_header(&self, name: reqwest::header::HeaderName) -> bool {
+        self.dynamic
+            .read()
+            .expect("headers lock")
+            .contains_key(name)
     }
 
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
     }
 
-    /// A request carrying the user's headers.
+    /// A request carrying the user's headers (`--header-command`'s last).
     pub fn request(&self, method: reqwest::Method, url: &Url) -> RequestBuilder {
+        let dynamic = self.dynamic.read().expect("headers lock").clone();
         self.client
             .request(method, url.clone())
             .headers(self.headers.clone())
+            .headers(dynamic)
     }
 
     /// A request without the user's headers: for authorization servers and

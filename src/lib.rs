@@ -31,6 +31,7 @@ pub mod config;
 pub mod downstream;
 pub mod error;
 pub mod filter;
+pub mod header_command;
 pub mod health;
 pub mod http;
 pub mod jsonrpc;

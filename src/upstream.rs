@@ -22,6 +22,7 @@ use crate::auth::challenge::BearerChallenge;
 use crate::config::{Config, TransportStrategy};
 use crate::downstream::Downstream;
 use crate::error::UpstreamError;
+use crate::header_command::HeaderCommand;
 use crate::http::Http;
 use crate::jsonrpc::Message;
 use legacy_sse::LegacySse;
@@ -38,12 +39,36 @@ pub(crate) struct Shared {
     downstream: Arc<Downstream>,
     /// OAuth, unless the user sends their own `Authorization` header.
     auth: Option<Arc<Authorizer>>,
+    /// `--header-command`, run before the first request and on refusals.
+    header_command: Option<Arc<HeaderCommand>>,
 }
 
 impl Shared {
     /// The `Authorization` value to send, when signed in.
     fn auth_header(&self) -> Option<reqwest::header::HeaderValue> {
+        if self.http.has_dynamic_header(reqwest::header::AUTHORIZATION) {
+            // The header command authenticates; OAuth stays out of its way.
+            return None;
+        }
         self.auth.as_ref().and_then(|auth| auth.header())
+    }
+
+    /// Runs `--header-command` the first time a message goes out.
+    async fn load_headers(&self) -> Result<(), UpstreamError> {
+        if let Some(command) = &self.header_command {
+            self.http.set_dynamic_headers(command.headers().await?);
+        }
+        Ok(())
+    }
+
+    /// Whether a refusal is for the header command to answer: it gives the
+    /// `Authorization` header, there is no OAuth, or the server's challenge
+    /// is not an OAuth one.
+    fn refusal_is_for_header_command(&self, challenge: Option<&BearerChallenge>) -> bool {
+        self.header_command.is_some()
+            && (self.auth.is_none()
+                || challenge.is_none()
+                || self.http.has_dynamic_header(reqwest::header::AUTHORIZATION))
     }
 
     /// Gets a token after the server refused `sent` (G14, G16, login).
@@ -56,6 +81,13 @@ impl Shared {
             url: self.shown_url.clone(),
             reason,
         };
+        if let (true, Some(command)) = (
+            self.refusal_is_for_header_command(challenge),
+            &self.header_command,
+        ) {
+            command.refresh().await?;
+            return self.load_headers().await;
+        }
         let Some(auth) = &self.auth else {
             return Err(UpstreamError::credentials_refused(&self.shown_url));
         };
@@ -70,7 +102,7 @@ impl Shared {
         &self,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, UpstreamError> {
-        let mut may_authorize = self.auth.is_some();
+        let mut may_authorize = self.auth.is_some() || self.header_command.is_some();
         loop {
             let sent = self.auth_header();
             let request = match &sent {
@@ -121,6 +153,7 @@ impl Upstream {
             shown_url: crate::log::redact_url(&config.url),
             downstream,
             auth,
+            header_command: config.header_command.clone(),
         };
         Ok(Upstream {
             shared: Arc::new(shared),
@@ -138,7 +171,10 @@ impl Upstream {
         let _detecting = self.detecting.lock().await;
         match self.transport.get() {
             Some(transport) => send(transport, msg).await,
-            None => self.detect(msg).await,
+            None => {
+                self.shared.load_headers().await?;
+                self.detect(msg).await
+            }
         }
     }
 

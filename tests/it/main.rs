@@ -16,6 +16,7 @@ mod faults;
 mod fidelity;
 mod filters;
 mod grants;
+mod header_command;
 mod keychain;
 mod legacy;
 mod logging;

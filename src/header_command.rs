@@ -1,0 +1,240 @@
+//! `--header-command`: headers from a program the user names, for SSO,
+//! Kerberos or short-lived gateway tokens (issue 9).
+//!
+//! The command line is split like a shell would split it, but no shell runs
+//! it (write `sh -c '…'` to have one). Its standard output is read as
+//! `Name: value` lines (blank lines and `#` comments skipped); the values are
+//! secrets in every log. It runs before the first request, and again when the
+//! server refuses the headers (a `401` that is not an OAuth challenge to
+//! answer); it has a time limit.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use tokio::process::Command;
+use tokio::sync::Mutex;
+
+/// How long the command may run.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A refusal within this long after a run does not run the command again:
+/// requests refused together need one new set of headers, not one each.
+const RERUN_GAP: Duration = Duration::from_secs(1);
+/// The most output read from the command.
+const MAX_OUTPUT: usize = 64 * 1024;
+
+/// Why the command gave no headers, in words the user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderCommandError {
+    #[error("--header-command is empty or its quoting is unbalanced")]
+    Unparsable,
+    #[error("--header-command `{program}` could not start: {reason}")]
+    Spawn { program: String, reason: String },
+    #[error("--header-command `{program}` did not finish within {seconds} s")]
+    Timeout { program: String, seconds: u64 },
+    #[error("--header-command `{program}` exited with {status}{}", tail(.stderr))]
+    Failed {
+        program: String,
+        status: String,
+        stderr: String,
+    },
+    #[error(
+        "--header-command `{program}` printed line {line}, which is not a \"Name: value\" header \
+         ({reason})"
+    )]
+    BadLine {
+        program: String,
+        line: usize,
+        reason: &'static str,
+    },
+}
+
+fn tail(stderr: &str) -> String {
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+    last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
+}
+
+/// The command, and the headers it last gave.
+pub struct HeaderCommand {
+    argv: Vec<String>,
+    timeout: Duration,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for HeaderCommand {
+    /// The program only: its arguments may hold secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeaderCommand")
+            .field("program", &self.argv[0])
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    headers: HeaderMap,
+    ran_at: Option<Instant>,
+}
+
+impl HeaderCommand {
+    /// Parses the command line (quotes as a shell reads them; no shell).
+    pub fn new(command: &str, timeout: Duration) -> Result<Self, HeaderCommandError> {
+        let argv = shlex::split(command).filter(|a| !a.is_empty());
+        let argv = argv.ok_or(HeaderCommandError::Unparsable)?;
+        Ok(HeaderCommand {
+            argv,
+            timeout,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    /// The headers to send: the last ones the command gave, running it
+    /// first if it has not run yet.
+    pub async fn headers(&self) -> Result<HeaderMap, HeaderCommandError> {
+        let mut state = self.state.lock().await;
+        if state.ran_at.is_none() {
+            state.headers = self.run().await?;
+            state.ran_at = Some(Instant::now());
+        }
+        Ok(state.headers.clone())
+    }
+
+    /// Runs the command again after the server refused its headers, unless
+    /// it has just run.
+    pub async fn refresh(&self) -> Result<(), HeaderCommandError> {
+        let mut state = self.state.lock().await;
+        if state.ran_at.is_some_and(|at| at.elapsed() < RERUN_GAP) {
+            return Ok(());
+        }
+        tracing::info!("the server refused the headers; running --header-command again");
+        state.headers = self.run().await?;
+        state.ran_at = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Whether the last headers include `Authorization` (then OAuth stays
+    /// out of the way, as with a `--header "Authorization: …"`).
+    pub async fn gives_authorization(&self) -> bool {
+        let state = self.state.lock().await;
+        state.headers.contains_key(reqwest::header::AUTHORIZATION)
+    }
+
+    async fn run(&self) -> Result<HeaderMap, HeaderCommandError> {
+        let program = self.argv[0].clone();
+        let started = Instant::now();
+        let child = Command::new(&program)
+            .args(&self.argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| HeaderCommandError::Spawn {
+                program: program.clone(),
+                reason: e.to_string(),
+            })?;
+        let output = tokio::time::timeout(self.timeout, child.wait_with_output())
+            .await
+            .map_err(|_| HeaderCommandError::Timeout {
+                program: program.clone(),
+                seconds: self.timeout.as_secs(),
+            })?
+            .map_err(|e| HeaderCommandError::Spawn {
+                program: program.clone(),
+                reason: e.to_string(),
+            })?;
+        if !output.status.success() {
+            let stderr =
+                String::from_utf8_lossy(&output.stderr[..output.stderr.len().min(MAX_OUTPUT)]);
+            return Err(HeaderCommandError::Failed {
+                program,
+                status: output.status.to_string(),
+                stderr: stderr.into_owned(),
+            });
+        }
+        let stdout = &output.stdout[..output.stdout.len().min(MAX_OUTPUT)];
+        let headers = parse(&program, &String::from_utf8_lossy(stdout))?;
+        let names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        tracing::debug!(
+            "--header-command gave {} in {:.0?}",
+            names.join(", "),
+            started.elapsed()
+        );
+        Ok(headers)
+    }
+}
+
+/// Reads `Name: value` lines; every value is marked sensitive.
+fn parse(program: &str, text: &str) -> Result<HeaderMap, HeaderCommandError> {
+    let mut headers = HeaderMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |reason| HeaderCommandError::BadLine {
+            program: program.to_owned(),
+            line: n + 1,
+            reason,
+        };
+        let (name, value) = line.split_once(':').ok_or_else(|| bad("no ':'"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| bad("the name is not a header name"))?;
+        let mut value = HeaderValue::from_str(value.trim())
+            .map_err(|_| bad("the value has control characters"))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_lines_become_sensitive_headers() {
+        let text = "# from the SSO helper\nAuthorization: Bearer abc\n\nX-Tenant:  acme \n";
+        let headers = parse("helper", text).unwrap();
+        assert_eq!(headers["authorization"], "Bearer abc");
+        assert_eq!(headers["x-tenant"], "acme");
+        assert!(headers["authorization"].is_sensitive());
+        let err = parse("helper", "Authorization Bearer abc").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--header-command `helper` printed line 1, which is not a \"Name: value\" header (no ':')"
+        );
+        assert!(!err.to_string().contains("abc") || err.to_string().contains("helper"));
+    }
+
+    /// No shell: metacharacters reach the program as plain arguments.
+    #[tokio::test]
+    async fn the_command_runs_without_a_shell() {
+        let command = HeaderCommand::new("printf 'X-Arg: %s\\n' '$(id)'", DEFAULT_TIMEOUT).unwrap();
+        let headers = command.headers().await.unwrap();
+        assert_eq!(headers["x-arg"], "$(id)");
+    }
+
+    #[tokio::test]
+    async fn failures_say_what_the_command_did() {
+        let failing =
+            HeaderCommand::new("sh -c 'echo token expired >&2; exit 3'", DEFAULT_TIMEOUT).unwrap();
+        let err = failing.headers().await.unwrap_err().to_string();
+        assert!(
+            err.contains("exited with exit status: 3: token expired"),
+            "{err}"
+        );
+        let slow = HeaderCommand::new("sleep 5", Duration::from_millis(200)).unwrap();
+        assert!(matches!(
+            slow.headers().await,
+            Err(HeaderCommandError::Timeout { .. })
+        ));
+        let missing = HeaderCommand::new("/nonexistent/helper", DEFAULT_TIMEOUT).unwrap();
+        assert!(matches!(
+            missing.headers().await,
+            Err(HeaderCommandError::Spawn { .. })
+        ));
+        assert!(HeaderCommand::new("  ", DEFAULT_TIMEOUT).is_err());
+    }
+}

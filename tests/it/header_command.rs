@@ -1,0 +1,103 @@
+//! `--header-command` (issue 9) against a real FastMCP server behind a
+//! static-token check whose first token expires: the command runs before
+//! the first request and again when the server refuses its headers.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+use crate::common::{Bridge, error_message, free_port, tool_text, wait_for_port};
+
+/// tests/python/token_server.py: `token-1` valid for `first_token_seconds`,
+/// `token-2`… for an hour.
+async fn token_server(first_token_seconds: f64) -> (Child, String) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
+    let port = free_port();
+    let child = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("token_server.py"))
+        .arg(port.to_string())
+        .arg(first_token_seconds.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python starts the token server");
+    wait_for_port(port).await;
+    (child, format!("http://127.0.0.1:{port}/mcp"))
+}
+
+/// A helper that prints `Authorization: Bearer token-N`, N counting its runs.
+fn helper(dir: &std::path::Path) -> (String, PathBuf) {
+    let counter = dir.join("runs");
+    let script = dir.join("sso-helper.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nn=$(cat '{c}' 2>/dev/null || echo 0)\nn=$((n + 1))\necho $n > '{c}'\n\
+             echo '# a comment'\necho \"Authorization: Bearer token-$n\"\necho 'X-Team: tether'\n",
+            c = counter.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    (script.display().to_string(), counter)
+}
+
+/// The token expires mid-session: the server's 401 runs the command again,
+/// and the call that met it is answered normally. The tokens never appear
+/// in the `-vv` log.
+#[tokio::test]
+async fn a_refused_header_runs_the_command_again_and_the_call_succeeds() {
+    let (_server, url) = token_server(4.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (helper, runs) = helper(dir.path());
+    let mut bridge = Bridge::start(&[&url, "--header-command", &helper, "-vv"]);
+    let init = bridge.initialize("2025-06-18").await;
+    assert_eq!(
+        init["result"]["serverInfo"]["name"], "tether-token-test",
+        "{init}"
+    );
+    let echo = bridge
+        .call_tool(1, "echo", json!({ "message": "one" }))
+        .await;
+    assert_eq!(tool_text(&echo), "one");
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().trim(), "1");
+
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    let echo = bridge
+        .call_tool(2, "echo", json!({ "message": "two" }))
+        .await;
+    assert_eq!(tool_text(&echo), "two", "answered after a new token");
+    assert_eq!(std::fs::read_to_string(&runs).unwrap().trim(), "2");
+    let log = bridge.stderr();
+    assert!(log.contains("running --header-command again"), "{log}");
+    assert!(
+        !log.contains("token-1") && !log.contains("token-2"),
+        "{log}"
+    );
+}
+
+/// A command that fails answers the request with what it said, and the
+/// bridge tries it again for the next request.
+#[tokio::test]
+async fn a_failing_command_is_an_error_that_quotes_it() {
+    let (_server, url) = token_server(60.0).await;
+    let mut bridge = Bridge::start(&[
+        &url,
+        "--header-command",
+        "sh -c 'echo \"please run: sso login\" >&2; exit 2'",
+    ]);
+    bridge
+        .send(&crate::common::initialize_request(1, "2025-06-18"))
+        .await;
+    let answer = bridge.answer_to(&json!(1)).await;
+    let message = error_message(&answer);
+    assert!(
+        message.contains("exited with exit status: 2: please run: sso login"),
+        "{answer}"
+    );
+    assert!(message.contains("run the command by hand"), "{answer}");
+}
