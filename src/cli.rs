@@ -123,6 +123,13 @@ pub struct Cli {
     #[arg(long)]
     pub debug: bool,
 
+    /// Record every message in both directions, the HTTP exchanges and the
+    /// transport events (session, re-initialize, reconnect, refresh, login)
+    /// to FILE as JSON Lines, secrets redacted: attach it to a bug report,
+    /// or read it with `mcp-tether replay FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
     /// Also write the log to this file.
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,

@@ -28,7 +28,7 @@ use crate::log::redact_url;
 use crate::store::credentials::Credentials;
 
 /// The names that select a command instead of the bridge.
-pub const NAMES: &[&str] = &["login", "logout", "status"];
+pub const NAMES: &[&str] = &["login", "logout", "status", "replay"];
 
 /// `mcp-tether <command>`.
 #[derive(Debug, Parser)]
@@ -52,6 +52,14 @@ pub enum Command {
         #[arg(long, conflicts_with = "url")]
         all: bool,
     },
+    /// Turn a --record recording into a readable timeline and a summary.
+    Replay {
+        /// The recording (JSON Lines, from --record).
+        file: std::path::PathBuf,
+        /// Only the summary, not the timeline.
+        #[arg(long)]
+        summary: bool,
+    },
     /// Show what is stored: signed in or not, issuer, client, scopes, expiry.
     Status {
         /// Only this server.
@@ -72,8 +80,19 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             Command::Login(cli) => login(*cli).await,
             Command::Logout { url, all } => logout(url.as_deref(), all).await,
             Command::Status { url, json } => status(url.as_deref(), json),
+            Command::Replay { file, summary } => replay(&file, summary),
         }
     })
+}
+
+fn replay(file: &std::path::Path, summary_only: bool) -> anyhow::Result<()> {
+    let reader = std::fs::File::open(file)
+        .map(std::io::BufReader::new)
+        .with_context(|| format!("cannot open the recording {}", file.display()))?;
+    let text = crate::replay::render(reader, summary_only)
+        .with_context(|| format!("reading {}", file.display()))?;
+    print!("{text}");
+    Ok(())
 }
 
 async fn login(cli: Cli) -> anyhow::Result<()> {

@@ -72,6 +72,8 @@ pub struct LogConfig {
     pub file: Option<PathBuf>,
     /// `--debug`: a detailed log in the config directory.
     pub debug: bool,
+    /// `--record FILE`: the traffic as JSON Lines, and the server it is for.
+    pub record: Option<(PathBuf, String)>,
 }
 
 /// Why the command line cannot be used, in words the user can act on.
@@ -119,6 +121,7 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let url = parse_url(&cli.url, cli.allow_http)?;
+        let shown_url = crate::log::redact_url(&url);
         let mut headers = HeaderMap::new();
         for (n, spec) in cli.headers.iter().enumerate() {
             let origin = format!("--header #{}", n + 1);
@@ -176,6 +179,7 @@ impl Config {
                 silent: cli.silent,
                 file: cli.log_file,
                 debug: cli.debug,
+                record: cli.record.map(|path| (path, shown_url)),
             },
             notes: cli.compat.notes(),
         })

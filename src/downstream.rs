@@ -145,6 +145,7 @@ impl Downstream {
     pub async fn deliver(&self, msg: Message) -> Vec<IdKey> {
         let mut answered = Vec::new();
         let mut answered_method = None;
+        let mut latency = None;
         {
             let mut ledger = self.ledger.lock().expect("ledger lock");
             for kind in msg.kinds() {
@@ -155,6 +156,7 @@ impl Downstream {
                 match ledger.remove(&key) {
                     Some(Pending::Client { method, since, .. }) => {
                         tracing::debug!(target: TRAFFIC, "← {id} {method} answered in {:.1?}", since.elapsed());
+                        latency = Some(since.elapsed());
                         answered_method = Some(method);
                         answered.push(key);
                     }
@@ -184,7 +186,7 @@ impl Downstream {
                     .unwrap_or_else(|| msg.into_raw()),
                 _ => msg.into_raw(),
             };
-            self.write(raw).await;
+            self.send_out(raw, latency).await;
         }
         answered
     }
@@ -285,6 +287,13 @@ impl Downstream {
 
     /// Writes a message the bridge made itself (an error, a refusal).
     pub async fn write(&self, raw: Bytes) {
+        self.send_out(raw, None).await;
+    }
+
+    /// Writes to stdout, recording the message (with the time its answer
+    /// took, for an answer) when `--record` is on.
+    async fn send_out(&self, raw: Bytes, latency: Option<std::time::Duration>) {
+        crate::record::message(crate::record::Dir::ToHost, &raw, latency);
         if !self.outbox.send(raw).await {
             tracing::debug!("stdout is closed; a message was not written");
         }
@@ -293,6 +302,7 @@ impl Downstream {
     /// Logs a message from the host (`-v`: a line per message; `-vv`: the
     /// redacted body too).
     pub fn log_host_message(&self, msg: &Message) {
+        crate::record::message(crate::record::Dir::Host, msg.raw(), None);
         log_message("→", msg, true);
     }
 

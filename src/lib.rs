@@ -36,6 +36,8 @@ pub mod health;
 pub mod http;
 pub mod jsonrpc;
 pub mod log;
+pub mod record;
+pub mod replay;
 pub mod secret;
 pub mod stdio;
 pub mod store;

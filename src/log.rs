@@ -58,6 +58,11 @@ pub fn init(config: &LogConfig, debug_dir: Option<&Path>) -> io::Result<Option<P
     if let Some(path) = &debug_path {
         layers.push(file_layer(path, LevelFilter::TRACE)?);
     }
+    if let Some((path, server)) = &config.record {
+        let recorder = crate::record::Recorder::create(path, server)?;
+        let wants = tracing_subscriber::filter::filter_fn(crate::record::Recorder::wants);
+        layers.push(recorder.with_filter(wants).boxed());
+    }
     tracing_subscriber::registry().with(layers).init();
     Ok(debug_path)
 }
@@ -142,6 +147,11 @@ pub fn redact_body(body: &[u8]) -> String {
         text.push_str(&format!("… <{} bytes in all>", body.len()));
     }
     text
+}
+
+/// Redacts a parsed message in place, as [`redact_body`] does.
+pub fn redact_json(value: &mut serde_json::Value) {
+    redact_value(value);
 }
 
 fn redact_value(value: &mut serde_json::Value) {

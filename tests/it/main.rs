@@ -22,6 +22,7 @@ mod legacy;
 mod logging;
 mod login;
 mod oauth;
+mod record;
 mod shutdown;
 mod store;
 mod streamable;

@@ -13,7 +13,7 @@ use super::{free_port, wait_for_port};
 /// The provider and the MCP server; both killed when dropped.
 pub struct OidcPair {
     _provider: Child,
-    _server: Child,
+    server: Child,
     pub issuer: String,
     pub server_port: u16,
 }
@@ -46,26 +46,24 @@ impl OidcPair {
             .spawn()
             .expect("node starts oidc-provider");
         let issuer = format!("http://127.0.0.1:{provider_port}");
-        let python = root.join("python/.venv/bin/python");
         let server_port = free_port();
-        let server = Command::new(python)
-            .arg(root.join("python/resource_server.py"))
-            .arg(server_port.to_string())
-            .arg(&issuer)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python starts the FastMCP resource server");
+        let server = resource_server(server_port, &issuer);
         wait_for_port(provider_port).await;
         wait_for_port(server_port).await;
         OidcPair {
             _provider: provider,
-            _server: server,
+            server,
             issuer,
             server_port,
         }
+    }
+
+    /// Restarts the MCP server on its port: every session it knew is gone;
+    /// the tokens the provider issued stay valid.
+    pub async fn restart_server(&mut self) {
+        self.server.kill().await.expect("kill the resource server");
+        self.server = resource_server(self.server_port, &self.issuer);
+        wait_for_port(self.server_port).await;
     }
 
     /// The MCP server's URL.
@@ -93,6 +91,20 @@ impl OidcPair {
             response.text().await.unwrap_or_default()
         );
     }
+}
+
+fn resource_server(port: u16, issuer: &str) -> Child {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
+    Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("resource_server.py"))
+        .arg(port.to_string())
+        .arg(issuer)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python starts the FastMCP resource server")
 }
 
 /// The user codes mcp-tether showed in `stderr`, in order.

@@ -1,0 +1,317 @@
+//! `mcp-tether replay FILE`: a `--record` recording as a readable timeline
+//! and a summary, for a person reading a bug report (issue 9).
+//!
+//! ```text
+//!    +0.025s  host →   request 1 initialize
+//!    +0.054s  http     POST initialize → HTTP 200 in 28.4ms
+//!    +0.054s  event    session #04ff19 started
+//!    +0.055s  → host   answer 1 (29.0 ms)
+//! ```
+
+use std::fmt::Write as _;
+use std::io::BufRead;
+
+use serde_json::Value;
+
+/// What a recording held, counted.
+#[derive(Debug, Default)]
+struct Summary {
+    host_requests: usize,
+    host_notifications: usize,
+    host_answers: usize,
+    answers: usize,
+    errors: usize,
+    server_requests: usize,
+    server_notifications: usize,
+    http: usize,
+    http_failed: Vec<u64>,
+    events: Vec<(String, usize)>,
+    warnings: usize,
+    unreadable: usize,
+}
+
+/// Reads a recording and renders it: the timeline (unless `summary_only`)
+/// and the summary.
+pub fn render(reader: impl BufRead, summary_only: bool) -> std::io::Result<String> {
+    let mut out = String::new();
+    let mut summary = Summary::default();
+    let mut start: Option<u64> = None;
+    for line in reader.lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+            summary.unreadable += 1;
+            continue;
+        };
+        let at = entry["t"].as_str().and_then(parse_timestamp);
+        if entry["kind"] == "recording" {
+            start = at;
+            let _ = writeln!(
+                out,
+                "Recording of {} by {}, started {}\n",
+                entry["server"].as_str().unwrap_or("?"),
+                entry["by"].as_str().unwrap_or("?"),
+                entry["t"].as_str().unwrap_or("?"),
+            );
+            continue;
+        }
+        let start = *start.get_or_insert(at.unwrap_or(0));
+        let offset = at.map_or(String::from("      ?"), |at| {
+            format!("{:+.3}s", at.saturating_sub(start) as f64 / 1000.0)
+        });
+        let (column, text) = describe(&entry, &mut summary);
+        if !summary_only {
+            // Continuation lines of a multi-line event stay in the text column.
+            let text = text.replace('\n', &format!("\n{:21}", ""));
+            let _ = writeln!(out, "{offset:>10}  {column:<8} {text}");
+        }
+    }
+    if !summary_only {
+        out.push('\n');
+    }
+    out.push_str(&summary.render());
+    Ok(out)
+}
+
+/// The column and the text for one entry, counting it.
+fn describe(entry: &Value, summary: &mut Summary) -> (&'static str, String) {
+    let text = entry["text"].as_str().unwrap_or_default().to_owned();
+    match entry["kind"].as_str() {
+        Some("message") if entry["dir"] == "host" => {
+            ("host →", host_message(&entry["message"], summary))
+        }
+        Some("message") => {
+            let latency = entry["latency_ms"]
+                .as_f64()
+                .map(|ms| format!(" ({ms:.1} ms)"))
+                .unwrap_or_default();
+            let text = to_host_message(&entry["message"], summary);
+            ("→ host", format!("{text}{latency}"))
+        }
+        Some("http") => {
+            summary.http += 1;
+            if let Some(status) = entry["status"].as_u64().filter(|s| !(200..300).contains(s)) {
+                summary.http_failed.push(status);
+            }
+            ("http", text)
+        }
+        Some("event") => {
+            let level = entry["level"].as_str().unwrap_or("INFO");
+            if level == "WARN" || level == "ERROR" {
+                summary.warnings += 1;
+                return ("WARN", text);
+            }
+            summary.count_event(&text);
+            ("event", text)
+        }
+        _ => {
+            summary.unreadable += 1;
+            ("?", entry.to_string())
+        }
+    }
+}
+
+fn host_message(message: &Value, summary: &mut Summary) -> String {
+    parts(message)
+        .iter()
+        .map(|part| match (part.get("method"), part.get("id")) {
+            (Some(method), Some(id)) => {
+                summary.host_requests += 1;
+                format!("request {id} {}{}", text(method), target(part))
+            }
+            (Some(method), None) => {
+                summary.host_notifications += 1;
+                format!("notification {}", text(method))
+            }
+            (None, id) => {
+                summary.host_answers += 1;
+                format!(
+                    "answer {} (to the server)",
+                    id.map_or("?".into(), Value::to_string)
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn to_host_message(message: &Value, summary: &mut Summary) -> String {
+    if message.get("omitted").is_some() {
+        return format!("message of {}", text(&message["omitted"]));
+    }
+    parts(message)
+        .iter()
+        .map(|part| {
+            let id = part.get("id").map_or("?".into(), Value::to_string);
+            if let Some(method) = part.get("method") {
+                if part.get("id").is_some() {
+                    summary.server_requests += 1;
+                    return format!("server request {id} {}", text(method));
+                }
+                summary.server_notifications += 1;
+                return format!("notification {}", text(method));
+            }
+            if let Some(error) = part.get("error") {
+                summary.errors += 1;
+                return format!("error {id} {}: {}", error["code"], text(&error["message"]));
+            }
+            summary.answers += 1;
+            format!("answer {id}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The messages of a single message or a batch.
+fn parts(message: &Value) -> Vec<&Value> {
+    match message {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// What a request is about: the tool, prompt or resource it names.
+fn target(part: &Value) -> String {
+    let params = &part["params"];
+    params["name"]
+        .as_str()
+        .or_else(|| params["uri"].as_str())
+        .map(|t| format!(" {t}"))
+        .unwrap_or_default()
+}
+
+fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}
+
+impl Summary {
+    /// Groups the transport events a reader looks for first.
+    fn count_event(&mut self, text: &str) {
+        let kind = if text.contains("session") && text.contains("started") {
+            "sessions started"
+        } else if text.contains("forgot the session") || text.contains("re-initializ") {
+            "sessions restarted"
+        } else if text.starts_with("connected over") {
+            "connections"
+        } else if text.contains("reconnect") || text.contains("resuming") {
+            "stream reconnects"
+        } else if text.contains("refreshed") {
+            "token refreshes"
+        } else if text.starts_with("signed in") {
+            "sign-ins"
+        } else if text.contains("--header-command") {
+            "header command runs"
+        } else {
+            "other events"
+        };
+        match self.events.iter_mut().find(|(k, _)| k == kind) {
+            Some((_, n)) => *n += 1,
+            None => self.events.push((kind.to_owned(), 1)),
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::from("Summary\n");
+        let _ = writeln!(
+            out,
+            "  from the host: {} requests, {} notifications, {} answers to the server",
+            self.host_requests, self.host_notifications, self.host_answers
+        );
+        let _ = writeln!(
+            out,
+            "  to the host: {} answers, {} errors, {} server requests, {} notifications",
+            self.answers, self.errors, self.server_requests, self.server_notifications
+        );
+        let failed = if self.http_failed.is_empty() {
+            "all 2xx".to_owned()
+        } else {
+            let statuses: Vec<String> = self.http_failed.iter().map(u64::to_string).collect();
+            format!("not 2xx: {}", statuses.join(", "))
+        };
+        let _ = writeln!(out, "  HTTP exchanges: {} ({failed})", self.http);
+        if !self.events.is_empty() {
+            let events: Vec<String> = self
+                .events
+                .iter()
+                .map(|(kind, n)| format!("{n} {kind}"))
+                .collect();
+            let _ = writeln!(out, "  events: {}", events.join(", "));
+        }
+        let _ = writeln!(out, "  warnings: {}", self.warnings);
+        if self.unreadable > 0 {
+            let _ = writeln!(out, "  unreadable lines: {}", self.unreadable);
+        }
+        out
+    }
+}
+
+/// Milliseconds since the epoch of a timestamp written by
+/// [`crate::record::timestamp`] (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+fn parse_timestamp(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() != 24 || b[4] != b'-' || b[10] != b'T' || b[19] != b'.' || b[23] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss, ms) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
+    // Howard Hinnant's days-from-civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
+    u64::try_from(secs * 1000 + ms).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn timestamps_read_back_what_the_recorder_writes() {
+        for ms in [0, 951_782_400_005, 1_795_445_238_123] {
+            let written = crate::record::timestamp(UNIX_EPOCH + Duration::from_millis(ms));
+            assert_eq!(parse_timestamp(&written), Some(ms), "{written}");
+        }
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn a_recording_becomes_a_timeline_and_a_summary() {
+        let recording = r#"{"t":"2026-11-23T14:48:09.219Z","kind":"recording","by":"mcp-tether 0.1.0","server":"https://mcp.example/mcp"}
+{"t":"2026-11-23T14:48:09.244Z","kind":"message","dir":"host","message":{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}}
+{"t":"2026-11-23T14:48:09.273Z","kind":"http","text":"POST tools/call → HTTP 404 in 28.4ms","status":404}
+{"t":"2026-11-23T14:48:09.274Z","kind":"event","level":"INFO","text":"session #04ff19 started"}
+{"t":"2026-11-23T14:48:09.300Z","kind":"message","dir":"to-host","latency_ms":56.0,"message":{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"down"}}}
+not json
+"#;
+        let text = render(recording.as_bytes(), false).unwrap();
+        assert_eq!(
+            text,
+            "Recording of https://mcp.example/mcp by mcp-tether 0.1.0, started 2026-11-23T14:48:09.219Z
+
+   +0.025s  host →   request 1 tools/call echo
+   +0.054s  http     POST tools/call → HTTP 404 in 28.4ms
+   +0.055s  event    session #04ff19 started
+   +0.081s  → host   error 1 -32000: down (56.0 ms)
+
+Summary
+  from the host: 1 requests, 0 notifications, 0 answers to the server
+  to the host: 0 answers, 1 errors, 0 server requests, 0 notifications
+  HTTP exchanges: 1 (not 2xx: 404)
+  events: 1 sessions started
+  warnings: 0
+  unreadable lines: 1
+"
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! `--record` and `mcp-tether replay` (issue 9): a session with a device
+//! sign-in, token refreshes and a server restart that forces a new session,
+//! recorded against real servers (oidc-provider and FastMCP) and replayed
+//! into a timeline that is compared with a snapshot.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::common::fastmcp::LoginEnv;
+use crate::common::oidc::{OidcPair, wait_for_user_code};
+use crate::common::{Bridge, initialize_request, tool_text};
+
+/// Replaces what changes from run to run: times, ports, codes, session
+/// fingerprints, client ids.
+fn normalized(text: &str, pair: &OidcPair, code: &str) -> String {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut line = line
+            .replace(code, "CODE")
+            .replace(&pair.issuer, "http://AS")
+            .replace(&pair.url(), "http://MCP/mcp");
+        // "+1.234s" offsets and "(12.3 ms)" / "in 4.5ms" latencies.
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|w| {
+                let digits =
+                    |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.');
+                if w.starts_with('+') && w.ends_with('s') && digits(&w[1..w.len() - 1]) {
+                    "+T".to_owned()
+                } else if w.starts_with('(') && digits(&w[1..]) {
+                    "(N".to_owned()
+                } else if w.ends_with("ms") && digits(&w[..w.len() - 2]) {
+                    "Nms".to_owned()
+                } else if w.len() == 7
+                    && w.starts_with('#')
+                    && w[1..].chars().all(|c| c.is_ascii_hexdigit())
+                {
+                    "#SESSION".to_owned()
+                } else {
+                    w.to_owned()
+                }
+            })
+            .collect();
+        line = words.join(" ");
+        if line.starts_with("Recording of") {
+            line = "Recording of http://MCP/mcp".to_owned();
+        }
+        out.push(line.trim_end().to_owned());
+    }
+    out.join("\n") + "\n"
+}
+
+#[tokio::test]
+async fn a_recorded_session_replays_into_its_timeline() {
+    let mut pair = OidcPair::start(5).await;
+    let login = LoginEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("session.jsonl");
+    let mut bridge = Bridge::start_with_env(
+        &[
+            &pair.url(),
+            "--device-code",
+            "--record",
+            recording.to_str().unwrap(),
+        ],
+        &login.vars(),
+    );
+    bridge.send(&initialize_request(0, "2025-06-18")).await;
+    let code = wait_for_user_code(|| bridge.stderr()).await;
+    pair.approve(&code).await;
+    bridge.answer_to(&json!(0)).await;
+    bridge
+        .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    let echo = bridge
+        .call_tool(1, "echo", json!({ "message": "before" }))
+        .await;
+    assert_eq!(tool_text(&echo), "before");
+
+    // The server restarts: the bridge's GET stream finds the session gone
+    // and starts a new one (initialize, then initialized); the next call
+    // just works.
+    pair.restart_server().await;
+    let deadline = tokio::time::Instant::now() + crate::common::PATIENCE;
+    let initialized = || {
+        std::fs::read_to_string(&recording)
+            .unwrap_or_default()
+            .matches("POST notifications/initialized")
+            .count()
+    };
+    while initialized() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}",
+            bridge.stderr()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let echo = bridge
+        .call_tool(2, "echo", json!({ "message": "after" }))
+        .await;
+    assert_eq!(tool_text(&echo), "after");
+    bridge.close_stdin();
+    bridge.wait_exit().await;
+
+    let recorded = std::fs::read_to_string(&recording).unwrap();
+    assert!(!recorded.contains(&code) || recorded.contains("enter the code"));
+    for line in recorded.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("JSON Lines");
+        assert!(entry["t"].is_string(), "{line}");
+    }
+    assert!(!recorded.contains("eyJ"), "no token in the recording");
+
+    let replay = crate::commands::mcp_tether(&["replay", recording.to_str().unwrap()], &[]).await;
+    assert!(replay.ok, "{}", replay.stderr);
+    let timeline = normalized(&replay.stdout, &pair, &code);
+    let snapshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/replay.txt");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
+        std::fs::write(&snapshot, &timeline).unwrap();
+    }
+    let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+    assert_eq!(
+        timeline,
+        expected,
+        "the timeline differs from {} (UPDATE_SNAPSHOTS=1 rewrites it):\n{timeline}",
+        snapshot.display()
+    );
+}
