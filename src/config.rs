@@ -124,6 +124,11 @@ impl Config {
         let shown_url = crate::log::redact_url(&url);
         let mut headers = HeaderMap::new();
         for (n, spec) in cli.headers.iter().enumerate() {
+            // An empty --header is nothing: what a config template (an
+            // .mcpb bundle's optional field) gives when left blank.
+            if spec.trim().is_empty() {
+                continue;
+            }
             let origin = format!("--header #{}", n + 1);
             add_header(&mut headers, spec, &origin, &env)?;
         }
@@ -475,6 +480,12 @@ mod tests {
         assert_eq!(cfg.headers["authorization"], "Bearer s3cret");
         assert!(cfg.headers["authorization"].is_sensitive());
         assert_eq!(cfg.headers["x-plain"], "value:with:colons");
+    }
+
+    #[test]
+    fn an_empty_header_option_is_ignored() {
+        let cfg = config(&["https://h/mcp", "--header", "", "--header", " "]).unwrap();
+        assert!(cfg.headers.is_empty());
     }
 
     #[test]

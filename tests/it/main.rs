@@ -21,6 +21,7 @@ mod keychain;
 mod legacy;
 mod logging;
 mod login;
+mod mcpb;
 mod oauth;
 mod record;
 mod shutdown;

@@ -51,8 +51,13 @@ impl Bridge {
     }
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Bridge {
+        Self::start_program(env!("CARGO_BIN_EXE_mcp-tether").as_ref(), args, env)
+    }
+
+    /// Starts another build of the bridge (one unpacked from a package).
+    pub fn start_program(program: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Bridge {
         let home = tempfile::tempdir().expect("temp home");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-tether"));
+        let mut command = Command::new(program);
         command
             .args(args)
             .env("HOME", home.path())
