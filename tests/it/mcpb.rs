@@ -128,7 +128,6 @@ async fn the_bundle_installs_and_runs_as_claude_desktop_would() {
         .arg(root().join("packaging/mcpb/resolve.mjs"))
         .arg(&unpacked)
         .arg("{}")
-        .env("NODE_PATH", root().join("packaging/node_modules"))
         .output()
         .unwrap();
     assert!(!missing.status.success());
