@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::common::everything::Everything;
+use crate::common::rmcp_server::RmcpServer;
 use crate::common::{Bridge, error_message};
 
 /// The names (or URIs) in a list answer's `member`, by `key`.
@@ -212,4 +213,37 @@ async fn a_batch_cannot_smuggle_a_filtered_call() {
         error_message(&answers[1]).contains("--ignore-tool 'get-env'"),
         "{answers:?}"
     );
+}
+
+/// `notifications/tools/list_changed` reaches the host through a filter,
+/// and the list the host then asks for is filtered again.
+#[tokio::test]
+async fn list_changes_flow_and_the_new_list_is_filtered() {
+    let server = RmcpServer::start().await;
+    let mut bridge = Bridge::start(&[&server.url, "--ignore-tool", "bytes"]);
+    bridge.initialize("2025-06-18").await;
+    let answer = bridge
+        .request(
+            json!(1),
+            "tools/call",
+            json!({ "name": "announce_tools", "arguments": {} }),
+        )
+        .await;
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "announced",
+        "{answer}"
+    );
+    // A notification about the server as a whole may come on the GET stream,
+    // after the answer.
+    let changed = |m: &Value| m["method"] == "notifications/tools/list_changed";
+    while !bridge.seen.iter().any(changed) {
+        let msg = bridge.recv().await;
+        bridge.seen.push(msg);
+    }
+    let listed = names(
+        &bridge.request(json!(2), "tools/list", json!({})).await,
+        "tools",
+        "name",
+    );
+    assert!(listed.contains(&"announce_tools".to_owned()) && !listed.contains(&"bytes".to_owned()));
 }

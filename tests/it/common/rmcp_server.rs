@@ -68,6 +68,11 @@ impl ServerHandler for TestTools {
                 "Asks the client for its roots",
                 schema(json!({})),
             ),
+            Tool::new(
+                "announce_tools",
+                "Says the tool list changed, then answers",
+                schema(json!({})),
+            ),
         ]))
     }
 
@@ -108,6 +113,14 @@ impl ServerHandler for TestTools {
                     .await
                     .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
                 format!("{} roots", roots.roots.len())
+            }
+            "announce_tools" => {
+                context
+                    .peer
+                    .notify_tool_list_changed()
+                    .await
+                    .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                "announced".to_owned()
             }
             other => return Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
         };
