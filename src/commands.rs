@@ -28,7 +28,7 @@ use crate::log::redact_url;
 use crate::store::credentials::Credentials;
 
 /// The names that select a command instead of the bridge.
-pub const NAMES: &[&str] = &["login", "logout", "status", "replay"];
+pub const NAMES: &[&str] = &["login", "logout", "status", "replay", "probe"];
 
 /// `mcp-tether <command>`.
 #[derive(Debug, Parser)]
@@ -52,6 +52,17 @@ pub enum Command {
         #[arg(long, conflicts_with = "url")]
         all: bool,
     },
+    /// Connect to a server (signing in if needed) and report what it is:
+    /// transport, protocol version, session, authorization, server info,
+    /// capabilities, how many tools, prompts and resources, with timings.
+    /// Takes the bridge's options; -v shows the traffic.
+    Probe {
+        #[command(flatten)]
+        cli: Box<Cli>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Turn a --record recording into a readable timeline and a summary.
     Replay {
         /// The recording (JSON Lines, from --record).
@@ -72,17 +83,41 @@ pub enum Command {
 
 /// Runs a command on a runtime of its own.
 pub fn run(command: Command) -> anyhow::Result<()> {
+    if !matches!(command, Command::Probe { .. }) {
+        crate::log::init(&crate::config::LogConfig::default(), None)
+            .context("cannot set up logging")?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         match command {
+            Command::Probe { cli, json } => run_probe(*cli, json).await,
             Command::Login(cli) => login(*cli).await,
             Command::Logout { url, all } => logout(url.as_deref(), all).await,
             Command::Status { url, json } => status(url.as_deref(), json),
             Command::Replay { file, summary } => replay(&file, summary),
         }
     })
+}
+
+async fn run_probe(cli: Cli, as_json: bool) -> anyhow::Result<()> {
+    let mut config = Config::from_cli(cli)?;
+    // The report is the output; the bridge's lifecycle lines only with -v.
+    config.log.quiet = true;
+    let events = crate::probe::Events::default();
+    crate::log::init_with(&config.log, None, vec![Box::new(events.clone())])
+        .context("cannot set up logging")?;
+    let report = crate::probe::run(&config, &events).await;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&report.json)?);
+    } else {
+        print!("{}", report.text);
+    }
+    if !report.ok {
+        bail!("the probe failed");
+    }
+    Ok(())
 }
 
 fn replay(file: &std::path::Path, summary_only: bool) -> anyhow::Result<()> {

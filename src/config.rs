@@ -69,6 +69,8 @@ pub struct LogConfig {
     /// 0: lifecycle only; 1: one line per message; 2: bodies too.
     pub verbosity: u8,
     pub silent: bool,
+    /// Warnings only at verbosity 0 (commands that print their own report).
+    pub quiet: bool,
     pub file: Option<PathBuf>,
     /// `--debug`: a detailed log in the config directory.
     pub debug: bool,
@@ -182,6 +184,7 @@ impl Config {
             log: LogConfig {
                 verbosity: cli.verbose,
                 silent: cli.silent,
+                quiet: false,
                 file: cli.log_file,
                 debug: cli.debug,
                 record: cli.record.map(|path| (path, shown_url)),

@@ -36,6 +36,7 @@ pub mod health;
 pub mod http;
 pub mod jsonrpc;
 pub mod log;
+pub mod probe;
 pub mod record;
 pub mod replay;
 pub mod secret;

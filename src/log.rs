@@ -27,8 +27,18 @@ pub const TRAFFIC: &str = "mcp_tether::traffic";
 /// Installs the global subscriber. Returns the path of the `--debug` log, if
 /// one is written, so the user can be told where it is.
 pub fn init(config: &LogConfig, debug_dir: Option<&Path>) -> io::Result<Option<PathBuf>> {
+    init_with(config, debug_dir, Vec::new())
+}
+
+/// As [`init`], with more layers (the probe collects events with one).
+pub fn init_with(
+    config: &LogConfig,
+    debug_dir: Option<&Path>,
+    extra: Vec<BoxedLayer>,
+) -> io::Result<Option<PathBuf>> {
     let stderr_level = match (config.silent, config.verbosity) {
         (true, _) => LevelFilter::OFF,
+        (false, 0) if config.quiet => LevelFilter::WARN,
         (false, 0) => LevelFilter::INFO,
         (false, 1) => LevelFilter::DEBUG,
         (false, _) => LevelFilter::TRACE,
@@ -63,6 +73,7 @@ pub fn init(config: &LogConfig, debug_dir: Option<&Path>) -> io::Result<Option<P
         let wants = tracing_subscriber::filter::filter_fn(crate::record::Recorder::wants);
         layers.push(recorder.with_filter(wants).boxed());
     }
+    layers.extend(extra);
     tracing_subscriber::registry().with(layers).init();
     Ok(debug_path)
 }
@@ -72,7 +83,7 @@ fn ours(level: LevelFilter) -> Targets {
     Targets::new().with_target("mcp_tether", level)
 }
 
-type BoxedLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
+pub type BoxedLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
 
 fn file_layer(path: &Path, level: LevelFilter) -> io::Result<BoxedLayer> {
     let file = OpenOptions::new().create(true).append(true).open(path)?;

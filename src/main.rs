@@ -54,8 +54,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn run_command(cli: CommandCli) -> anyhow::Result<()> {
-    let quiet = mcp_tether::config::LogConfig::default();
-    mcp_tether::log::init(&quiet, None).context("cannot set up logging")?;
     commands::run(cli.command)
 }
 

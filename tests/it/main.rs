@@ -23,6 +23,7 @@ mod logging;
 mod login;
 mod mcpb;
 mod oauth;
+mod probe;
 mod record;
 mod shutdown;
 mod store;

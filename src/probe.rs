@@ -1,0 +1,333 @@
+//! `mcp-tether probe <URL>`: what a server is and whether it works, in one
+//! command; the first thing to run when a server misbehaves (issue 6).
+//!
+//! The probe is a host: it runs the real bridge in-process over an
+//! in-memory pipe (so it connects, detects the transport and signs in
+//! exactly as the assistant's bridge would), sends `initialize` and the
+//! list requests the server's capabilities allow, times each, and reports
+//! what it found. The bridge's own events (transport, session, sign-in)
+//! are collected from its log.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::Context;
+
+use crate::config::Config;
+use crate::store::credentials::Credentials;
+
+/// How many pages of a list are followed.
+const MAX_PAGES: usize = 50;
+/// How long the probe waits for one answer (a sign-in may be part of it).
+const ANSWER_WAIT: Duration = Duration::from_secs(600);
+
+/// The bridge's info-level events, collected while the probe runs.
+#[derive(Clone, Default)]
+pub struct Events(Arc<Mutex<Vec<String>>>);
+
+impl Events {
+    fn all(&self) -> Vec<String> {
+        self.0.lock().expect("events lock").clone()
+    }
+
+    fn find(&self, pattern: &str) -> Option<String> {
+        self.all().into_iter().find(|e| e.contains(pattern))
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        struct Message(Option<String>);
+        impl Visit for Message {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = Some(format!("{value:?}"));
+                }
+            }
+            fn record_str(&mut self, field: &Field, value: &str) {
+                if field.name() == "message" {
+                    self.0 = Some(value.to_owned());
+                }
+            }
+        }
+        let metadata = event.metadata();
+        if !metadata.target().starts_with("mcp_tether") || *metadata.level() > tracing::Level::INFO
+        {
+            return;
+        }
+        let mut message = Message(None);
+        event.record(&mut message);
+        if let Some(text) = message.0 {
+            self.0.lock().expect("events lock").push(text);
+        }
+    }
+}
+
+/// One list's count and time.
+struct Listed {
+    what: &'static str,
+    count: usize,
+    took: Duration,
+    error: Option<String>,
+}
+
+/// What the probe found.
+pub struct Report {
+    pub ok: bool,
+    pub text: String,
+    pub json: Value,
+}
+
+/// The host side of the probe: writes requests, reads answers.
+struct Host {
+    to_bridge: DuplexStream,
+    from_bridge: BufReader<DuplexStream>,
+    next_id: u64,
+}
+
+impl Host {
+    /// Sends a request and waits for its answer, answering the server's own
+    /// requests on the way (`ping`; anything else: not supported).
+    async fn request(&mut self, method: &str, params: Value) -> (Value, Duration) {
+        self.next_id += 1;
+        let id = format!("probe-{}", self.next_id);
+        let started = Instant::now();
+        self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }))
+            .await;
+        loop {
+            let mut line = String::new();
+            let read = tokio::time::timeout(ANSWER_WAIT, self.from_bridge.read_line(&mut line));
+            let Ok(Ok(n)) = read.await else {
+                return (
+                    json!({ "error": { "message": "no answer" } }),
+                    started.elapsed(),
+                );
+            };
+            if n == 0 {
+                return (
+                    json!({ "error": { "message": "the bridge stopped" } }),
+                    started.elapsed(),
+                );
+            }
+            let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if msg["id"] == json!(id) && msg.get("method").is_none() {
+                return (msg, started.elapsed());
+            }
+            if let (Some(method), Some(server_id)) = (msg["method"].as_str(), msg.get("id")) {
+                let answer = match method {
+                    "ping" => json!({ "jsonrpc": "2.0", "id": server_id, "result": {} }),
+                    _ => json!({ "jsonrpc": "2.0", "id": server_id,
+                                 "error": { "code": -32601, "message": "the probe does not support this" } }),
+                };
+                self.send(&answer).await;
+            }
+        }
+    }
+
+    async fn send(&mut self, msg: &Value) {
+        let mut line = msg.to_string();
+        line.push('\n');
+        let _ = self.to_bridge.write_all(line.as_bytes()).await;
+    }
+}
+
+/// Probes the server `config` names; `events` must be collecting the
+/// bridge's log while this runs.
+pub async fn run(config: &Config, events: &Events) -> Report {
+    let started = Instant::now();
+    let (host_out, bridge_in) = tokio::io::duplex(1 << 20);
+    let (bridge_out, host_in) = tokio::io::duplex(1 << 20);
+    let host = Host {
+        to_bridge: host_out,
+        from_bridge: BufReader::new(host_in),
+        next_id: 0,
+    };
+    // Ends by closing the pipe, as a host closing stdin does: the bridge
+    // then deletes the session and stops.
+    let bridge = crate::bridge::run(config, bridge_in, bridge_out, std::future::pending());
+    let (_, (init, init_took, lists)) = tokio::join!(bridge, talk(host));
+    render(config, events, &init, init_took, &lists, started.elapsed())
+}
+
+/// The host's conversation: initialize, then the lists the server offers.
+async fn talk(mut host: Host) -> (Value, Duration, Vec<Listed>) {
+    let (init, init_took) = host
+        .request(
+            "initialize",
+            json!({
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": { "name": "mcp-tether probe", "version": env!("CARGO_PKG_VERSION") }
+            }),
+        )
+        .await;
+    let mut lists = Vec::new();
+    if init.get("result").is_some() {
+        host.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+            .await;
+        let capabilities = &init["result"]["capabilities"];
+        let wanted = [
+            ("tools", "tools", "tools/list", "tools"),
+            ("prompts", "prompts", "prompts/list", "prompts"),
+            ("resources", "resources", "resources/list", "resources"),
+            (
+                "resources",
+                "templates",
+                "resources/templates/list",
+                "resourceTemplates",
+            ),
+        ];
+        for (capability, label, method, member) in wanted {
+            if capabilities.get(capability).is_some() {
+                lists.push(list(&mut host, label, method, member).await);
+            }
+        }
+    }
+    (init, init_took, lists)
+}
+
+/// Counts a list, following its pages.
+async fn list(host: &mut Host, label: &'static str, method: &str, member: &str) -> Listed {
+    let mut listed = Listed {
+        what: label,
+        count: 0,
+        took: Duration::ZERO,
+        error: None,
+    };
+    let mut cursor: Option<Value> = None;
+    for _ in 0..MAX_PAGES {
+        let params = match &cursor {
+            Some(cursor) => json!({ "cursor": cursor }),
+            None => json!({}),
+        };
+        let (answer, took) = host.request(method, params).await;
+        listed.took += took;
+        if let Some(error) = answer.get("error") {
+            listed.error = Some(error["message"].as_str().unwrap_or("failed").to_owned());
+            break;
+        }
+        listed.count += answer["result"][member].as_array().map_or(0, Vec::len);
+        match answer["result"].get("nextCursor") {
+            Some(next) if !next.is_null() => cursor = Some(next.clone()),
+            _ => break,
+        }
+    }
+    listed
+}
+
+fn render(
+    config: &Config,
+    events: &Events,
+    init: &Value,
+    init_took: Duration,
+    lists: &[Listed],
+    total: Duration,
+) -> Report {
+    let shown = crate::log::redact_url(&config.url);
+    let mut text = format!("Probing {shown}\n");
+    let row = |text: &mut String, label: &str, value: &str| {
+        let _ = writeln!(text, "  {label:<14} {value}");
+    };
+    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+    let Some(result) = init.get("result") else {
+        let message = init["error"]["message"].as_str().unwrap_or("no answer");
+        row(
+            &mut text,
+            "result",
+            &format!("FAILED after {}", ms(init_took)),
+        );
+        row(&mut text, "error", message);
+        for event in events.all() {
+            row(&mut text, "log", &event);
+        }
+        return Report {
+            ok: false,
+            text,
+            json: json!({ "url": shown, "ok": false, "error": message, "log": events.all() }),
+        };
+    };
+    let transport = events
+        .find("connected over ")
+        .map(|e| e.trim_start_matches("connected over ").to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    let session = events
+        .find("session #")
+        .and_then(|e| e.split_whitespace().nth(1).map(str::to_owned));
+    let transport_text = match &session {
+        Some(session) => format!("{transport} (session {session})"),
+        None if events.find("stateless").is_some() => format!("{transport} (no session)"),
+        None => transport.clone(),
+    };
+    row(&mut text, "transport", &transport_text);
+    let version = result["protocolVersion"].as_str().unwrap_or("?");
+    row(&mut text, "protocol", version);
+    let info = &result["serverInfo"];
+    let server = format!(
+        "{} {}",
+        info["name"].as_str().unwrap_or("?"),
+        info["version"].as_str().unwrap_or("")
+    );
+    row(&mut text, "server", server.trim());
+    let auth = auth_summary(config, events);
+    row(&mut text, "auth", &auth);
+    let capabilities: Vec<String> = result["capabilities"]
+        .as_object()
+        .map(|c| c.keys().cloned().collect())
+        .unwrap_or_default();
+    row(&mut text, "capabilities", &capabilities.join(", "));
+    row(&mut text, "initialize", &ms(init_took));
+    let mut ok = true;
+    let mut counts = serde_json::Map::new();
+    for listed in lists {
+        let value = match &listed.error {
+            Some(error) => {
+                ok = false;
+                format!("FAILED ({error})")
+            }
+            None => format!("{} ({})", listed.count, ms(listed.took)),
+        };
+        row(&mut text, listed.what, &value);
+        counts.insert(listed.what.into(), listed.count.into());
+    }
+    row(&mut text, "total", &ms(total));
+    let json = json!({
+        "url": shown,
+        "ok": ok,
+        "transport": transport,
+        "session": session,
+        "protocol_version": version,
+        "server": info,
+        "auth": auth,
+        "capabilities": capabilities,
+        "counts": counts,
+        "initialize_ms": init_took.as_millis() as u64,
+        "total_ms": total.as_millis() as u64,
+    });
+    Report { ok, text, json }
+}
+
+/// How the probe got in: signed in (with which authorization server and
+/// scopes), the user's own header, or no authorization asked for.
+fn auth_summary(config: &Config, events: &Events) -> String {
+    let Some(options) = &config.auth else {
+        return "your own Authorization header".into();
+    };
+    let credentials = Credentials::for_server(&options.config_dir, &config.url, None)
+        .with_store(options.secret_store);
+    let Some((issuer, tokens)) = credentials.tokens(None) else {
+        return "none asked for".into();
+    };
+    let how = if events.find("signed in to").is_some() {
+        "signed in now"
+    } else {
+        "signed in"
+    };
+    let scopes = tokens.scope.unwrap_or_else(|| "(none named)".into());
+    format!("{how} with {issuer} (scopes: {scopes})")
+}

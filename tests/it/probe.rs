@@ -1,0 +1,82 @@
+//! `mcp-tether probe` (issue 6) against real servers: what it reports for
+//! server-everything over both transports, for a FastMCP server behind
+//! OAuth (signing in on the way), and for a server that is not there.
+
+use crate::commands::mcp_tether;
+use crate::common::everything::Everything;
+use crate::common::fastmcp::{FastMcp, LoginEnv};
+use crate::common::free_port;
+
+#[tokio::test]
+async fn probe_reports_transport_server_and_counts() {
+    let server = Everything::streamable().await;
+    let run = mcp_tether(&["probe", &server.url()], &[]).await;
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    let text = &run.stdout;
+    for expected in [
+        "transport      Streamable HTTP (session #",
+        "server         mcp-servers/everything",
+        "auth           none asked for",
+        "tools          13 (",
+        "prompts        4 (",
+        "resources      7 (",
+        "templates      2 (",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
+    }
+    assert!(
+        run.stderr.is_empty(),
+        "nothing else on stderr: {}",
+        run.stderr
+    );
+
+    let json = mcp_tether(&["probe", &server.url(), "--json"], &[]).await;
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["counts"]["tools"], 13);
+}
+
+#[tokio::test]
+async fn probe_finds_a_legacy_server() {
+    let server = Everything::sse().await;
+    let run = mcp_tether(&["probe", &server.url()], &[]).await;
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("transport      legacy HTTP+SSE"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// The probe signs in the way the bridge does, and says with what.
+#[tokio::test]
+async fn probe_signs_in_and_says_with_what() {
+    let server = FastMcp::start(3600).await;
+    let login = LoginEnv::new();
+    let run = mcp_tether(&["probe", &server.url()], &login.vars()).await;
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "auth           signed in now with http://127.0.0.1:{}",
+            server.port
+        )),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(login.logins().len(), 1);
+    let again = mcp_tether(&["probe", &server.url()], &login.vars()).await;
+    assert!(
+        again.stdout.contains("auth           signed in with"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[tokio::test]
+async fn probe_of_a_missing_server_fails_and_says_why() {
+    let url = format!("http://127.0.0.1:{}/mcp", free_port());
+    let run = mcp_tether(&["probe", &url], &[]).await;
+    assert!(!run.ok);
+    assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
+    assert!(run.stdout.contains("could not connect"), "{}", run.stdout);
+}
