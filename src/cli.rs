@@ -18,8 +18,18 @@ Examples:
 
 Sign-in outside the assistant:
   mcp-tether login https://example.com/mcp
+  mcp-tether login https://example.com/mcp --device-code   (no browser here)
   mcp-tether status
   mcp-tether logout https://example.com/mcp
+
+When a server misbehaves:
+  mcp-tether probe https://example.com/mcp
+  mcp-tether https://example.com/mcp --record session.jsonl
+  mcp-tether replay session.jsonl
+
+Shell completions and the manual page:
+  mcp-tether completions bash > ~/.local/share/bash-completion/completions/mcp-tether
+  mcp-tether man > ~/.local/share/man/man1/mcp-tether.1
 
 In a Claude Desktop config (claude_desktop_config.json):
   \"my-server\": { \"command\": \"mcp-tether\", \"args\": [\"https://example.com/mcp\"] }";

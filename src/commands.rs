@@ -28,7 +28,15 @@ use crate::log::redact_url;
 use crate::store::credentials::Credentials;
 
 /// The names that select a command instead of the bridge.
-pub const NAMES: &[&str] = &["login", "logout", "status", "replay", "probe"];
+pub const NAMES: &[&str] = &[
+    "login",
+    "logout",
+    "status",
+    "replay",
+    "probe",
+    "completions",
+    "man",
+];
 
 /// `mcp-tether <command>`.
 #[derive(Debug, Parser)]
@@ -63,6 +71,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), e.g. into ~/.local/share/man/man1/mcp-tether.1.
+    Man,
     /// Turn a --record recording into a readable timeline and a summary.
     Replay {
         /// The recording (JSON Lines, from --record).
@@ -93,12 +105,37 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     runtime.block_on(async {
         match command {
             Command::Probe { cli, json } => run_probe(*cli, json).await,
+            Command::Completions { shell } => completions(shell),
+            Command::Man => manual(),
             Command::Login(cli) => login(*cli).await,
             Command::Logout { url, all } => logout(url.as_deref(), all).await,
             Command::Status { url, json } => status(url.as_deref(), json),
             Command::Replay { file, summary } => replay(&file, summary),
         }
     })
+}
+
+/// The whole command line as one clap command: the bridge's arguments,
+/// with the commands as subcommands. For completions and the manual.
+pub fn whole_command() -> clap::Command {
+    use clap::CommandFactory as _;
+    let mut command = Cli::command().args_conflicts_with_subcommands(true);
+    for sub in CommandCli::command().get_subcommands() {
+        command = command.subcommand(sub.clone());
+    }
+    command
+}
+
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut command = whole_command();
+    clap_complete::generate(shell, &mut command, "mcp-tether", &mut std::io::stdout());
+    Ok(())
+}
+
+fn manual() -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    clap_mangen::Man::new(whole_command()).render(&mut out)?;
+    Ok(())
 }
 
 async fn run_probe(cli: Cli, as_json: bool) -> anyhow::Result<()> {

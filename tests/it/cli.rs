@@ -169,3 +169,32 @@ fn debug_writes_a_log_in_the_config_dir() {
     let log = std::fs::read_to_string(cfg.join("logs/mcp-tether-debug.log")).expect("a debug log");
     assert!(log.contains("stopping"), "{log}");
 }
+
+/// Issue 6: completions for the common shells and a manual page, both
+/// covering the bridge's options and the commands; `--help` has examples.
+#[test]
+fn completions_manual_and_help_cover_options_and_commands() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run(&["completions", shell], &[]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        for word in ["device-code", "header-command", "probe", "replay"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let man = run(&["man"], &[]);
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        page.starts_with(".ie") && page.contains(".TH mcp-tether 1"),
+        "{page}"
+    );
+    assert!(page.contains("SUBCOMMANDS") && page.contains("probe"));
+    assert!(page.contains("\\-\\-static\\-oauth\\-client\\-info"));
+    let help = run(&["--help"], &[]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("Examples:") && help.contains("mcp-tether probe"),
+        "{help}"
+    );
+}
