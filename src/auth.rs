@@ -24,6 +24,7 @@ pub mod device;
 pub mod discovery;
 pub mod grant;
 pub mod loopback;
+pub mod mcp_remote;
 
 pub use authorizer::{AuthOptions, Authorizer, ResourceParam};
 

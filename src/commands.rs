@@ -36,6 +36,7 @@ pub const NAMES: &[&str] = &[
     "probe",
     "completions",
     "man",
+    "import-mcp-remote",
 ];
 
 /// `mcp-tether <command>`.
@@ -71,6 +72,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Take over mcp-remote's sign-in for a server (from ~/.mcp-auth or
+    /// MCP_REMOTE_CONFIG_DIR), so switching needs no new login. Give the
+    /// URL and options exactly as in the mcp-remote config. (The bridge also
+    /// does this by itself the first time the server asks for a sign-in.)
+    ImportMcpRemote(Box<Cli>),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff), e.g. into ~/.local/share/man/man1/mcp-tether.1.
@@ -108,6 +114,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             Command::Completions { shell } => completions(shell),
             Command::Man => manual(),
             Command::Login(cli) => login(*cli).await,
+            Command::ImportMcpRemote(cli) => import_mcp_remote(*cli).await,
             Command::Logout { url, all } => logout(url.as_deref(), all).await,
             Command::Status { url, json } => status(url.as_deref(), json),
             Command::Replay { file, summary } => replay(&file, summary),
@@ -164,6 +171,33 @@ fn replay(file: &std::path::Path, summary_only: bool) -> anyhow::Result<()> {
     let text = crate::replay::render(reader, summary_only)
         .with_context(|| format!("reading {}", file.display()))?;
     print!("{text}");
+    Ok(())
+}
+
+async fn import_mcp_remote(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_cli(cli)?;
+    let Some(options) = config.auth.clone() else {
+        bail!("you pass your own Authorization header, so there is no sign-in to take over");
+    };
+    let http = Http::new(&config)?;
+    let shown = redact_url(&config.url);
+    let base = crate::auth::mcp_remote::base_dir()
+        .context("no home directory, so no mcp-remote store to look in")?;
+    let auth = Authorizer::new(http.clone(), config.url.clone(), options);
+    let found = discovery::discover(&http, &config.url, None)
+        .await
+        .with_context(|| format!("finding {shown}'s authorization server"))?;
+    match auth.import_mcp_remote(&found)? {
+        Some(dir) => println!(
+            "Took over mcp-remote's sign-in for {shown} from {}.",
+            dir.display()
+        ),
+        None => bail!(
+            "mcp-remote has no sign-in for {shown} with these options under {} (give the URL \
+             and options exactly as in the mcp-remote config)",
+            base.display()
+        ),
+    }
     Ok(())
 }
 

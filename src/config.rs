@@ -16,6 +16,7 @@ use crate::filter::{Filter, FilterArgs};
 use crate::header_command::HeaderCommand;
 
 use crate::auth::grant::{AuthMethod, ClientIdentity};
+use crate::auth::mcp_remote::{KeyParts, McpRemoteKey};
 use crate::auth::{AuthOptions, ResourceParam};
 use crate::cli::{Cli, TransportArg};
 
@@ -293,6 +294,18 @@ fn auth_options(
         config_dir: crate::config_dir().unwrap_or_else(|| std::path::PathBuf::from(".mcp-tether")),
         secret_store: cli.credential_store,
         callback_port: cli.callback_port,
+        mcp_remote: McpRemoteKey::new(&KeyParts {
+            url: &cli.url,
+            resource: match &resource {
+                ResourceParam::Explicit(resource) => Some(resource.as_str()),
+                _ => None,
+            },
+            headers: &cli.headers,
+            header_file: cli.header_file.as_deref(),
+            authorize_params: &compat.authorize_param,
+            client_metadata_url: compat.client_metadata_url.as_deref(),
+            token_endpoint: compat.token_endpoint.as_deref(),
+        }),
         host: compat.host.clone().unwrap_or_else(|| "localhost".into()),
         callback_path: compat
             .callback_path

@@ -46,11 +46,15 @@ pub mod upstream;
 
 use std::path::PathBuf;
 
-/// Where mcp-tether keeps its files: `MCP_TETHER_CONFIG_DIR`, else the
-/// platform's config directory (e.g. `~/.config/mcp-tether` on Linux).
+/// Where mcp-tether keeps its files: `MCP_TETHER_CONFIG_DIR`, else
+/// mcp-remote's `MCP_REMOTE_CONFIG_DIR` (a config written for mcp-remote
+/// keeps its separation), else the platform's config directory (e.g.
+/// `~/.config/mcp-tether` on Linux).
 pub fn config_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("MCP_TETHER_CONFIG_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
+    for name in ["MCP_TETHER_CONFIG_DIR", "MCP_REMOTE_CONFIG_DIR"] {
+        if let Some(dir) = std::env::var_os(name).filter(|d| !d.is_empty()) {
+            return Some(PathBuf::from(dir));
+        }
     }
     directories::ProjectDirs::from("", "", "mcp-tether").map(|dirs| dirs.config_dir().to_owned())
 }

@@ -26,6 +26,8 @@ use super::client::{self, Registration, Source as ClientSource};
 use super::discovery::{self, Discovered};
 use super::grant::{self, ClientIdentity, GrantError, Target, Tokens};
 use super::loopback::{Callback, Expect};
+use super::mcp_remote::{self, McpRemoteKey};
+
 use super::{AuthError, browser, device};
 use crate::http::Http;
 use crate::log::redact_url;
@@ -55,6 +57,9 @@ pub struct AuthOptions {
     pub secret_store: SecretStore,
     /// The callback port; `None`: one derived from the URL, or any free one.
     pub callback_port: Option<u16>,
+    /// mcp-remote's key for this server and these options: where its
+    /// sign-in is found, and the callback port it derives (issue 6).
+    pub mcp_remote: McpRemoteKey,
     pub host: String,
     pub callback_path: String,
     pub auth_timeout: Duration,
@@ -164,6 +169,10 @@ impl Authorizer {
         let Some(_lock) = self.credentials.lock(wait).await? else {
             return Err(AuthError::Busy);
         };
+        // Switching from mcp-remote: its sign-in, when there is none of ours.
+        if self.credentials.tokens(None).is_none() {
+            self.import_mcp_remote(&found)?;
+        }
         // Another process may have refreshed or logged in meanwhile (G17, G21).
         if let Some((stored_issuer, stored)) = self.credentials.tokens(Some(&issuer)) {
             let stored_header = header_for(&stored, self.options.use_id_token);
@@ -186,6 +195,49 @@ impl Authorizer {
             return Ok(());
         }
         self.login(&found, challenge).await
+    }
+
+    /// Takes over what mcp-remote stored for this server and these options
+    /// (issue 6), when its issuer is the one the server names now. Returns
+    /// where it was found, or `None` when there was nothing to take.
+    pub fn import_mcp_remote(&self, found: &Discovered) -> Result<Option<PathBuf>, AuthError> {
+        let Some(base) = mcp_remote::base_dir() else {
+            return Ok(None);
+        };
+        let Some(stored) = self.options.mcp_remote.read(&base) else {
+            return Ok(None);
+        };
+        let issuer = &found.server.issuer;
+        if let Some(theirs) = &stored.issuer
+            && theirs.trim_end_matches('/') != issuer.trim_end_matches('/')
+        {
+            tracing::info!(
+                "not using mcp-remote's sign-in: it is from {theirs}, the server now names {issuer}"
+            );
+            return Ok(None);
+        }
+        if let Some((client, redirect)) = &stored.client
+            && self.options.static_client.is_none()
+        {
+            let key = redirect.clone().unwrap_or_else(|| registration_key(None));
+            self.credentials.save_client(issuer, &key, client)?;
+        }
+        if let Some(tokens) = stored.tokens {
+            self.credentials.save_tokens(issuer, &tokens)?;
+            let resource = match &self.options.resource {
+                ResourceParam::Explicit(r) => Some(r.clone()),
+                _ => None,
+            };
+            self.credentials.save_info(&ServerInfo {
+                url: redact_url(&self.server_url),
+                resource,
+            })?;
+        }
+        tracing::info!(
+            "using the sign-in mcp-remote stored in {}",
+            stored.dir.display()
+        );
+        Ok(Some(stored.dir))
     }
 
     /// Refreshes with the stored refresh token. `Ok(false)` if there is none.
@@ -395,7 +447,7 @@ impl Authorizer {
         if let Some(port) = options.callback_port {
             return Ok(Callback::bind(&options.host, port, &options.callback_path).await?);
         }
-        let derived = derived_port(&self.server_url);
+        let derived = options.mcp_remote.callback_port();
         match Callback::bind(&options.host, derived, &options.callback_path).await {
             Ok(callback) => Ok(callback),
             Err(_) => Ok(Callback::bind(&options.host, 0, &options.callback_path).await?),
@@ -494,29 +546,4 @@ fn header_for(tokens: &Tokens, use_id_token: bool) -> Option<HeaderValue> {
 
 fn wants_more_scope(challenge: Option<&BearerChallenge>) -> bool {
     challenge.and_then(|c| c.error.as_deref()) == Some("insufficient_scope")
-}
-
-/// A callback port derived from the URL, as mcp-remote does (3335 and up),
-/// so the redirect URI of a registration stays the same across runs.
-fn derived_port(url: &Url) -> u16 {
-    let hash = url.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    3335 + (hash % 20_000) as u16
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_ports_are_stable_and_in_range() {
-        let url = Url::parse("https://mcp.example/mcp").unwrap();
-        assert_eq!(derived_port(&url), derived_port(&url));
-        assert!((3335..23335).contains(&derived_port(&url)));
-        assert_ne!(
-            derived_port(&url),
-            derived_port(&Url::parse("https://other.example/mcp").unwrap())
-        );
-    }
 }

@@ -22,6 +22,7 @@ mod legacy;
 mod logging;
 mod login;
 mod mcpb;
+mod migrate;
 mod oauth;
 mod probe;
 mod record;
