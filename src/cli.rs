@@ -116,6 +116,13 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub header_command_timeout: f64,
 
+    /// Also trust the CA certificates in this PEM file (a company's CA for
+    /// an internal server or a TLS-inspecting proxy), beside the operating
+    /// system's. Repeatable. NODE_EXTRA_CA_CERTS and SSL_CERT_FILE are read
+    /// too, so a config written for mcp-remote keeps working.
+    #[arg(long, value_name = "PEM-FILE", action = ArgAction::Append)]
+    pub ca_file: Vec<PathBuf>,
+
     /// Connect over IPv4 only.
     #[arg(long)]
     pub ipv4: bool,

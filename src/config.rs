@@ -33,6 +33,9 @@ pub struct Config {
     pub filter: Filter,
     /// `--header-command`.
     pub header_command: Option<std::sync::Arc<HeaderCommand>>,
+    /// Extra CA certificate files to trust (`--ca-file`, NODE_EXTRA_CA_CERTS,
+    /// SSL_CERT_FILE).
+    pub ca_files: Vec<PathBuf>,
     /// Connect over IPv4 only.
     pub ipv4: bool,
     pub log: LogConfig,
@@ -173,6 +176,7 @@ impl Config {
             },
             timeouts,
             header_command,
+            ca_files: ca_files(&cli.ca_file, &env),
             filter: Filter::new(&FilterArgs {
                 allow_tools: &cli.allow_tools,
                 ignore_tools: &cli.ignore_tools,
@@ -193,6 +197,18 @@ impl Config {
             notes: cli.compat.notes(),
         })
     }
+}
+
+/// The CA files to trust beside the system's: the user's, then the ones
+/// Node-based tools and OpenSSL read from the environment.
+fn ca_files(given: &[PathBuf], env: &impl Fn(&str) -> Option<String>) -> Vec<PathBuf> {
+    let mut files = given.to_vec();
+    for name in ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE"] {
+        if let Some(path) = env(name).filter(|p| !p.is_empty()) {
+            files.push(PathBuf::from(path));
+        }
+    }
+    files
 }
 
 /// The OAuth options, from mcp-remote's arguments and `--scope`.

@@ -169,7 +169,8 @@ fn connect_hint(reason: &str) -> &'static str {
     let reason = reason.to_ascii_lowercase();
     if reason.contains("certificate") || reason.contains("tls") || reason.contains("handshake") {
         "The server's TLS certificate is not trusted by this machine, or TLS failed; check the \
-         URL, and that this machine trusts the server's certificate authority"
+         URL, and that this machine trusts the server's certificate authority (a company CA: \
+         --ca-file ca.pem)"
     } else if reason.contains("dns") || reason.contains("lookup") || reason.contains("resolve") {
         "The host name could not be resolved; check the URL and this machine's network"
     } else {

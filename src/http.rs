@@ -44,6 +44,9 @@ impl Http {
         if config.ipv4 {
             builder = builder.local_address(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         }
+        for path in &config.ca_files {
+            builder = builder.tls_certs_merge(ca_certificates(path)?);
+        }
         let client = builder.build().map_err(|e| UpstreamError::Connect {
             url: "(client set-up)".into(),
             reason: describe_reqwest(&e),
@@ -171,6 +174,20 @@ impl Http {
         }
         body.freeze()
     }
+}
+
+/// The certificates of a PEM file to trust beside the system's.
+fn ca_certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, UpstreamError> {
+    let failed = |reason: String| UpstreamError::Connect {
+        url: "(client set-up)".into(),
+        reason: format!("cannot use the CA file {}: {reason}", path.display()),
+    };
+    let pem = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| failed(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(failed("it holds no PEM certificate".into()));
+    }
+    Ok(certs)
 }
 
 /// The media type of a response, lowercased, without parameters.

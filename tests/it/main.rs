@@ -29,3 +29,4 @@ mod record;
 mod shutdown;
 mod store;
 mod streamable;
+mod tls;
