@@ -12,6 +12,9 @@ use crate::common::{
     Bridge, error_message, free_port, initialize_request, tool_text, wait_for_port,
 };
 
+/// Extra arguments and environment for one way of naming the CA.
+type Way<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+
 /// tests/python/tls_server.py: its CA lands in `dir`/ca.pem.
 async fn tls_server(dir: &std::path::Path) -> (Child, String) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
@@ -46,7 +49,7 @@ async fn a_private_ca_is_refused_with_advice_and_trusted_when_given() {
     );
 
     let ca = ca.to_str().unwrap();
-    let ways: [(&[&str], &[(&str, &str)]); 3] = [
+    let ways: [Way<'_>; 3] = [
         (&["--ca-file", ca], &[]),
         (&[], &[("NODE_EXTRA_CA_CERTS", ca)]),
         (&[], &[("SSL_CERT_FILE", ca)]),
