@@ -25,6 +25,7 @@ mod mcpb;
 mod migrate;
 mod oauth;
 mod probe;
+mod proxy;
 mod record;
 mod shutdown;
 mod store;

@@ -16,7 +16,7 @@ use crate::common::{
 type Way<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
 
 /// tests/python/tls_server.py: its CA lands in `dir`/ca.pem.
-async fn tls_server(dir: &std::path::Path) -> (Child, String) {
+pub async fn tls_server(dir: &std::path::Path) -> (Child, String) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
     let port = free_port();
     let child = Command::new(root.join(".venv/bin/python"))
