@@ -23,6 +23,7 @@ mod logging;
 mod login;
 mod mcpb;
 mod migrate;
+mod npm;
 mod oauth;
 mod probe;
 mod proxy;

@@ -27,7 +27,7 @@ fn mcpb_cli() -> PathBuf {
 
 /// The test build of the binary without its debug info (a bundle of the
 /// 150 MB debug build would only be slow to pack).
-fn small_binary(dir: &Path) -> PathBuf {
+pub fn small_binary(dir: &Path) -> PathBuf {
     let out = dir.join("mcp-tether");
     let stripped = Command::new("strip")
         .args([
