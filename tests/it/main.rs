@@ -28,6 +28,7 @@ mod oauth;
 mod probe;
 mod proxy;
 mod record;
+mod release;
 mod shutdown;
 mod store;
 mod streamable;
