@@ -68,7 +68,7 @@ fn the_debian_package_installs_with_dpkg_and_runs() {
         .arg(format!("--admindir={}", admin.display()))
         .args(["-s", "mcp-tether"]));
     assert!(String::from_utf8_lossy(&status.stdout).contains("Status: install ok installed"));
-    let version = run(&mut Command::new(target.join("usr/bin/mcp-tether")).arg("--version"));
+    let version = run(Command::new(target.join("usr/bin/mcp-tether")).arg("--version"));
     assert_eq!(
         String::from_utf8_lossy(&version.stdout).trim(),
         format!("mcp-tether {}", env!("CARGO_PKG_VERSION"))
@@ -113,7 +113,7 @@ fn a_release_archive_holds_the_binary_manual_and_completions() {
     ] {
         assert!(unpacked.join(file).is_file(), "{file} in the archive");
     }
-    run(&mut Command::new(unpacked.join("mcp-tether")).arg("--version"));
+    run(Command::new(unpacked.join("mcp-tether")).arg("--version"));
 }
 
 fn sums(dir: &Path, targets: &[&str]) -> PathBuf {
