@@ -22,6 +22,7 @@ pub mod challenge;
 pub mod client;
 pub mod device;
 pub mod discovery;
+pub mod federation;
 pub mod grant;
 pub mod loopback;
 pub mod mcp_remote;
@@ -80,4 +81,10 @@ pub enum AuthError {
          mcp-tether will not log in without it"
     )]
     NoPkce { issuer: String },
+    #[error("{step} failed: {reason}; check {check}")]
+    Federation {
+        step: String,
+        reason: String,
+        check: &'static str,
+    },
 }

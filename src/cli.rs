@@ -162,6 +162,46 @@ pub struct Cli {
     #[arg(long, value_name = "PEM-FILE")]
     pub client_key: Option<std::path::PathBuf>,
 
+    /// Workload identity federation: sign in with the workload identity
+    /// token in this file (as CI and cloud platforms mount one), redeemed
+    /// with the JWT bearer grant. Read again at every sign-in. Needs the
+    /// client id in --static-oauth-client-info.
+    #[arg(long, value_name = "PATH", conflicts_with = "workload_token_command")]
+    pub workload_token_file: Option<PathBuf>,
+
+    /// As --workload-token-file, with a command that prints the token (no
+    /// shell unless it is one).
+    #[arg(long, value_name = "CMD")]
+    pub workload_token_command: Option<String>,
+
+    /// Enterprise-managed authorization: the corporate identity provider's
+    /// issuer (its token endpoint is read from its OpenID metadata).
+    #[arg(long, value_name = "URL", conflicts_with = "idp_token_endpoint")]
+    pub idp_issuer: Option<String>,
+
+    /// Enterprise-managed authorization: the identity provider's token
+    /// endpoint, where the ID token is exchanged for an ID-JAG.
+    #[arg(long, value_name = "URL")]
+    pub idp_token_endpoint: Option<String>,
+
+    /// This client's id at the identity provider.
+    #[arg(long, value_name = "ID")]
+    pub idp_client_id: Option<String>,
+
+    /// This client's secret at the identity provider, if it has one
+    /// (`${VAR}` is expanded).
+    #[arg(long, value_name = "SECRET")]
+    pub idp_client_secret: Option<String>,
+
+    /// The user's ID token from the identity provider, in a file.
+    #[arg(long, value_name = "PATH", conflicts_with = "idp_id_token_command")]
+    pub idp_id_token_file: Option<PathBuf>,
+
+    /// A command that prints the user's ID token from the identity provider
+    /// (an SSO helper; no shell unless it is one).
+    #[arg(long, value_name = "CMD")]
+    pub idp_id_token_command: Option<String>,
+
     /// Where to keep client registrations and tokens: the OS credential
     /// store (Keychain, Credential Manager, Secret Service) when one answers,
     /// else owner-only files (auto); or always one of them.

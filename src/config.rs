@@ -14,7 +14,9 @@ use url::Url;
 
 use crate::filter::{Filter, FilterArgs};
 use crate::header_command::HeaderCommand;
+use crate::secret::Secret;
 
+use crate::auth::federation::{Federation, IdentityProvider, IdpEndpoint, TokenSource};
 use crate::auth::grant::{AuthMethod, ClientIdentity};
 use crate::auth::mcp_remote::{KeyParts, McpRemoteKey};
 use crate::auth::{AuthOptions, ResourceParam};
@@ -199,6 +201,95 @@ impl Config {
     }
 }
 
+/// `--workload-token-*` or the `--idp-*` options: a federated sign-in.
+fn federation(
+    cli: &Cli,
+    env: &impl Fn(&str) -> Option<String>,
+    static_client_given: bool,
+) -> Result<Option<Federation>, ConfigError> {
+    let bad = |flag: &'static str, reason: String| ConfigError::BadOption { flag, reason };
+    let workload = TokenSource::from_options(
+        cli.workload_token_file.as_ref(),
+        cli.workload_token_command.as_deref(),
+        "--workload-token-command",
+    )
+    .map_err(|e| bad("workload-token-command", e.to_string()))?;
+    let id_token = TokenSource::from_options(
+        cli.idp_id_token_file.as_ref(),
+        cli.idp_id_token_command.as_deref(),
+        "--idp-id-token-command",
+    )
+    .map_err(|e| bad("idp-id-token-command", e.to_string()))?;
+    let idp_named = cli.idp_issuer.is_some() || cli.idp_token_endpoint.is_some();
+    let federation = match (workload, id_token) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "workload-token-file",
+                "choose workload identity or enterprise sign-in, not both".into(),
+            ));
+        }
+        (Some(token), None) => Federation::Workload(token),
+        (None, Some(id_token)) => {
+            let url = |flag, text: &str| {
+                crate::auth::discovery::checked_url(text).map_err(|e| bad(flag, e.to_string()))
+            };
+            let endpoint = match (&cli.idp_token_endpoint, &cli.idp_issuer) {
+                (Some(token), _) => IdpEndpoint::Token(url("idp-token-endpoint", token)?),
+                (None, Some(issuer)) => IdpEndpoint::Issuer(url("idp-issuer", issuer)?),
+                (None, None) => {
+                    return Err(bad(
+                        "idp-id-token-file",
+                        "name the identity provider with --idp-issuer or --idp-token-endpoint"
+                            .into(),
+                    ));
+                }
+            };
+            let client_id = cli.idp_client_id.clone().ok_or_else(|| {
+                bad(
+                    "idp-client-id",
+                    "the enterprise sign-in needs this client's id at the identity provider".into(),
+                )
+            })?;
+            let client_secret = match &cli.idp_client_secret {
+                Some(secret) => Some(Secret::new(expand_vars(
+                    secret,
+                    "--idp-client-secret",
+                    env,
+                )?)),
+                None => None,
+            };
+            let auth_method = match client_secret {
+                Some(_) => AuthMethod::ClientSecretBasic,
+                None => AuthMethod::None,
+            };
+            Federation::Enterprise(IdentityProvider {
+                endpoint,
+                client: ClientIdentity {
+                    client_id,
+                    client_secret,
+                    auth_method,
+                    signing_key: None,
+                },
+                id_token,
+            })
+        }
+        (None, None) if idp_named => {
+            return Err(bad(
+                "idp-id-token-file",
+                "the enterprise sign-in needs the user's ID token: --idp-id-token-file or --idp-id-token-command".into(),
+            ));
+        }
+        (None, None) => return Ok(None),
+    };
+    if !static_client_given {
+        return Err(bad(
+            "static-oauth-client-info",
+            "a federated sign-in needs this client's id at the MCP server's authorization server, e.g. --static-oauth-client-info '{\"client_id\":\"…\"}'".into(),
+        ));
+    }
+    Ok(Some(federation))
+}
+
 /// The CA files to trust beside the system's: the user's, then the ones
 /// Node-based tools and OpenSSL read from the environment.
 fn ca_files(given: &[PathBuf], env: &impl Fn(&str) -> Option<String>) -> Vec<PathBuf> {
@@ -306,6 +397,7 @@ fn auth_options(
         (Some(resource), false) => ResourceParam::Explicit(resource.clone()),
         (None, false) => ResourceParam::ServerUrl,
     };
+    let federation = federation(cli, env, static_client.is_some())?;
     Ok(AuthOptions {
         config_dir: crate::config_dir().unwrap_or_else(|| std::path::PathBuf::from(".mcp-tether")),
         secret_store: cli.credential_store,
@@ -338,6 +430,7 @@ fn auth_options(
         use_id_token: compat.use_id_token,
         client_credentials: compat.client_credentials,
         device_code: compat.device_code,
+        federation,
         token_endpoint: compat.token_endpoint.clone(),
         open_browser: true,
     })
@@ -545,6 +638,63 @@ mod tests {
             err.to_string().contains("client_secret uses ${NOPE}"),
             "{err}"
         );
+    }
+
+    /// Issue 10: a federated sign-in is set up whole, or refused with what
+    /// is missing.
+    #[test]
+    fn federated_sign_ins_need_their_parts() {
+        let client = r#"{"client_id":"agent"}"#;
+        let cfg = config(&[
+            "https://h/mcp",
+            "--workload-token-file",
+            "/var/run/secrets/token",
+            "--static-oauth-client-info",
+            client,
+        ])
+        .unwrap();
+        assert!(matches!(
+            cfg.auth.unwrap().federation,
+            Some(Federation::Workload(TokenSource::File(_)))
+        ));
+        let cfg = config(&[
+            "https://h/mcp",
+            "--idp-id-token-command",
+            "sso-helper id-token",
+            "--idp-issuer",
+            "https://idp.example",
+            "--idp-client-id",
+            "tether",
+            "--idp-client-secret",
+            "${TOKEN}",
+            "--static-oauth-client-info",
+            client,
+        ])
+        .unwrap();
+        let Some(Federation::Enterprise(idp)) = cfg.auth.unwrap().federation else {
+            panic!("an enterprise sign-in");
+        };
+        assert_eq!(idp.client.client_secret.unwrap().expose(), "s3cret");
+        assert!(matches!(idp.endpoint, IdpEndpoint::Issuer(_)));
+
+        let refused = |args: &[&str]| config(args).expect_err("refused").to_string();
+        let text = refused(&["https://h/mcp", "--workload-token-file", "/t"]);
+        assert!(text.contains("--static-oauth-client-info"), "{text}");
+        let text = refused(&[
+            "https://h/mcp",
+            "--idp-id-token-file",
+            "/t",
+            "--idp-client-id",
+            "x",
+            "--static-oauth-client-info",
+            client,
+        ]);
+        assert!(
+            text.contains("--idp-issuer or --idp-token-endpoint"),
+            "{text}"
+        );
+        let text = refused(&["https://h/mcp", "--idp-issuer", "https://idp.example"]);
+        assert!(text.contains("ID token"), "{text}");
     }
 
     #[test]

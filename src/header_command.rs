@@ -23,17 +23,27 @@ const RERUN_GAP: Duration = Duration::from_secs(1);
 /// The most output read from the command.
 const MAX_OUTPUT: usize = 64 * 1024;
 
-/// Why the command gave no headers, in words the user can act on.
+/// Why a command the user named gave nothing usable, in words the user can
+/// act on (`--header-command`, and the token commands of `auth`).
 #[derive(Debug, thiserror::Error)]
 pub enum HeaderCommandError {
-    #[error("--header-command is empty or its quoting is unbalanced")]
-    Unparsable,
-    #[error("--header-command `{program}` could not start: {reason}")]
-    Spawn { program: String, reason: String },
-    #[error("--header-command `{program}` did not finish within {seconds} s")]
-    Timeout { program: String, seconds: u64 },
-    #[error("--header-command `{program}` exited with {status}{}", tail(.stderr))]
+    #[error("{flag} is empty or its quoting is unbalanced")]
+    Unparsable { flag: &'static str },
+    #[error("{flag} `{program}` could not start: {reason}")]
+    Spawn {
+        flag: &'static str,
+        program: String,
+        reason: String,
+    },
+    #[error("{flag} `{program}` did not finish within {seconds} s")]
+    Timeout {
+        flag: &'static str,
+        program: String,
+        seconds: u64,
+    },
+    #[error("{flag} `{program}` exited with {status}{}", tail(.stderr))]
     Failed {
+        flag: &'static str,
         program: String,
         status: String,
         stderr: String,
@@ -80,8 +90,7 @@ struct State {
 impl HeaderCommand {
     /// Parses the command line (quotes as a shell reads them; no shell).
     pub fn new(command: &str, timeout: Duration) -> Result<Self, HeaderCommandError> {
-        let argv = shlex::split(command).filter(|a| !a.is_empty());
-        let argv = argv.ok_or(HeaderCommandError::Unparsable)?;
+        let argv = split(FLAG, command)?;
         Ok(HeaderCommand {
             argv,
             timeout,
@@ -121,40 +130,9 @@ impl HeaderCommand {
     }
 
     async fn run(&self) -> Result<HeaderMap, HeaderCommandError> {
-        let program = self.argv[0].clone();
         let started = Instant::now();
-        let child = Command::new(&program)
-            .args(&self.argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| HeaderCommandError::Spawn {
-                program: program.clone(),
-                reason: e.to_string(),
-            })?;
-        let output = tokio::time::timeout(self.timeout, child.wait_with_output())
-            .await
-            .map_err(|_| HeaderCommandError::Timeout {
-                program: program.clone(),
-                seconds: self.timeout.as_secs(),
-            })?
-            .map_err(|e| HeaderCommandError::Spawn {
-                program: program.clone(),
-                reason: e.to_string(),
-            })?;
-        if !output.status.success() {
-            let stderr =
-                String::from_utf8_lossy(&output.stderr[..output.stderr.len().min(MAX_OUTPUT)]);
-            return Err(HeaderCommandError::Failed {
-                program,
-                status: output.status.to_string(),
-                stderr: stderr.into_owned(),
-            });
-        }
-        let stdout = &output.stdout[..output.stdout.len().min(MAX_OUTPUT)];
-        let headers = parse(&program, &String::from_utf8_lossy(stdout))?;
+        let stdout = output(FLAG, &self.argv, self.timeout).await?;
+        let headers = parse(&self.argv[0], &String::from_utf8_lossy(&stdout))?;
         let names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         tracing::debug!(
             "--header-command gave {} in {:.0?}",
@@ -163,6 +141,59 @@ impl HeaderCommand {
         );
         Ok(headers)
     }
+}
+
+/// The option this module serves.
+const FLAG: &str = "--header-command";
+
+/// Splits a command line as a shell would (quotes, escapes), without one.
+pub fn split(flag: &'static str, command: &str) -> Result<Vec<String>, HeaderCommandError> {
+    shlex::split(command)
+        .filter(|a| !a.is_empty())
+        .ok_or(HeaderCommandError::Unparsable { flag })
+}
+
+/// Runs `argv` without a shell, within `timeout`, and returns what it
+/// printed (at most 64 KiB). A failure quotes the last line of its stderr.
+pub async fn output(
+    flag: &'static str,
+    argv: &[String],
+    timeout: Duration,
+) -> Result<Vec<u8>, HeaderCommandError> {
+    let program = argv[0].clone();
+    let spawn_failed = |e: std::io::Error| HeaderCommandError::Spawn {
+        flag,
+        program: program.clone(),
+        reason: e.to_string(),
+    };
+    let child = Command::new(&program)
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(spawn_failed)?;
+    let output = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .map_err(|_| HeaderCommandError::Timeout {
+            flag,
+            program: program.clone(),
+            seconds: timeout.as_secs(),
+        })?
+        .map_err(spawn_failed)?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr[..output.stderr.len().min(MAX_OUTPUT)]);
+        return Err(HeaderCommandError::Failed {
+            flag,
+            program,
+            status: output.status.to_string(),
+            stderr: stderr.into_owned(),
+        });
+    }
+    let mut stdout = output.stdout;
+    stdout.truncate(MAX_OUTPUT);
+    Ok(stdout)
 }
 
 /// Reads `Name: value` lines; every value is marked sensitive.

@@ -28,6 +28,7 @@ use super::grant::{self, ClientIdentity, GrantError, Target, Tokens};
 use super::loopback::{Callback, Expect};
 use super::mcp_remote::{self, McpRemoteKey};
 
+use super::federation::{self, Federation};
 use super::{AuthError, browser, device};
 use crate::http::Http;
 use crate::log::redact_url;
@@ -76,6 +77,8 @@ pub struct AuthOptions {
     pub client_credentials: bool,
     /// `--device-code`: a code entered on another device (G22).
     pub device_code: bool,
+    /// Workload identity or enterprise-managed authorization (issue 10).
+    pub federation: Option<Federation>,
     /// `--token-endpoint`: overrides the metadata's.
     pub token_endpoint: Option<String>,
     pub open_browser: bool,
@@ -291,6 +294,19 @@ impl Authorizer {
     ) -> Result<(), AuthError> {
         let issuer = found.server.issuer.clone();
         let scope = self.scope(found, challenge);
+        if let Some(federation) = &self.options.federation {
+            let client = self
+                .options
+                .static_client
+                .clone()
+                .ok_or(GrantError::NoEndpoint {
+                    what: "client (a federated sign-in needs --static-oauth-client-info)",
+                })?;
+            let target = self.target(found, &client, scope.as_deref());
+            let tokens = federation::sign_in(&self.http, federation, &target).await?;
+            tracing::info!("signed in to {}", redact_url(&self.server_url));
+            return self.adopt(&issuer, tokens);
+        }
         if self.options.client_credentials {
             let client = self
                 .options

@@ -97,7 +97,7 @@ pub async fn start(http: &Http, target: &Target<'_>) -> Result<DeviceAuthorizati
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, kind, body) = grant::post_form(http, &url, &fields, target.client).await?;
     if !status.is_success() {
-        return Err(refusal(status, &kind, &body));
+        return Err(grant::refusal(status, &kind, &body));
     }
     let answer: Answer = serde_json::from_slice(&body)
         .map_err(|e| GrantError::BadResponse(format!("the device authorization answer: {e}")))?;
@@ -186,7 +186,7 @@ async fn poll(
         };
     }
     let Ok(error) = serde_json::from_slice::<ErrorAnswer>(&body) else {
-        let reason = refusal(status, &kind, &body).to_string();
+        let reason = grant::refusal(status, &kind, &body).to_string();
         return if status.is_server_error() {
             Poll::Transient(reason)
         } else {
@@ -269,26 +269,6 @@ fn checked(answer: Answer) -> Result<DeviceAuthorization, GrantError> {
             .interval
             .map_or(DEFAULT_INTERVAL, |s| Duration::from_secs(s.max(1))),
     })
-}
-
-/// A non-success answer of the device authorization endpoint.
-fn refusal(status: reqwest::StatusCode, kind: &str, body: &[u8]) -> GrantError {
-    if let Ok(error) = serde_json::from_slice::<ErrorAnswer>(body) {
-        return match error.error.as_str() {
-            "invalid_client" | "unauthorized_client" => {
-                GrantError::InvalidClient(error.error_description)
-            }
-            _ => GrantError::Refused {
-                error: error.error,
-                description: error.error_description,
-            },
-        };
-    }
-    let detail = crate::error::describe_body(kind, body);
-    GrantError::Refused {
-        error: format!("HTTP {}", status.as_u16()),
-        description: Some(detail.trim_start_matches(": ").to_owned()).filter(|d| !d.is_empty()),
-    }
 }
 
 #[cfg(test)]

@@ -178,6 +178,18 @@ fn check_resource(
 }
 
 /// G4, G5, G7: the first metadata document found for `issuer`, in order.
+/// The metadata of an authorization server (or OpenID provider) known by
+/// its issuer, e.g. a corporate identity provider's (G4, G5).
+pub async fn issuer_metadata(http: &Http, issuer: &Url) -> Result<ServerMetadata, AuthError> {
+    match server_metadata(http, issuer, Some(issuer.as_str())).await? {
+        Some((metadata, _)) => Ok(metadata),
+        None => Err(AuthError::Fetch {
+            url: redact_url(issuer),
+            reason: "it publishes no OAuth or OpenID metadata".into(),
+        }),
+    }
+}
+
 async fn server_metadata(
     http: &Http,
     issuer: &Url,

@@ -38,12 +38,26 @@ def flags(scenario, context):
         args.append("--client-credentials")
     pem = context.get("private_key_pem")
     if pem:
-        import tempfile
-        key = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)
-        key.write(pem)
-        key.close()
-        args += ["--client-key", key.name]
+        args += ["--client-key", temp_file(pem, ".pem")]
+    # Workload identity federation: the platform's token, in a file.
+    if context.get("valid_jwt"):
+        args += ["--workload-token-file", temp_file(context["valid_jwt"], ".jwt")]
+    # Enterprise-managed authorization: the user's ID token from the IdP.
+    if context.get("idp_id_token"):
+        args += [
+            "--idp-id-token-file", temp_file(context["idp_id_token"], ".jwt"),
+            "--idp-token-endpoint", context["idp_token_endpoint"],
+            "--idp-client-id", context["idp_client_id"],
+        ]
     return args
+
+
+def temp_file(text, suffix):
+    import tempfile
+    f = tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False)
+    f.write(text)
+    f.close()
+    return f.name
 
 
 def main():
