@@ -22,6 +22,7 @@ pub mod challenge;
 pub mod client;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod federation;
 pub mod grant;
 pub mod loopback;

@@ -336,6 +336,7 @@ async fn revoke(credentials: &Credentials, url: &Url) -> anyhow::Result<bool> {
         client: &client,
         resource: None,
         scope: None,
+        dpop: None,
     };
     let (token, refresh) = match &tokens.refresh_token {
         Some(refresh_token) => (refresh_token, true),

@@ -53,6 +53,39 @@ impl Shared {
         self.auth.as_ref().and_then(|auth| auth.header())
     }
 
+    /// Adds the credentials to a request for `method` `url`: the
+    /// `Authorization` header, and for a DPoP-bound token a fresh proof
+    /// (RFC 9449 §7.1).
+    fn with_credentials(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: &str,
+        url: &Url,
+    ) -> reqwest::RequestBuilder {
+        let Some(token) = self.auth_header() else {
+            return request;
+        };
+        let request = request.header(reqwest::header::AUTHORIZATION, token);
+        match self.auth.as_ref().and_then(|a| a.dpop_proof(method, url)) {
+            Some(proof) => request.header("dpop", proof),
+            None => request,
+        }
+    }
+
+    /// `Some` when a response refuses authorization (see
+    /// [`crate::auth::challenge::refusal`]); a DPoP nonce it asks for is
+    /// kept for the retry (RFC 9449 §9).
+    fn auth_refusal(&self, response: &reqwest::Response) -> Option<Option<BearerChallenge>> {
+        let refusal = crate::auth::challenge::refusal(response.status(), response.headers())?;
+        if let (Some(auth), Some(nonce)) = (
+            &self.auth,
+            crate::auth::dpop::nonce_asked(response.headers(), None),
+        ) {
+            auth.remember_dpop_nonce(response.url(), &nonce);
+        }
+        Some(refusal)
+    }
+
     /// Runs `--header-command` the first time a message goes out.
     async fn load_headers(&self) -> Result<(), UpstreamError> {
         if let Some(command) = &self.header_command {
@@ -91,6 +124,10 @@ impl Shared {
         let Some(auth) = &self.auth else {
             return Err(UpstreamError::credentials_refused(&self.shown_url));
         };
+        if challenge.is_some_and(BearerChallenge::asks_dpop_nonce) {
+            // The nonce is kept; the same token goes again with it.
+            return Ok(());
+        }
         auth.on_rejection(challenge, sent, true)
             .await
             .map_err(|e| unauthorized(e.to_string()))
@@ -100,17 +137,21 @@ impl Shared {
     /// authorization refusal, authorizes and sends it once more.
     async fn send_authorized(
         &self,
+        method: &str,
+        url: &Url,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, UpstreamError> {
         let mut may_authorize = self.auth.is_some() || self.header_command.is_some();
+        let mut may_renonce = self.auth.is_some();
         loop {
             let sent = self.auth_header();
-            let request = match &sent {
-                Some(token) => build().header(reqwest::header::AUTHORIZATION, token.clone()),
-                None => build(),
-            };
+            let request = self.with_credentials(build(), method, url);
             let response = self.http.send(request, &self.shown_url).await?;
-            match auth_refusal(&response) {
+            match self.auth_refusal(&response) {
+                // RFC 9449 §9: the nonce is kept; the same token goes again.
+                Some(Some(challenge)) if may_renonce && challenge.asks_dpop_nonce() => {
+                    may_renonce = false;
+                }
                 Some(challenge) if may_authorize => {
                     may_authorize = false;
                     self.authorize(challenge.as_ref(), sent.as_ref()).await?;
@@ -119,11 +160,6 @@ impl Shared {
             }
         }
     }
-}
-
-/// See [`crate::auth::challenge::refusal`].
-fn auth_refusal(response: &reqwest::Response) -> Option<Option<BearerChallenge>> {
-    crate::auth::challenge::refusal(response.status(), response.headers())
 }
 
 /// The transport that worked.

@@ -15,6 +15,7 @@
 //! a shell (H1), and waits a bounded time.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
@@ -28,6 +29,7 @@ use super::grant::{self, ClientIdentity, GrantError, Target, Tokens};
 use super::loopback::{Callback, Expect};
 use super::mcp_remote::{self, McpRemoteKey};
 
+use super::dpop::{self, DpopKey};
 use super::federation::{self, Federation};
 use super::{AuthError, browser, device};
 use crate::http::Http;
@@ -93,6 +95,9 @@ pub struct Authorizer {
     current: std::sync::Mutex<Option<(String, Tokens)>>,
     /// Held while refreshing or logging in: one task at a time.
     flight: tokio::sync::Mutex<Option<Discovered>>,
+    /// The DPoP key for this server, once its authorization server offers
+    /// DPoP (RFC 9449); kept with the credentials.
+    dpop: std::sync::OnceLock<Arc<DpopKey>>,
 }
 
 impl Authorizer {
@@ -106,12 +111,18 @@ impl Authorizer {
             Credentials::for_server(&options.config_dir, &server_url, resource.as_deref())
                 .with_store(options.secret_store);
         let current = credentials.tokens(None);
+        let dpop = credentials
+            .dpop_key()
+            .and_then(|pkcs8| DpopKey::from_pkcs8(&pkcs8).ok())
+            .map(|key| std::sync::OnceLock::from(Arc::new(key)))
+            .unwrap_or_default();
         Authorizer {
             http,
             server_url,
             options,
             credentials,
             current: std::sync::Mutex::new(current),
+            dpop,
             flight: tokio::sync::Mutex::new(None),
         }
     }
@@ -121,6 +132,48 @@ impl Authorizer {
         let current = self.current.lock().expect("token lock");
         let (_, tokens) = current.as_ref()?;
         header_for(tokens, self.options.use_id_token)
+    }
+
+    /// The DPoP proof for a request to the MCP server with the current
+    /// token, when it is DPoP-bound (RFC 9449 §7.1): `method` to `url`,
+    /// `ath` bound to the token.
+    pub fn dpop_proof(&self, method: &str, url: &Url) -> Option<String> {
+        let current = self.current.lock().expect("token lock");
+        let (_, tokens) = current.as_ref()?;
+        if !tokens.dpop {
+            return None;
+        }
+        let key = self.dpop.get()?;
+        Some(key.proof(method, url, Some(tokens.access_token.expose())))
+    }
+
+    /// Keeps the nonce a server asked for (`DPoP-Nonce`), for the next proof.
+    pub fn remember_dpop_nonce(&self, url: &Url, nonce: &str) {
+        if let Some(key) = self.dpop.get() {
+            key.remember_nonce(url, nonce);
+        }
+    }
+
+    /// The DPoP key to bind new tokens to, when the authorization server
+    /// offers DPoP with ES256: the stored one, or a new one, stored.
+    fn dpop_key(&self, found: &Discovered) -> Result<(), AuthError> {
+        if !offers_dpop(found) || self.dpop.get().is_some() {
+            return Ok(());
+        }
+        let key = Arc::new(DpopKey::generate());
+        self.credentials
+            .save_dpop_key(&found.server.issuer, key.pkcs8())?;
+        tracing::info!(
+            "tokens for this server are bound to a DPoP key ({})",
+            key.thumbprint()
+        );
+        let _ = self.dpop.set(key);
+        Ok(())
+    }
+
+    /// The key token requests prove, when the server offers DPoP.
+    fn dpop_for_target(&self, found: &Discovered) -> Option<&Arc<DpopKey>> {
+        self.dpop.get().filter(|_| offers_dpop(found))
     }
 
     /// Refreshes the token shortly before it expires (G16). Failures are
@@ -168,6 +221,9 @@ impl Authorizer {
             }
         };
         let issuer = found.server.issuer.clone();
+        if resource_takes_dpop(&found, challenge) {
+            self.dpop_key(&found)?;
+        }
         let wait = self.options.auth_timeout + Duration::from_secs(30);
         let Some(_lock) = self.credentials.lock(wait).await? else {
             return Err(AuthError::Busy);
@@ -493,6 +549,7 @@ impl Authorizer {
             client,
             resource,
             scope,
+            dpop: self.dpop_for_target(found),
         }
     }
 
@@ -555,11 +612,73 @@ fn header_for(tokens: &Tokens, use_id_token: bool) -> Option<HeaderValue> {
         (Some(id_token), true) => id_token,
         _ => &tokens.access_token,
     };
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).ok()?;
+    // RFC 9449 §7.1: a bound token goes with the DPoP scheme.
+    let scheme = if tokens.dpop && !use_id_token {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
+    let mut value = HeaderValue::from_str(&format!("{scheme} {}", token.expose())).ok()?;
     value.set_sensitive(true);
     Some(value)
 }
 
+/// Whether the MCP server takes DPoP-bound tokens: its challenge uses the
+/// DPoP scheme, or its resource metadata names DPoP (RFC 9728). A server
+/// that takes only Bearer tokens gets unbound ones, even from an
+/// authorization server that offers DPoP.
+fn resource_takes_dpop(found: &Discovered, challenge: Option<&BearerChallenge>) -> bool {
+    challenge.is_some_and(|c| c.dpop)
+        || found.resource.as_ref().is_some_and(|r| {
+            r.dpop_bound_access_tokens_required || !r.dpop_signing_alg_values_supported.is_empty()
+        })
+}
+
+/// Whether the authorization server binds tokens to a DPoP key the bridge
+/// can prove (ES256).
+fn offers_dpop(found: &Discovered) -> bool {
+    found
+        .server
+        .dpop_signing_alg_values_supported
+        .as_ref()
+        .is_some_and(|algs| algs.iter().any(|a| a == dpop::ALG))
+}
+
 fn wants_more_scope(challenge: Option<&BearerChallenge>) -> bool {
     challenge.and_then(|c| c.error.as_deref()) == Some("insufficient_scope")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::discovery::{ResourceMetadata, ServerMetadata, Source};
+
+    /// Issue 10: DPoP-bound tokens only for a server that takes them (its
+    /// challenge scheme or its resource metadata), so a Bearer-only server
+    /// behind a DPoP-capable authorization server keeps working.
+    #[test]
+    fn dpop_is_used_only_where_the_resource_takes_it() {
+        let mut found = Discovered {
+            resource: None,
+            server: ServerMetadata {
+                dpop_signing_alg_values_supported: Some(vec!["ES256".into()]),
+                ..ServerMetadata::default()
+            },
+            source: Source::Defaults,
+        };
+        assert!(offers_dpop(&found));
+        assert!(!resource_takes_dpop(&found, None));
+        let bearer = BearerChallenge::default();
+        assert!(!resource_takes_dpop(&found, Some(&bearer)));
+        let dpop = BearerChallenge {
+            dpop: true,
+            ..BearerChallenge::default()
+        };
+        assert!(resource_takes_dpop(&found, Some(&dpop)));
+        found.resource = Some(ResourceMetadata {
+            dpop_bound_access_tokens_required: true,
+            ..ResourceMetadata::default()
+        });
+        assert!(resource_takes_dpop(&found, None));
+    }
 }

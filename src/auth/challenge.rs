@@ -34,6 +34,16 @@ pub struct BearerChallenge {
     /// `invalid_token`, `insufficient_scope`, …
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The server challenged with the DPoP scheme (RFC 9449 §7.1): it takes
+    /// DPoP-bound tokens.
+    pub dpop: bool,
+}
+
+impl BearerChallenge {
+    /// A DPoP server asking for its nonce in the proof (RFC 9449 §9).
+    pub fn asks_dpop_nonce(&self) -> bool {
+        self.error.as_deref() == Some("use_dpop_nonce")
+    }
 }
 
 /// Every challenge in the values of one or more `WWW-Authenticate` headers.
@@ -58,6 +68,9 @@ pub fn bearer<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<BearerCha
         scope: get("scope"),
         error: get("error"),
         error_description: get("error_description"),
+        dpop: challenges
+            .iter()
+            .any(|c| c.scheme.eq_ignore_ascii_case("dpop")),
     })
 }
 

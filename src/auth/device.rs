@@ -95,7 +95,14 @@ pub async fn start(http: &Http, target: &Target<'_>) -> Result<DeviceAuthorizati
         fields.push(("scope", scope.to_owned()));
     }
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, kind, body) = grant::post_form(http, &url, &fields, target.client).await?;
+    let (status, kind, body) = grant::post_form(
+        http,
+        &url,
+        &fields,
+        target.client,
+        target.dpop.map(|k| &**k),
+    )
+    .await?;
     if !status.is_success() {
         return Err(grant::refusal(status, &kind, &body));
     }
@@ -173,7 +180,14 @@ async fn poll(
     fields.push(("grant_type", GRANT_TYPE.to_owned()));
     fields.push(("device_code", authorization.device_code.expose().clone()));
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, kind, body) = match grant::post_form(http, token_url, &fields, target.client).await
+    let (status, kind, body) = match grant::post_form(
+        http,
+        token_url,
+        &fields,
+        target.client,
+        target.dpop.map(|k| &**k),
+    )
+    .await
     {
         Ok(answer) => answer,
         Err(GrantError::Network(reason)) => return Poll::Transient(reason),

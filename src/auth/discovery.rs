@@ -34,13 +34,19 @@ const MAX_DOCUMENT: usize = 1024 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// RFC 9728 protected resource metadata, the members MCP uses.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 pub struct ResourceMetadata {
     pub resource: String,
     #[serde(default)]
     pub authorization_servers: Vec<String>,
     #[serde(default)]
     pub scopes_supported: Vec<String>,
+    /// RFC 9728: the resource takes DPoP proofs with these algorithms…
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
+    /// …or only takes DPoP-bound tokens.
+    #[serde(default)]
+    pub dpop_bound_access_tokens_required: bool,
 }
 
 /// RFC 8414 / OpenID authorization server metadata, the members MCP uses.
@@ -413,6 +419,7 @@ mod tests {
                 resource: resource.into(),
                 authorization_servers: vec![],
                 scopes_supported: vec![],
+                ..ResourceMetadata::default()
             };
             let at = Url::parse("https://h.example/.well-known/oauth-protected-resource").unwrap();
             check_resource(&at, &metadata, &Url::parse(server).unwrap()).is_ok()
@@ -456,6 +463,7 @@ mod tests {
             resource: "https://h/mcp".into(),
             authorization_servers: vec![],
             scopes_supported: vec!["read".into(), "write".into()],
+            ..ResourceMetadata::default()
         });
         assert_eq!(found.scopes(None).as_deref(), Some("read write"));
         let challenge = BearerChallenge {

@@ -201,7 +201,8 @@ async fn exchange(
         fields.push(("scope", scope.to_owned()));
     }
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, kind, body) = grant::post_form(http, token_endpoint, &fields, &idp.client).await?;
+    let (status, kind, body) =
+        grant::post_form(http, token_endpoint, &fields, &idp.client, None).await?;
     if !status.is_success() {
         return Err(grant::refusal(status, &kind, &body));
     }

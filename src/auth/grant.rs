@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::discovery::{ServerMetadata, checked_url};
+use super::dpop::DpopKey;
 use crate::http::Http;
 use crate::secret::Secret;
 
@@ -81,6 +82,10 @@ pub struct Tokens {
     pub expires_at: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// Bound to a DPoP key (`token_type` DPoP): presented with the DPoP
+    /// scheme and a proof (RFC 9449 §7.1).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop: bool,
 }
 
 impl Tokens {
@@ -105,6 +110,8 @@ pub struct Target<'a> {
     pub resource: Option<&'a str>,
     /// Space-separated scopes (G13); `None` to ask for none.
     pub scope: Option<&'a str>,
+    /// The DPoP key, when the server binds tokens to one (RFC 9449).
+    pub dpop: Option<&'a std::sync::Arc<DpopKey>>,
 }
 
 /// A prepared authorization request: the URL to open, and what must come
@@ -211,7 +218,7 @@ pub async fn exchange_code(
     for (name, value) in token_params(target)? {
         request = request.add_extra_param(name, value);
     }
-    let response = request.request_async(&adapter(http)).await;
+    let response = request.request_async(&adapter(http, target.dpop)).await;
     tokens(response, None)
 }
 
@@ -228,7 +235,7 @@ pub async fn refresh(
     for (name, value) in token_params(target)? {
         request = request.add_extra_param(name, value);
     }
-    let response = request.request_async(&adapter(http)).await;
+    let response = request.request_async(&adapter(http, target.dpop)).await;
     tokens(response, Some(refresh_token))
 }
 
@@ -242,7 +249,7 @@ pub async fn client_credentials(http: &Http, target: &Target<'_>) -> Result<Toke
     for (name, value) in token_params(target)? {
         request = request.add_extra_param(name, value);
     }
-    let response = request.request_async(&adapter(http)).await;
+    let response = request.request_async(&adapter(http, target.dpop)).await;
     tokens(response, None)
 }
 
@@ -271,7 +278,8 @@ pub async fn revoke(
         ("token", token.expose().as_str()),
         ("token_type_hint", hint),
     ];
-    let (status, kind, body) = post_form(http, &url, &form, target.client).await?;
+    let (status, kind, body) =
+        post_form(http, &url, &form, target.client, target.dpop.map(|k| &**k)).await?;
     if status.is_success() {
         return Ok(true);
     }
@@ -296,17 +304,33 @@ pub(super) async fn post_form(
     url: &Url,
     fields: &[(&str, &str)],
     client: &ClientIdentity,
+    dpop: Option<&DpopKey>,
 ) -> Result<(reqwest::StatusCode, String, bytes::Bytes), GrantError> {
-    let request = form_request(http, url, fields, client);
     let shown = crate::log::redact_url(url);
-    let response = http
-        .send(request, &shown)
-        .await
-        .map_err(|e| GrantError::Network(e.to_string()))?;
-    let status = response.status();
-    let kind = crate::http::content_type(&response);
-    let body = http.read_error_body(response, &shown, MAX_RESPONSE).await;
-    Ok((status, kind, body))
+    let mut nonce_retried = false;
+    loop {
+        let mut request = form_request(http, url, fields, client);
+        if let Some(key) = dpop {
+            request = request.header("dpop", key.proof("POST", url, None));
+        }
+        let response = http
+            .send(request, &shown)
+            .await
+            .map_err(|e| GrantError::Network(e.to_string()))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let kind = crate::http::content_type(&response);
+        let body = http.read_error_body(response, &shown, MAX_RESPONSE).await;
+        // RFC 9449 §8: once, with the nonce the server asks for.
+        if let (Some(key), false, reqwest::StatusCode::BAD_REQUEST) = (dpop, nonce_retried, status)
+            && let Some(nonce) = super::dpop::nonce_asked(&headers, Some(&body))
+        {
+            key.remember_nonce(url, &nonce);
+            nonce_retried = true;
+            continue;
+        }
+        return Ok((status, kind, body));
+    }
 }
 
 /// The request [`post_form`] sends (kept apart: the form serializer is not
@@ -363,7 +387,14 @@ pub async fn jwt_bearer(
         fields.push(("scope", scope.to_owned()));
     }
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, kind, body) = post_form(http, &url, &fields, target.client).await?;
+    let (status, kind, body) = post_form(
+        http,
+        &url,
+        &fields,
+        target.client,
+        target.dpop.map(|k| &**k),
+    )
+    .await?;
     if !status.is_success() {
         return Err(refusal(status, &kind, &body));
     }
@@ -513,6 +544,7 @@ fn tokens(
         scope: response
             .scopes()
             .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+        dpop: response.token_type().as_ref().eq_ignore_ascii_case("dpop"),
     })
 }
 
@@ -543,32 +575,57 @@ fn sort_error(error: RequestTokenError<HttpFailure, BasicErrorResponse>) -> Gran
 #[error("{0}")]
 pub struct HttpFailure(String);
 
-/// oauth2's HTTP client: the bridge's own, without the user's headers.
+/// oauth2's HTTP client: the bridge's own, without the user's headers, with
+/// a DPoP proof on each request when `dpop` is set.
 fn adapter(
     http: &Http,
+    dpop: Option<&std::sync::Arc<DpopKey>>,
 ) -> impl Fn(
     oauth2::HttpRequest,
 )
     -> std::pin::Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpFailure>> + Send>> {
     let http = http.clone();
+    let dpop = dpop.cloned();
     move |request| {
         let http = http.clone();
-        Box::pin(async move { send(&http, request).await })
+        let dpop = dpop.clone();
+        Box::pin(async move {
+            let answer = send(&http, &request, dpop.as_deref()).await?;
+            // RFC 9449 §8: a server that wants a nonce says so once; the
+            // request goes again with it.
+            match &dpop {
+                Some(key) if answer.status() == reqwest::StatusCode::BAD_REQUEST => {
+                    match super::dpop::nonce_asked(answer.headers(), Some(answer.body())) {
+                        Some(nonce) => {
+                            let url = Url::parse(&request.uri().to_string())
+                                .map_err(|e| HttpFailure(e.to_string()))?;
+                            key.remember_nonce(&url, &nonce);
+                            send(&http, &request, Some(key)).await
+                        }
+                        None => Ok(answer),
+                    }
+                }
+                _ => Ok(answer),
+            }
+        })
     }
 }
 
 async fn send(
     http: &Http,
-    request: oauth2::HttpRequest,
+    request: &oauth2::HttpRequest,
+    dpop: Option<&DpopKey>,
 ) -> Result<oauth2::HttpResponse, HttpFailure> {
     let url = Url::parse(&request.uri().to_string()).map_err(|e| HttpFailure(e.to_string()))?;
     let shown = crate::log::redact_url(&url);
-    let (parts, body) = request.into_parts();
-    let builder = http
-        .bare_request(parts.method, &url)
-        .headers(parts.headers)
-        .body(body)
+    let mut builder = http
+        .bare_request(request.method().clone(), &url)
+        .headers(request.headers().clone())
+        .body(request.body().clone())
         .timeout(TOKEN_TIMEOUT);
+    if let Some(key) = dpop {
+        builder = builder.header("dpop", key.proof(request.method().as_str(), &url, None));
+    }
     let mut response = http
         .send(builder, &shown)
         .await
@@ -633,6 +690,7 @@ mod tests {
             client: &client,
             resource: Some("https://mcp.example/mcp"),
             scope: Some("files:read tools"),
+            dpop: None,
         };
         let redirect = Url::parse("http://localhost:3334/callback").unwrap();
         let extra = [("prompt".to_owned(), "consent".to_owned())];
@@ -664,6 +722,7 @@ mod tests {
             client: &client,
             resource: None,
             scope: None,
+            dpop: None,
         };
         let request =
             authorization(&target, &Url::parse("http://localhost:1/cb").unwrap(), &[]).unwrap();
@@ -688,6 +747,7 @@ mod tests {
                 client: &client,
                 resource: None,
                 scope: None,
+                dpop: None,
             };
             authorization(&target, &redirect, &[]).map(|_| ())
         };
@@ -714,6 +774,7 @@ mod tests {
             id_token: None,
             expires_at,
             scope: None,
+            dpop: false,
         };
         assert!(tokens(Some(now + 30)).expires_within(Duration::from_secs(60)));
         assert!(!tokens(Some(now + 3600)).expires_within(Duration::from_secs(60)));

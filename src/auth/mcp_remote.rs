@@ -248,6 +248,7 @@ impl TokenFile {
             id_token: self.id_token.map(Secret::new),
             expires_at: self.expires_at.map(|ms| (ms / 1000.0) as u64),
             scope: self.scope.filter(|s| !s.is_empty()),
+            dpop: false,
         }
     }
 }

@@ -49,7 +49,7 @@ pub enum SecretStore {
 }
 
 /// The records that hold secrets.
-const SECRET_RECORDS: [&str; 2] = ["client.json", "tokens.json"];
+const SECRET_RECORDS: [&str; 3] = ["client.json", "tokens.json", "dpop.json"];
 
 /// A stored record, with the issuer it belongs to.
 #[derive(Serialize, Deserialize)]
@@ -209,6 +209,21 @@ impl Credentials {
         file::write_atomic(&self.dir.join("server.json"), &json)
     }
 
+    /// The DPoP key (PKCS#8, base64) kept for this server, if any.
+    pub fn dpop_key(&self) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        let record: Record<String> = self.read("dpop.json")?;
+        base64::engine::general_purpose::STANDARD
+            .decode(record.value)
+            .ok()
+    }
+
+    pub fn save_dpop_key(&self, issuer: &str, pkcs8: &[u8]) -> io::Result<()> {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(pkcs8);
+        self.write("dpop.json", issuer, None, &encoded)
+    }
+
     /// Records the last failure seen with this server (and which server
     /// this is, so that `status` lists it even without a sign-in).
     pub fn save_last_error(&self, info: &ServerInfo, error: &LastError) -> io::Result<()> {
@@ -347,6 +362,7 @@ mod tests {
             id_token: None,
             expires_at: Some(1),
             scope: None,
+            dpop: false,
         }
     }
 

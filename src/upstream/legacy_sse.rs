@@ -73,7 +73,7 @@ impl LegacySse {
                 .header(CONTENT_TYPE, "application/json")
                 .body(msg.raw().clone())
         };
-        let response = self.shared.send_authorized(build).await?;
+        let response = self.shared.send_authorized("POST", endpoint, build).await?;
         let status = response.status();
         tracing::debug!(target: TRAFFIC, status = status.as_u16(), "POST {} → HTTP {}", msg.method().unwrap_or("(response)"), status.as_u16());
         if status.is_success() {
@@ -227,7 +227,7 @@ async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
             .request(Method::GET, &shared.url)
             .header(ACCEPT, "text/event-stream")
     };
-    let response = shared.send_authorized(build).await?;
+    let response = shared.send_authorized("GET", &shared.url, build).await?;
     let status = response.status();
     let kind = content_type(&response);
     if !status.is_success() {

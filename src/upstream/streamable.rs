@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 use tokio::task::JoinHandle;
 
@@ -102,7 +102,7 @@ impl Streamable {
         }
         // Each recovery is tried once per message: a new session (T2), and
         // a new token (G16, G14), in whichever order the server asks.
-        let (mut may_restart, mut may_authorize) = (true, true);
+        let (mut may_restart, mut may_authorize, mut may_renonce) = (true, true, true);
         loop {
             let sent_under = self.session.snapshot();
             match self.exchange(msg, &sent_under, Sink::Host).await {
@@ -122,6 +122,13 @@ impl Streamable {
                         status,
                         reason: "the new session was forgotten at once".into(),
                     });
+                }
+                // RFC 9449 §9: the nonce is kept; the same token goes again.
+                Err(Failure::Unauthorized {
+                    challenge: Some(challenge),
+                    ..
+                }) if may_renonce && challenge.asks_dpop_nonce() => {
+                    may_renonce = false;
                 }
                 Err(Failure::Unauthorized { challenge, sent }) if may_authorize => {
                     may_authorize = false;
@@ -305,7 +312,7 @@ impl Streamable {
         let status = response.status();
         let kind = content_type(&response);
         let shown = &self.shared.shown_url;
-        if let Some(challenge) = super::auth_refusal(&response) {
+        if let Some(challenge) = self.shared.auth_refusal(&response) {
             return Failure::Unauthorized {
                 challenge,
                 sent: self.shared.auth_header(),
@@ -349,9 +356,9 @@ impl Streamable {
         if let Some(version) = version.and_then(|v| HeaderValue::try_from(v).ok()) {
             request = request.header(PROTOCOL_HEADER, version);
         }
-        if let Some(token) = self.shared.auth_header() {
-            request = request.header(AUTHORIZATION, token);
-        }
+        request = self
+            .shared
+            .with_credentials(request, "POST", &self.shared.url);
         // SEP-2243 routing headers; servers of earlier revisions ignore them.
         if let Some(method) = msg.method().and_then(|m| HeaderValue::try_from(m).ok()) {
             request = request.header("mcp-method", method);
@@ -387,10 +394,8 @@ impl Streamable {
         if let Some(last) = last_event_id.and_then(|v| HeaderValue::try_from(v).ok()) {
             request = request.header("last-event-id", last);
         }
-        if let Some(token) = self.shared.auth_header() {
-            request = request.header(AUTHORIZATION, token);
-        }
-        request
+        self.shared
+            .with_credentials(request, "GET", &self.shared.url)
     }
 
     /// Starts a new session by replaying the host's `initialize` under a
@@ -538,10 +543,9 @@ impl Streamable {
             .request(Method::DELETE, &self.shared.url)
             .header(SESSION_HEADER, id)
             .timeout(Duration::from_millis(800));
-        let request = match self.shared.auth_header() {
-            Some(token) => request.header(AUTHORIZATION, token),
-            None => request,
-        };
+        let request = self
+            .shared
+            .with_credentials(request, "DELETE", &self.shared.url);
         let request = match session
             .protocol_version
             .as_deref()

@@ -65,6 +65,7 @@ async fn the_code_exchange_proves_pkce_and_names_the_resource() {
         client: &client,
         resource: Some("https://mcp.example/mcp"),
         scope: Some("tools"),
+        dpop: None,
     };
     let redirect = Url::parse("http://localhost:4111/callback").unwrap();
     let authorization = grant::authorization(&target, &redirect, &[]).unwrap();
@@ -125,6 +126,7 @@ async fn confidential_clients_authenticate_as_registered() {
             client: &client,
             resource: None,
             scope: Some("a b"),
+            dpop: None,
         };
         grant::client_credentials(&http(), &target).await.unwrap();
         let got = server.got().pop().unwrap();
@@ -174,6 +176,7 @@ async fn refresh_keeps_or_rotates_the_refresh_token() {
             client: &client,
             resource: Some("https://mcp.example/"),
             scope: None,
+            dpop: None,
         };
         let tokens = grant::refresh(&http(), &target, &old).await.unwrap();
         assert_eq!(tokens.refresh_token.unwrap().expose(), expected);
@@ -217,6 +220,7 @@ async fn token_errors_say_what_to_do_next() {
             client: &client,
             resource: None,
             scope: None,
+            dpop: None,
         };
         let err = grant::refresh(&http(), &target, &Secret::new("rt".into()))
             .await
@@ -230,6 +234,7 @@ async fn token_errors_say_what_to_do_next() {
         client: &client,
         resource: None,
         scope: None,
+        dpop: None,
     };
     let err = grant::refresh(&http(), &target, &Secret::new("rt".into()))
         .await

@@ -26,6 +26,7 @@ fn tokens(n: u64) -> Tokens {
         id_token: None,
         expires_at: Some(n),
         scope: Some("tools".into()),
+        dpop: false,
     }
 }
 
