@@ -211,6 +211,17 @@ mod tests {
             .expect("the proof verifies");
     }
 
+    /// RFC 9449 §7.1's example: the `ath` of its access token.
+    #[test]
+    fn ath_matches_the_rfc_example() {
+        let key = DpopKey::generate();
+        let url = Url::parse("https://resource.example.org/protectedresource").unwrap();
+        let token = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
+        let proof = key.proof("GET", &url, Some(token));
+        let claims = decode(proof.split('.').nth(1).unwrap());
+        assert_eq!(claims["ath"], "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo");
+    }
+
     /// A nonce is remembered per origin and sent from then on; a stored key
     /// comes back with the same thumbprint.
     #[test]
