@@ -282,15 +282,7 @@ impl Authorizer {
             self.credentials.save_client(issuer, &key, client)?;
         }
         if let Some(tokens) = stored.tokens {
-            self.credentials.save_tokens(issuer, &tokens)?;
-            let resource = match &self.options.resource {
-                ResourceParam::Explicit(r) => Some(r.clone()),
-                _ => None,
-            };
-            self.credentials.save_info(&ServerInfo {
-                url: redact_url(&self.server_url),
-                resource,
-            })?;
+            self.store_tokens(issuer, &tokens)?;
         }
         tracing::info!(
             "using the sign-in mcp-remote stored in {}",
@@ -405,32 +397,47 @@ impl Authorizer {
                 success_url: self.options.success_url.clone(),
             };
             let code = callback.wait(&expect, self.options.auth_timeout).await?;
-            match grant::exchange_code(
+            let result = grant::exchange_code(
                 &self.http,
                 &target,
                 &redirect,
                 &code,
                 authorization.verifier,
             )
-            .await
-            {
-                Ok(tokens) => {
-                    tracing::info!("signed in to {}", redact_url(&self.server_url));
-                    return self.adopt(&issuer, tokens);
-                }
-                // G9: a stored registration the server forgot: drop it and
-                // register again, once.
-                Err(GrantError::InvalidClient(_))
-                    if source == ClientSource::Registered && !registered_again =>
-                {
-                    tracing::warn!(
-                        "the authorization server no longer knows this client; registering again"
-                    );
-                    self.credentials.forget_client()?;
-                    registered_again = true;
-                }
-                Err(e) => return Err(e.into()),
+            .await;
+            if self.settle(&issuer, result, source, &mut registered_again)? {
+                return Ok(());
             }
+        }
+    }
+
+    /// What a login attempt's outcome means: signed in (`true`); a stored
+    /// registration the server forgot, dropped to register again, once
+    /// (`false`, G9); or the error.
+    fn settle(
+        &self,
+        issuer: &str,
+        result: Result<Tokens, GrantError>,
+        source: ClientSource,
+        registered_again: &mut bool,
+    ) -> Result<bool, AuthError> {
+        match result {
+            Ok(tokens) => {
+                tracing::info!("signed in to {}", redact_url(&self.server_url));
+                self.adopt(issuer, tokens)?;
+                Ok(true)
+            }
+            Err(GrantError::InvalidClient(_))
+                if source == ClientSource::Registered && !*registered_again =>
+            {
+                tracing::warn!(
+                    "the authorization server no longer knows this client; registering again"
+                );
+                self.credentials.forget_client()?;
+                *registered_again = true;
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -457,21 +464,8 @@ impl Authorizer {
                 }
                 Err(e) => Err(e),
             };
-            match result {
-                Ok(tokens) => {
-                    tracing::info!("signed in to {}", redact_url(&self.server_url));
-                    return self.adopt(&issuer, tokens);
-                }
-                Err(GrantError::InvalidClient(_))
-                    if source == ClientSource::Registered && !registered_again =>
-                {
-                    tracing::warn!(
-                        "the authorization server no longer knows this client; registering again"
-                    );
-                    self.credentials.forget_client()?;
-                    registered_again = true;
-                }
-                Err(e) => return Err(e.into()),
+            if self.settle(&issuer, result, source, &mut registered_again)? {
+                return Ok(());
             }
         }
     }
@@ -582,8 +576,16 @@ impl Authorizer {
         (!union.is_empty()).then(|| union.join(" "))
     }
 
+    /// Takes `tokens` for the requests from now on, and stores them.
     fn adopt(&self, issuer: &str, tokens: Tokens) -> Result<(), AuthError> {
-        self.credentials.save_tokens(issuer, &tokens)?;
+        self.store_tokens(issuer, &tokens)?;
+        *self.current.lock().expect("token lock") = Some((issuer.to_owned(), tokens));
+        Ok(())
+    }
+
+    /// Stores `tokens`, and which server they are for (for `status`).
+    fn store_tokens(&self, issuer: &str, tokens: &Tokens) -> Result<(), AuthError> {
+        self.credentials.save_tokens(issuer, tokens)?;
         let resource = match &self.options.resource {
             ResourceParam::Explicit(r) => Some(r.clone()),
             _ => None,
@@ -592,7 +594,6 @@ impl Authorizer {
             url: redact_url(&self.server_url),
             resource,
         })?;
-        *self.current.lock().expect("token lock") = Some((issuer.to_owned(), tokens));
         Ok(())
     }
 }

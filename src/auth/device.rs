@@ -94,18 +94,7 @@ pub async fn start(http: &Http, target: &Target<'_>) -> Result<DeviceAuthorizati
     if let Some(scope) = target.scope {
         fields.push(("scope", scope.to_owned()));
     }
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, kind, body) = grant::post_form(
-        http,
-        &url,
-        &fields,
-        target.client,
-        target.dpop.map(|k| &**k),
-    )
-    .await?;
-    if !status.is_success() {
-        return Err(grant::refusal(status, &kind, &body));
-    }
+    let body = grant::post_for_target(http, &url, &fields, target).await?;
     let answer: Answer = serde_json::from_slice(&body)
         .map_err(|e| GrantError::BadResponse(format!("the device authorization answer: {e}")))?;
     checked(answer)

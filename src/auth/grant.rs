@@ -294,6 +294,24 @@ pub async fn revoke(
     })
 }
 
+/// POSTs `fields` to an endpoint of `target`'s authorization server as its
+/// client (with a DPoP proof when bound), and returns the body of a
+/// successful answer, or why it failed.
+pub(super) async fn post_for_target(
+    http: &Http,
+    url: &Url,
+    fields: &[(&'static str, String)],
+    target: &Target<'_>,
+) -> Result<bytes::Bytes, GrantError> {
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dpop = target.dpop.map(|k| &**k);
+    let (status, kind, body) = post_form(http, url, &fields, target.client, dpop).await?;
+    if !status.is_success() {
+        return Err(refusal(status, &kind, &body));
+    }
+    Ok(body)
+}
+
 /// POSTs a form to an endpoint of the authorization server, authenticating
 /// as `client` does at the token endpoint (RFC 6749 §2.3.1): Basic, or
 /// `client_id` (and the secret) in the form. For the requests oauth2 does
@@ -386,18 +404,7 @@ pub async fn jwt_bearer(
     if let Some(scope) = target.scope {
         fields.push(("scope", scope.to_owned()));
     }
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, kind, body) = post_form(
-        http,
-        &url,
-        &fields,
-        target.client,
-        target.dpop.map(|k| &**k),
-    )
-    .await?;
-    if !status.is_success() {
-        return Err(refusal(status, &kind, &body));
-    }
+    let body = post_for_target(http, &url, &fields, target).await?;
     tokens_from_json(&body)
 }
 

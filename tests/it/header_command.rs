@@ -3,28 +3,20 @@
 //! the first request and again when the server refuses its headers.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 
 use serde_json::json;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::common::{Bridge, error_message, free_port, tool_text, wait_for_port};
 
 /// tests/python/token_server.py: `token-1` valid for `first_token_seconds`,
 /// `token-2`… for an hour.
 async fn token_server(first_token_seconds: f64) -> (Child, String) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
     let port = free_port();
-    let child = Command::new(root.join(".venv/bin/python"))
-        .arg(root.join("token_server.py"))
-        .arg(port.to_string())
-        .arg(first_token_seconds.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python starts the token server");
+    let child = crate::common::python(
+        "token_server.py",
+        &[&port.to_string(), &first_token_seconds.to_string()],
+    );
     wait_for_port(port).await;
     (child, format!("http://127.0.0.1:{port}/mcp"))
 }

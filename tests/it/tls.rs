@@ -2,11 +2,10 @@
 //! certificate from a private CA is refused with advice, and trusted with
 //! `--ca-file`, NODE_EXTRA_CA_CERTS or SSL_CERT_FILE.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 
 use serde_json::json;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::common::{
     Bridge, error_message, free_port, initialize_request, tool_text, wait_for_port,
@@ -17,18 +16,8 @@ type Way<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
 
 /// tests/python/tls_server.py: its CA lands in `dir`/ca.pem.
 pub async fn tls_server(dir: &std::path::Path) -> (Child, String) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
     let port = free_port();
-    let child = Command::new(root.join(".venv/bin/python"))
-        .arg(root.join("tls_server.py"))
-        .arg(port.to_string())
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python starts the TLS server");
+    let child = crate::common::python("tls_server.py", &[&port.to_string(), dir.to_str().unwrap()]);
     wait_for_port(port).await;
     (child, format!("https://localhost:{port}/mcp"))
 }

@@ -2,9 +2,8 @@
 //! tests/python/requirements.lock), started by the tests.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use super::{free_port, wait_for_port};
 
@@ -27,24 +26,11 @@ impl FastMcp {
     }
 
     async fn start_with(transport: &'static str, token_seconds: u32) -> FastMcp {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
-        let python = root.join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "FastMCP is not installed; run scripts/install-test-deps first"
-        );
         let port = free_port();
-        let child = Command::new(python)
-            .arg(root.join("oauth_server.py"))
-            .arg(port.to_string())
-            .arg(transport)
-            .arg(token_seconds.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python starts the FastMCP server");
+        let child = super::python(
+            "oauth_server.py",
+            &[&port.to_string(), transport, &token_seconds.to_string()],
+        );
         wait_for_port(port).await;
         FastMcp {
             _child: child,

@@ -244,6 +244,26 @@ pub fn error_message(answer: &Value) -> &str {
         .unwrap_or_else(|| panic!("not an error answer: {answer}"))
 }
 
+/// Starts tests/python/`script` with the pinned venv's Python (see
+/// scripts/install-test-deps); killed when dropped.
+pub fn python(script: &str, args: &[&str]) -> tokio::process::Child {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
+    let interpreter = root.join(".venv/bin/python");
+    assert!(
+        interpreter.exists(),
+        "the Python test servers are not installed; run scripts/install-test-deps first"
+    );
+    tokio::process::Command::new(interpreter)
+        .arg(root.join(script))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("python runs {script}: {e}"))
+}
+
 /// A port that was free a moment ago, for servers that cannot take port 0.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

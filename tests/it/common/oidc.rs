@@ -94,17 +94,7 @@ impl OidcPair {
 }
 
 fn resource_server(port: u16, issuer: &str) -> Child {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
-    Command::new(root.join(".venv/bin/python"))
-        .arg(root.join("resource_server.py"))
-        .arg(port.to_string())
-        .arg(issuer)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python starts the FastMCP resource server")
+    super::python("resource_server.py", &[&port.to_string(), issuer])
 }
 
 /// The user codes mcp-tether showed in `stderr`, in order.
