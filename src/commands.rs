@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use reqwest::Method;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -212,17 +212,14 @@ async fn login(cli: Cli) -> anyhow::Result<()> {
     let shown = redact_url(&config.url);
     let auth = Authorizer::new(http.clone(), config.url.clone(), options);
     let sent = auth.header();
-    match probe(&http, &config.url, sent.as_ref()).await? {
+    match probe(&http, &config.url, &auth).await? {
         None if sent.is_some() => println!("Already signed in to {shown}."),
         None => println!("{shown} does not ask for sign-in."),
         Some(challenge) => {
             auth.on_rejection(challenge.as_ref(), sent.as_ref(), true)
                 .await
                 .with_context(|| format!("signing in to {shown}"))?;
-            if probe(&http, &config.url, auth.header().as_ref())
-                .await?
-                .is_some()
-            {
+            if probe(&http, &config.url, &auth).await?.is_some() {
                 bail!(
                     "signed in, but {shown} still refuses the token; check the scopes it needs (--scope)"
                 );
@@ -239,18 +236,26 @@ async fn login(cli: Cli) -> anyhow::Result<()> {
 async fn probe(
     http: &Http,
     url: &Url,
-    token: Option<&HeaderValue>,
+    auth: &Authorizer,
 ) -> anyhow::Result<Option<Option<challenge::BearerChallenge>>> {
+    let token = auth.header();
     let shown = redact_url(url);
     let initialize = json!({
         "jsonrpc": "2.0", "id": "mcp-tether:login", "method": "initialize",
         "params": { "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "mcp-tether", "version": env!("CARGO_PKG_VERSION") } }
     });
-    let with_token = |request: reqwest::RequestBuilder| match token {
-        Some(token) => request.header(AUTHORIZATION, token.clone()),
-        None => request,
+    // The token, with a DPoP proof for each request when it is bound.
+    let with_token = |request: reqwest::RequestBuilder, method: &str| {
+        let request = match &token {
+            Some(token) => request.header(AUTHORIZATION, token.clone()),
+            None => return request,
+        };
+        match auth.dpop_proof(method, url) {
+            Some(proof) => request.header("dpop", proof),
+            None => request,
+        }
     };
-    let post = with_token(http.request(Method::POST, url))
+    let post = with_token(http.request(Method::POST, url), "POST")
         .header(CONTENT_TYPE, "application/json")
         .header(ACCEPT, "application/json, text/event-stream")
         .body(initialize.to_string());
@@ -259,8 +264,8 @@ async fn probe(
         return Ok(Some(challenge));
     }
     if let Some(session) = response.headers().get("mcp-session-id").cloned() {
-        let delete =
-            with_token(http.request(Method::DELETE, url)).header("mcp-session-id", session);
+        let delete = with_token(http.request(Method::DELETE, url), "DELETE")
+            .header("mcp-session-id", session);
         let _ = http.send(delete, &shown).await;
     }
     if response.status().is_success() {
@@ -268,7 +273,7 @@ async fn probe(
     }
     // A legacy HTTP+SSE server answers POST on its stream URL with 404/405:
     // ask its event stream instead.
-    let get = with_token(http.request(Method::GET, url)).header(ACCEPT, "text/event-stream");
+    let get = with_token(http.request(Method::GET, url), "GET").header(ACCEPT, "text/event-stream");
     let response = http.send(get, &shown).await?;
     Ok(challenge::refusal(response.status(), response.headers()))
 }

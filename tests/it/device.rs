@@ -109,3 +109,74 @@ async fn two_bridges_started_together_show_one_code() {
     let shown = user_codes(&first.stderr()).len() + user_codes(&second.stderr()).len();
     assert_eq!(shown, 1, "{}\n---\n{}", first.stderr(), second.stderr());
 }
+
+/// Issue 10, RFC 9449: against a real provider that binds tokens to a DPoP
+/// key (oidc-provider) and an MCP server that takes only DPoP-bound tokens
+/// with valid, fresh proofs, the device sign-in, the calls and the refreshes
+/// of short-lived tokens all work; the key is kept with the credentials.
+#[tokio::test]
+async fn dpop_bound_tokens_are_obtained_presented_and_refreshed() {
+    let pair = OidcPair::start_dpop(5).await;
+    let login = LoginEnv::new();
+    let mut bridge = Bridge::start_with_env(&[&pair.url(), "--device-code"], &login.vars());
+    bridge.send(&initialize_request(0, "2025-06-18")).await;
+    let code = wait_for_user_code(|| bridge.stderr()).await;
+    pair.approve(&code).await;
+    let init = bridge.answer_to(&json!(0)).await;
+    assert_eq!(
+        init["result"]["serverInfo"]["name"],
+        "tether-resource-test",
+        "{init}\n{}",
+        bridge.stderr()
+    );
+    bridge
+        .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    for n in 1..=2 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let echo = bridge
+            .call_tool(n, "echo", json!({ "message": format!("bound {n}") }))
+            .await;
+        assert_eq!(
+            tool_text(&echo),
+            format!("bound {n}"),
+            "{}",
+            bridge.stderr()
+        );
+    }
+    let stderr = bridge.stderr();
+    assert!(stderr.contains("bound to a DPoP key"), "{stderr}");
+    assert!(
+        stderr.matches("refreshed the access token").count() >= 2,
+        "{stderr}"
+    );
+
+    let mut stored = Vec::new();
+    let mut dirs = vec![login.config.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                stored.push(path);
+            }
+        }
+    }
+    let key = stored
+        .iter()
+        .find(|p| p.ends_with("dpop.json"))
+        .expect("the DPoP key is kept");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let tokens = stored.iter().find(|p| p.ends_with("tokens.json")).unwrap();
+    let tokens: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tokens).unwrap()).unwrap();
+    assert_eq!(
+        tokens["value"]["dpop"], true,
+        "the provider bound the token"
+    );
+}

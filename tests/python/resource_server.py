@@ -1,11 +1,12 @@
 """A FastMCP server that trusts an outside authorization server, for the tests.
 
-Usage: resource_server.py PORT AUTHORIZATION_SERVER_URL
+Usage: resource_server.py PORT AUTHORIZATION_SERVER_URL [dpop]
 
 A resource server only: it publishes RFC 9728 protected resource metadata
 naming the authorization server (tests/node/oidc_server.mjs), and accepts
 the JWT access tokens that server issues for it (signature from its JWKS,
-issuer, audience = this server's /mcp URL, scope `mcp:tools`).
+issuer, audience = this server's /mcp URL, scope `mcp:tools`). With `dpop`, only DPoP-bound tokens with valid proofs
+(tests/python/dpop_gate.py).
 """
 
 import sys
@@ -38,4 +39,11 @@ def echo(message: str) -> str:
     return message
 
 
-mcp.run(transport="http", host="127.0.0.1", port=port, show_banner=False)
+if len(sys.argv) > 3 and sys.argv[3] == "dpop":
+    import uvicorn
+
+    from dpop_gate import gate
+
+    uvicorn.run(gate(mcp.http_app()), host="127.0.0.1", port=port, log_level="warning")
+else:
+    mcp.run(transport="http", host="127.0.0.1", port=port, show_banner=False)

@@ -16,11 +16,22 @@ pub struct OidcPair {
     server: Child,
     pub issuer: String,
     pub server_port: u16,
+    dpop: bool,
 }
 
 impl OidcPair {
     /// Access tokens valid for `token_seconds`.
     pub async fn start(token_seconds: u32) -> OidcPair {
+        Self::start_with(token_seconds, false).await
+    }
+
+    /// The same, with an MCP server that takes only DPoP-bound tokens
+    /// (tests/python/dpop_gate.py): the provider binds them (RFC 9449).
+    pub async fn start_dpop(token_seconds: u32) -> OidcPair {
+        Self::start_with(token_seconds, true).await
+    }
+
+    async fn start_with(token_seconds: u32, dpop: bool) -> OidcPair {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests");
         let script = root.join("node/oidc_server.mjs");
         assert!(
@@ -47,7 +58,7 @@ impl OidcPair {
             .expect("node starts oidc-provider");
         let issuer = format!("http://127.0.0.1:{provider_port}");
         let server_port = free_port();
-        let server = resource_server(server_port, &issuer);
+        let server = resource_server(server_port, &issuer, dpop);
         wait_for_port(provider_port).await;
         wait_for_port(server_port).await;
         OidcPair {
@@ -55,6 +66,7 @@ impl OidcPair {
             server,
             issuer,
             server_port,
+            dpop,
         }
     }
 
@@ -62,7 +74,7 @@ impl OidcPair {
     /// the tokens the provider issued stay valid.
     pub async fn restart_server(&mut self) {
         self.server.kill().await.expect("kill the resource server");
-        self.server = resource_server(self.server_port, &self.issuer);
+        self.server = resource_server(self.server_port, &self.issuer, self.dpop);
         wait_for_port(self.server_port).await;
     }
 
@@ -93,8 +105,13 @@ impl OidcPair {
     }
 }
 
-fn resource_server(port: u16, issuer: &str) -> Child {
-    super::python("resource_server.py", &[&port.to_string(), issuer])
+fn resource_server(port: u16, issuer: &str, dpop: bool) -> Child {
+    let port = port.to_string();
+    let mut args = vec![port.as_str(), issuer];
+    if dpop {
+        args.push("dpop");
+    }
+    super::python("resource_server.py", &args)
 }
 
 /// The user codes mcp-tether showed in `stderr`, in order.
