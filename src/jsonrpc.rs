@@ -485,6 +485,31 @@ impl<'a> RawObject<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Issue 7: any line from the host is a message or a parse error
+        /// whose answer is valid JSON-RPC; nothing panics.
+        #[test]
+        fn any_line_is_a_message_or_a_clear_error(
+            line in prop_oneof![
+                ".{0,64}".prop_map(String::into_bytes),
+                proptest::collection::vec(any::<u8>(), 0..64),
+                r#"\{"jsonrpc":"2\.0","id":[0-9a-z"\.\-]{1,12},"method":"[a-z/]{1,12}"\}"#
+                    .prop_map(String::into_bytes),
+            ],
+        ) {
+            match Message::parse(Bytes::from(line.clone())) {
+                Ok(msg) => prop_assert_eq!(msg.raw().as_ref(), line.as_slice()),
+                Err(e) => {
+                    let answer: serde_json::Value = serde_json::from_slice(&e.to_response())
+                        .expect("the error answer is JSON");
+                    prop_assert_eq!(&answer["jsonrpc"], "2.0");
+                    prop_assert!(answer["error"]["code"].is_i64());
+                }
+            }
+        }
+    }
 
     fn parse(text: &str) -> Result<Message, ParseError> {
         Message::parse(Bytes::copy_from_slice(text.as_bytes()))

@@ -233,6 +233,28 @@ fn is_tchar(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Issue 7: any header text parses without a panic (the parser is
+        /// total), and a challenge written with quoted parameters reads back.
+        #[test]
+        fn any_header_parses_and_written_challenges_read_back(
+            junk in ".{0,200}",
+            scope in "[ -~]{0,30}",
+            error in "[a-z_]{1,20}",
+        ) {
+            let _ = parse([junk.as_str()]);
+            let quoted = scope.replace('\\', "\\\\").replace('"', "\\\"");
+            let header = format!(
+                "Basic realm=\"x\", Bearer error=\"{error}\", scope=\"{quoted}\", resource_metadata=\"https://h/prm\""
+            );
+            let challenge = bearer([header.as_str()]).expect("a Bearer challenge");
+            prop_assert_eq!(challenge.scope.as_deref(), Some(scope.as_str()));
+            prop_assert_eq!(challenge.error.as_deref(), Some(error.as_str()));
+            prop_assert_eq!(challenge.resource_metadata.as_deref(), Some("https://h/prm"));
+        }
+    }
 
     /// An expected challenge: scheme, token68, parameters.
     type Row<'a> = (&'a str, Option<&'a str>, &'a [(&'a str, &'a str)]);

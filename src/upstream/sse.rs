@@ -286,6 +286,65 @@ mod tests {
         }
     }
 
+    use proptest::prelude::*;
+
+    /// Events as a server could send them: a kind, and data lines.
+    fn any_events() -> impl Strategy<Value = Vec<(String, Vec<String>)>> {
+        let line = "[a-z {}\":,é😀]{0,12}";
+        proptest::collection::vec(
+            (
+                prop_oneof![
+                    Just(String::new()),
+                    Just("message".to_owned()),
+                    "[a-z]{1,8}"
+                ],
+                proptest::collection::vec(line, 1..4),
+            ),
+            0..6,
+        )
+    }
+
+    proptest! {
+        /// Issue 7: whatever the events, the line endings (LF, CR, CRLF) and
+        /// the places the stream is cut, the parser gives back exactly the
+        /// events that were sent.
+        #[test]
+        fn any_stream_cut_anywhere_gives_back_its_events(
+            events in any_events(),
+            ending in prop_oneof![Just("\n"), Just("\r"), Just("\r\n")],
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let mut stream = String::new();
+            for (kind, lines) in &events {
+                if !kind.is_empty() {
+                    stream.push_str(&format!("event: {kind}{ending}"));
+                }
+                for line in lines {
+                    stream.push_str(&format!("data: {line}{ending}"));
+                }
+                stream.push_str(ending);
+            }
+            let stream = stream.as_bytes();
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
+            cuts.sort_unstable();
+            let (got, _, _) = parse_in_pieces(stream, &cuts);
+            let expected: Vec<Event> = events
+                .iter()
+                .map(|(kind, lines)| event(kind, &lines.join("\n")))
+                .collect();
+            prop_assert_eq!(got, expected);
+        }
+
+        /// Any bytes at all: no panic, and nothing kept beyond what was fed.
+        #[test]
+        fn any_bytes_are_survived(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut parser = Parser::default();
+            parser.feed(&bytes);
+            while parser.next_event().is_some() {}
+            prop_assert!(parser.buffered() <= bytes.len());
+        }
+    }
+
     const STREAM: &[u8] =
         b"\xEF\xBB\xBF: comment\r\nretry: 250\r\nid: 7\r\ndata: {\"a\":1}\r\n\r\n\
 event: endpoint\rdata: /messages?s=1\r\revent: message\ndata:one\ndata:  two\nid\n\n\
