@@ -133,6 +133,9 @@ impl Recorder {
         if kind == "event" {
             line.insert("level".into(), metadata.level().as_str().into());
         }
+        if let Some(status) = http_status(&text) {
+            line.insert("status".into(), status.into());
+        }
         line.insert("text".into(), text.into());
         line.extend(fields.values);
         Value::Object(line)
@@ -150,6 +153,12 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for Recorder {
         // once, so a crash still leaves it readable up to that point.
         let _ = writeln!(out, "{line}").and_then(|()| out.flush());
     }
+}
+
+/// The status in an HTTP line ("POST tools/call → HTTP 200 in 3.1ms").
+fn http_status(text: &str) -> Option<u16> {
+    let rest = &text[text.find(" → HTTP ")? + " → HTTP ".len()..];
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 /// The message as recorded: parsed and redacted like a `-vv` body; cut to

@@ -75,7 +75,7 @@ impl LegacySse {
         };
         let response = self.shared.send_authorized("POST", endpoint, build).await?;
         let status = response.status();
-        tracing::debug!(target: TRAFFIC, status = status.as_u16(), "POST {} → HTTP {}", msg.method().unwrap_or("(response)"), status.as_u16());
+        tracing::debug!(target: TRAFFIC, "POST {} → HTTP {}", msg.method().unwrap_or("(response)"), status.as_u16());
         if status.is_success() {
             return Ok(());
         }

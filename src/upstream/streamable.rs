@@ -160,7 +160,7 @@ impl Streamable {
         let started = std::time::Instant::now();
         let response = self.shared.http.send(request, shown).await?;
         let status = response.status();
-        tracing::debug!(target: TRAFFIC, status = status.as_u16(), "POST {} → HTTP {} in {:.1?}", msg.method().unwrap_or("(response)"), status.as_u16(), started.elapsed());
+        tracing::debug!(target: TRAFFIC, "POST {} → HTTP {} in {:.1?}", msg.method().unwrap_or("(response)"), status.as_u16(), started.elapsed());
         if !status.is_success() {
             return Err(self.refusal(response, session).await);
         }
