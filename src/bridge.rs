@@ -103,10 +103,7 @@ where
 
 /// Where this server's last failure is kept: beside its credentials.
 fn error_recorder(config: &Config) -> Option<ErrorRecorder> {
-    let resource = config.auth.as_ref().and_then(|auth| match &auth.resource {
-        crate::auth::ResourceParam::Explicit(resource) => Some(resource.as_str()),
-        _ => None,
-    });
+    let resource = config.auth.as_ref().and_then(|a| a.explicit_resource());
     let config_dir = match &config.auth {
         Some(auth) => auth.config_dir.clone(),
         None => crate::config_dir()?,

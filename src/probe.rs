@@ -318,8 +318,12 @@ fn auth_summary(config: &Config, events: &Events) -> String {
     let Some(options) = &config.auth else {
         return "your own Authorization header".into();
     };
-    let credentials = Credentials::for_server(&options.config_dir, &config.url, None)
-        .with_store(options.secret_store);
+    let credentials = Credentials::for_server(
+        &options.config_dir,
+        &config.url,
+        options.explicit_resource(),
+    )
+    .with_store(options.secret_store);
     let Some((issuer, tokens)) = credentials.tokens(None) else {
         return "none asked for".into();
     };

@@ -86,6 +86,17 @@ pub struct AuthOptions {
     pub open_browser: bool,
 }
 
+impl AuthOptions {
+    /// The resource given with `--resource`: part of the key the server's
+    /// credentials are stored under.
+    pub fn explicit_resource(&self) -> Option<&str> {
+        match &self.resource {
+            ResourceParam::Explicit(resource) => Some(resource),
+            _ => None,
+        }
+    }
+}
+
 /// Tokens for one MCP server.
 pub struct Authorizer {
     http: Http,
@@ -103,13 +114,12 @@ pub struct Authorizer {
 impl Authorizer {
     /// An authorizer that starts with the tokens stored for this server.
     pub fn new(http: Http, server_url: Url, options: AuthOptions) -> Authorizer {
-        let resource = match &options.resource {
-            ResourceParam::Explicit(r) => Some(r.clone()),
-            _ => None,
-        };
-        let credentials =
-            Credentials::for_server(&options.config_dir, &server_url, resource.as_deref())
-                .with_store(options.secret_store);
+        let credentials = Credentials::for_server(
+            &options.config_dir,
+            &server_url,
+            options.explicit_resource(),
+        )
+        .with_store(options.secret_store);
         let current = credentials.tokens(None);
         let dpop = credentials
             .dpop_key()
@@ -586,13 +596,9 @@ impl Authorizer {
     /// Stores `tokens`, and which server they are for (for `status`).
     fn store_tokens(&self, issuer: &str, tokens: &Tokens) -> Result<(), AuthError> {
         self.credentials.save_tokens(issuer, tokens)?;
-        let resource = match &self.options.resource {
-            ResourceParam::Explicit(r) => Some(r.clone()),
-            _ => None,
-        };
         self.credentials.save_info(&ServerInfo {
             url: redact_url(&self.server_url),
-            resource,
+            resource: self.options.explicit_resource().map(str::to_owned),
         })?;
         Ok(())
     }

@@ -79,13 +79,6 @@ struct Answer {
     interval: Option<u64>,
 }
 
-/// An error answer of the token endpoint (RFC 6749 §5.2).
-#[derive(Deserialize)]
-struct ErrorAnswer {
-    error: String,
-    error_description: Option<String>,
-}
-
 /// Asks for a device code and a user code (§3.1), with the `resource` and
 /// scopes of `target`, authenticated as the client is at the token endpoint.
 pub async fn start(http: &Http, target: &Target<'_>) -> Result<DeviceAuthorization, GrantError> {
@@ -188,7 +181,7 @@ async fn poll(
             Err(e) => Poll::Failed(e),
         };
     }
-    let Ok(error) = serde_json::from_slice::<ErrorAnswer>(&body) else {
+    let Ok(error) = serde_json::from_slice::<grant::ErrorAnswer>(&body) else {
         let reason = grant::refusal(status, &kind, &body).to_string();
         return if status.is_server_error() {
             Poll::Transient(reason)
@@ -203,14 +196,8 @@ async fn poll(
         "expired_token" => Poll::Failed(GrantError::DeviceCodeExpired {
             minutes: authorization.expires_in.as_secs().div_ceil(60),
         }),
-        "invalid_grant" => Poll::Failed(GrantError::InvalidGrant(error.error_description)),
-        "invalid_client" | "unauthorized_client" => {
-            Poll::Failed(GrantError::InvalidClient(error.error_description))
-        }
-        _ => Poll::Failed(GrantError::Refused {
-            error: error.error,
-            description: error.error_description,
-        }),
+        // invalid_grant, invalid_client and the rest, as any token request.
+        _ => Poll::Failed(grant::refusal(status, &kind, &body)),
     }
 }
 

@@ -414,9 +414,9 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// An error answer of a token endpoint (RFC 6749 §5.2), for the requests
 /// the bridge reads itself, sorted like oauth2's.
 #[derive(Deserialize)]
-struct ErrorAnswer {
-    error: String,
-    error_description: Option<String>,
+pub(super) struct ErrorAnswer {
+    pub error: String,
+    pub error_description: Option<String>,
 }
 
 /// Why a token endpoint (or one like it) said no.
