@@ -63,6 +63,13 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = TransportArg::HttpFirst)]
     pub transport: TransportArg,
 
+    /// Which protocol era to speak to the server (mcp-remote's flag, plus
+    /// `modern`). `auto` finds out; `legacy` always uses the `initialize`
+    /// handshake; `modern` always uses the 2026-07-28 revision, translating
+    /// for hosts that still send `initialize`.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Auto)]
+    pub protocol: ProtocolArg,
+
     /// Allow plain http:// to a host that is not this machine.
     #[arg(long)]
     pub allow_http: bool,
@@ -216,6 +223,17 @@ pub struct Cli {
 
     #[command(flatten)]
     pub compat: compat::CompatArgs,
+}
+
+/// `--protocol`: which MCP era to speak to the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    /// Detect the server's era and translate when the host's differs.
+    Auto,
+    /// The `initialize` handshake (2025-11-25 and earlier) only.
+    Legacy,
+    /// The 2026-07-28 revision only.
+    Modern,
 }
 
 /// `--transport`: mcp-remote's strategies, with the same names.

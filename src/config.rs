@@ -30,6 +30,8 @@ pub struct Config {
     /// Extra headers sent with every request; all values are marked sensitive.
     pub headers: HeaderMap,
     pub transport: TransportStrategy,
+    /// `--protocol`: the era to speak to the server.
+    pub protocol: crate::cli::ProtocolArg,
     pub timeouts: Timeouts,
     /// What the host may see and use (`--allow-tool`, `--ignore-tool`…).
     pub filter: Filter,
@@ -176,6 +178,7 @@ impl Config {
                 TransportArg::HttpOnly => TransportStrategy::HttpOnly,
                 TransportArg::SseOnly => TransportStrategy::SseOnly,
             },
+            protocol: cli.protocol,
             timeouts,
             header_command,
             ca_files: ca_files(&cli.ca_file, &env),

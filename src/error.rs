@@ -81,6 +81,9 @@ pub enum UpstreamError {
     #[error("{0}; run the command by hand to see what it prints")]
     HeaderCommand(#[from] crate::header_command::HeaderCommandError),
 
+    #[error("{url} speaks MCP 2026-07-28 and {reason}")]
+    Era { url: String, reason: String },
+
     #[error("mcp-tether is shutting down")]
     ShuttingDown,
 }

@@ -64,6 +64,11 @@ impl RawId {
         }
     }
 
+    /// An id from its JSON text, e.g. a `requestId` read from `params`.
+    pub fn from_json(text: &str) -> Self {
+        RawId(text.trim().into())
+    }
+
     /// A bridge-private id: a string no ordinary client would choose (T12).
     pub fn private(purpose: &str, n: u64) -> Self {
         RawId(format!("\"mcp-tether:{purpose}:{n}\"").into())

@@ -29,6 +29,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod downstream;
+pub mod era;
 pub mod error;
 pub mod filter;
 pub mod header_command;

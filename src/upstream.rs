@@ -8,6 +8,7 @@
 //! Nothing here knows about stdio.
 
 mod legacy_sse;
+mod modern;
 mod session;
 mod sse;
 mod streamable;
@@ -19,13 +20,16 @@ use url::Url;
 
 use crate::auth::Authorizer;
 use crate::auth::challenge::BearerChallenge;
+use crate::cli::ProtocolArg;
 use crate::config::{Config, TransportStrategy};
 use crate::downstream::Downstream;
+use crate::era::{self, HostProfile};
 use crate::error::UpstreamError;
 use crate::header_command::HeaderCommand;
 use crate::http::Http;
-use crate::jsonrpc::Message;
+use crate::jsonrpc::{Message, RawId, notification};
 use legacy_sse::LegacySse;
+use modern::Modern;
 use streamable::Streamable;
 
 pub use streamable::header_safe;
@@ -41,6 +45,8 @@ pub(crate) struct Shared {
     auth: Option<Arc<Authorizer>>,
     /// `--header-command`, run before the first request and on refusals.
     header_command: Option<Arc<HeaderCommand>>,
+    /// The tools' `x-mcp-header` designations (SEP-2243).
+    tool_headers: era::ToolHeaders,
 }
 
 impl Shared {
@@ -166,14 +172,20 @@ impl Shared {
 enum Transport {
     Streamable(Arc<Streamable>),
     Legacy(Arc<LegacySse>),
+    /// The 2026-07-28 revision (E1, E3–E7).
+    Modern(Arc<Modern>),
 }
 
 /// The connection to the remote server.
 pub struct Upstream {
     shared: Arc<Shared>,
     strategy: TransportStrategy,
+    protocol: ProtocolArg,
     transport: OnceCell<Transport>,
     detecting: Mutex<()>,
+    /// For a 2026-07-28 host on a legacy server (E8): the `server/discover`
+    /// result the bridge answers with, made from the server's `initialize`.
+    discover_answer: std::sync::OnceLock<String>,
 }
 
 impl Upstream {
@@ -190,23 +202,26 @@ impl Upstream {
             downstream,
             auth,
             header_command: config.header_command.clone(),
+            tool_headers: era::ToolHeaders::default(),
         };
         Ok(Upstream {
             shared: Arc::new(shared),
             strategy: config.transport,
+            protocol: config.protocol,
             transport: OnceCell::new(),
             detecting: Mutex::new(()),
+            discover_answer: std::sync::OnceLock::new(),
         })
     }
 
     /// Sends one host message to the server.
     pub async fn forward(&self, msg: &Message) -> Result<(), UpstreamError> {
         if let Some(transport) = self.transport.get() {
-            return send(transport, msg).await;
+            return self.send(transport, msg).await;
         }
         let _detecting = self.detecting.lock().await;
         match self.transport.get() {
-            Some(transport) => send(transport, msg).await,
+            Some(transport) => self.send(transport, msg).await,
             None => {
                 self.shared.load_headers().await?;
                 self.detect(msg).await
@@ -214,9 +229,156 @@ impl Upstream {
         }
     }
 
+    async fn send(&self, transport: &Transport, msg: &Message) -> Result<(), UpstreamError> {
+        if let (Some(result), Some(id)) = (self.discover_answer.get(), msg.request_id())
+            && msg.is_request("server/discover")
+        {
+            return self.answer(id, result).await;
+        }
+        send(transport, msg).await
+    }
+
+    /// Answers a host request with a result the bridge made.
+    async fn answer(&self, id: &RawId, result: &str) -> Result<(), UpstreamError> {
+        let raw = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{result}}}",
+            id.as_json()
+        );
+        if let Ok(answer) = Message::parse(bytes::Bytes::from(raw)) {
+            self.shared.downstream.deliver(answer).await;
+        }
+        Ok(())
+    }
+
+    /// Finds the server's era (E1) and transport (T8) with the first message.
+    ///
+    /// A legacy host's `initialize` goes first, stating its version the
+    /// 2026-07-28 way (`MCP-Protocol-Version`, `_meta`): legacy and dual-era
+    /// servers answer it as always, and the host keeps its own era with
+    /// nothing translated (E2); a modern-only server refuses it, and then
+    /// `server/discover` confirms the era and the bridge translates (E3). A
+    /// 2026-07-28 host's first message is preceded by `server/discover`; a
+    /// legacy server is then initialized on its behalf (E8).
+    async fn detect(&self, msg: &Message) -> Result<(), UpstreamError> {
+        let streamable_first = matches!(
+            self.strategy,
+            TransportStrategy::HttpFirst | TransportStrategy::HttpOnly
+        );
+        match self.protocol {
+            ProtocolArg::Legacy => self.detect_transport(msg).await,
+            ProtocolArg::Modern => self.detect_for_modern_host(msg).await,
+            ProtocolArg::Auto if era::host_is_modern(msg) => self.detect_for_modern_host(msg).await,
+            ProtocolArg::Auto if streamable_first && msg.is_request("initialize") => {
+                self.detect_for_legacy_host(msg).await
+            }
+            ProtocolArg::Auto => self.detect_transport(msg).await,
+        }
+    }
+
+    /// A legacy host's `initialize` as the era probe (E1, E2, E3).
+    async fn detect_for_legacy_host(&self, init: &Message) -> Result<(), UpstreamError> {
+        let shared = &self.shared;
+        let profile = HostProfile::from_initialize(init);
+        let probe = profile
+            .as_ref()
+            .filter(|p| era::HANDSHAKE_VERSIONS.contains(&p.version.as_str()))
+            .and_then(|p| era::with_envelope(init.raw(), None, &p.envelope(&p.version, None), &[]))
+            .and_then(|raw| Message::parse(raw).ok())
+            .unwrap_or_else(|| init.clone());
+        let streamable = Streamable::new(Arc::clone(shared));
+        let first = streamable.send_capturing(&probe).await;
+        let refused = match &first {
+            Ok(answer) => answer
+                .as_ref()
+                .is_none_or(|a| a.negotiated_protocol_version().is_none()),
+            Err(UpstreamError::Status { status, .. }) => status.is_client_error(),
+            Err(_) => false,
+        };
+        if refused {
+            let speak_for = profile.clone().unwrap_or_else(default_profile);
+            match Modern::connect(Arc::clone(shared), Some(speak_for.clone()), &speak_for).await {
+                Ok(Some(modern)) => {
+                    tracing::info!(
+                        "the server speaks only MCP 2026-07-28; translating for this host (initialize-based)"
+                    );
+                    let _ = self.transport.set(Transport::Modern(Arc::clone(&modern)));
+                    return modern.send(init).await;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!("server/discover failed too: {e}"),
+            }
+        }
+        match first {
+            Ok(answer) => {
+                tracing::info!("connected over Streamable HTTP");
+                let _ = self.transport.set(Transport::Streamable(streamable));
+                if let Some(answer) = answer {
+                    shared.downstream.deliver(answer).await;
+                }
+                Ok(())
+            }
+            Err(first)
+                if self.strategy == TransportStrategy::HttpFirst
+                    && first.suggests_other_transport() =>
+            {
+                tracing::info!("Streamable HTTP failed ({first}); trying legacy HTTP+SSE");
+                self.try_legacy(init)
+                    .await
+                    .map_err(|(second, _)| both_failed(shared, &first, &second))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A 2026-07-28 host: pass through to a modern server, or initialize a
+    /// legacy one on its behalf and answer its `server/discover` (E8).
+    async fn detect_for_modern_host(&self, msg: &Message) -> Result<(), UpstreamError> {
+        let shared = &self.shared;
+        let modern_host = era::host_is_modern(msg);
+        let profile = match modern_host {
+            true => HostProfile::from_envelope(msg),
+            false => HostProfile::from_initialize(msg),
+        }
+        .unwrap_or_else(default_profile);
+        let speak_for = (!modern_host).then(|| profile.clone());
+        if let Some(modern) = Modern::connect(Arc::clone(shared), speak_for, &profile).await? {
+            let _ = self.transport.set(Transport::Modern(Arc::clone(&modern)));
+            return modern.send(msg).await;
+        }
+        if self.protocol == ProtocolArg::Modern || !modern_host {
+            return Err(UpstreamError::NoTransport {
+                url: shared.shown_url.clone(),
+                tried: "MCP 2026-07-28",
+                hint: "It did not answer server/discover with a 2026-07-28 version; drop --protocol modern".into(),
+            });
+        }
+        tracing::info!(
+            "the server speaks only the initialize handshake; initializing it for this 2026-07-28 host"
+        );
+        let streamable = Streamable::new(Arc::clone(shared));
+        let init = initialize_for(&profile, &shared.downstream.private_id("init"));
+        let answer = streamable.send_capturing(&init).await?;
+        let discover = answer
+            .as_ref()
+            .and_then(era::discover_result_from_initialize)
+            .ok_or_else(|| UpstreamError::BadBody {
+                url: shared.shown_url.clone(),
+                what: "an initialize answer that is not a result".into(),
+            })?;
+        let _ = self.discover_answer.set(discover);
+        streamable
+            .send(&notification("notifications/initialized"))
+            .await?;
+        let _ = self
+            .transport
+            .set(Transport::Streamable(Arc::clone(&streamable)));
+        self.send(self.transport.get().expect("just set"), msg)
+            .await
+    }
+
     /// Finds the server's transport with the first message (T8): the first
     /// choice, and on a sign that the server does not speak it, the other.
-    async fn detect(&self, msg: &Message) -> Result<(), UpstreamError> {
+    async fn detect_transport(&self, msg: &Message) -> Result<(), UpstreamError> {
         let shared = &self.shared;
         match self.strategy {
             TransportStrategy::HttpOnly => self.try_streamable(msg).await.map_err(|(e, _)| e),
@@ -276,6 +438,7 @@ impl Upstream {
         match self.transport.get() {
             Some(Transport::Streamable(s)) => s.close().await,
             Some(Transport::Legacy(l)) => l.close().await,
+            Some(Transport::Modern(m)) => m.close().await,
             None => {}
         }
     }
@@ -285,7 +448,35 @@ async fn send(transport: &Transport, msg: &Message) -> Result<(), UpstreamError>
     match transport {
         Transport::Streamable(s) => s.send(msg).await,
         Transport::Legacy(l) => l.send(msg).await,
+        Transport::Modern(m) => m.send(msg).await,
     }
+}
+
+/// What the bridge says of a host that said nothing of itself.
+fn default_profile() -> HostProfile {
+    HostProfile {
+        version: era::LATEST_HANDSHAKE.into(),
+        capabilities: "{}".into(),
+        client_info: None,
+    }
+}
+
+/// The `initialize` the bridge sends a legacy server for a 2026-07-28 host
+/// (E8), under a private id.
+fn initialize_for(profile: &HostProfile, id: &RawId) -> Message {
+    let client_info = profile.client_info.clone().unwrap_or_else(|| {
+        format!(
+            "{{\"name\":\"mcp-tether\",\"version\":\"{}\"}}",
+            env!("CARGO_PKG_VERSION")
+        )
+    });
+    let raw = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"{}\",\"capabilities\":{},\"clientInfo\":{client_info}}}}}",
+        id.as_json(),
+        era::LATEST_HANDSHAKE,
+        profile.capabilities,
+    );
+    Message::parse(bytes::Bytes::from(raw)).expect("a well-formed initialize")
 }
 
 fn both_failed(

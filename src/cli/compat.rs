@@ -14,9 +14,6 @@ use clap::{ArgAction, Args};
     next_help_heading = "mcp-remote compatibility (accepted; OAuth arrives in a later release)"
 )]
 pub struct CompatArgs {
-    /// Protocol era: legacy or auto. mcp-tether always detects it.
-    #[arg(long, value_name = "legacy|auto")]
-    pub protocol: Option<String>,
     /// Host name of the OAuth callback URL.
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
@@ -78,11 +75,6 @@ impl CompatArgs {
     /// One line per given argument, saying what mcp-tether does with it.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
-        if let Some(protocol) = &self.protocol {
-            notes.push(format!(
-                "--protocol {protocol} is accepted; mcp-tether detects the server's protocol itself"
-            ));
-        }
         if self.keep_alive || self.ping_interval.is_some() {
             notes.push(
                 "--keep-alive/--ping-interval are accepted; mcp-tether keeps no idle session \

@@ -94,6 +94,26 @@ impl Streamable {
 
     /// Sends one host message; its answers reach the host through the ledger.
     pub async fn send(self: &Arc<Self>, msg: &Message) -> Result<(), UpstreamError> {
+        self.send_via(msg, None).await
+    }
+
+    /// Sends one request and hands its answer back instead of to the host;
+    /// the server's other messages still go to the host. How the era probe
+    /// (E1) reads the answer to `initialize` before the host does.
+    pub async fn send_capturing(
+        self: &Arc<Self>,
+        msg: &Message,
+    ) -> Result<Option<Message>, UpstreamError> {
+        let mut answer = None;
+        self.send_via(msg, Some(&mut answer)).await?;
+        Ok(answer)
+    }
+
+    async fn send_via(
+        self: &Arc<Self>,
+        msg: &Message,
+        mut capture: Option<&mut Option<Message>>,
+    ) -> Result<(), UpstreamError> {
         if msg.is_request("initialize") {
             self.session.keep_initialize(msg);
         }
@@ -105,7 +125,11 @@ impl Streamable {
         let (mut may_restart, mut may_authorize, mut may_renonce) = (true, true, true);
         loop {
             let sent_under = self.session.snapshot();
-            match self.exchange(msg, &sent_under, Sink::Host).await {
+            let sink = match capture.as_deref_mut() {
+                Some(slot) => Sink::Bridge(slot),
+                None => Sink::Host,
+            };
+            match self.exchange(msg, &sent_under, sink).await {
                 Ok(()) => {
                     if msg.method() == Some("notifications/initialized") {
                         self.open_get_stream();
@@ -186,11 +210,15 @@ impl Streamable {
                 false => Err(UpstreamError::NoAnswer { url: shown.clone() }.into()),
             };
         }
+        let lists_tools = msg.is_request("tools/list");
         let observe = |reply: &Message, awaiting: &mut HashSet<IdKey>| {
             for kind in reply.kinds() {
                 if let Kind::Response { id: Some(id) } = kind {
                     awaiting.remove(&id.match_key());
                 }
+            }
+            if lists_tools {
+                self.shared.tool_headers.learn(reply);
             }
             if initializing && let Some(version) = reply.negotiated_protocol_version() {
                 self.session.set_protocol_version(generation, version);
@@ -350,8 +378,11 @@ impl Streamable {
         }
         let version = match &session.protocol_version {
             Some(v) if !initializing => Some(v.clone()),
+            // The era probe (E1): an `initialize` that states its version
+            // the 2026-07-28 way, which a modern-only server refuses by name.
+            _ if initializing => crate::era::envelope_version(msg),
             // A 2026-07-28 host states its version in each request (T9).
-            _ => msg.declared_protocol_version().filter(|_| !initializing),
+            _ => msg.declared_protocol_version(),
         };
         if let Some(version) = version.and_then(|v| HeaderValue::try_from(v).ok()) {
             request = request.header(PROTOCOL_HEADER, version);
@@ -367,6 +398,11 @@ impl Streamable {
             && let Ok(value) = HeaderValue::try_from(header_safe(&target))
         {
             request = request.header("mcp-name", value);
+        }
+        if msg.is_request("tools/call") {
+            for (name, value) in self.shared.tool_headers.for_call(msg) {
+                request = request.header(name, value);
+            }
         }
         request
     }
@@ -582,8 +618,7 @@ fn backoff(base: Duration, failures: u32) -> Duration {
 /// it is plain visible ASCII, else base64 inside the `=?base64?…?=` sentinel.
 pub fn header_safe(value: &str) -> String {
     let looks_encoded = value.starts_with("=?base64?") && value.ends_with("?=");
-    let plain = !value.is_empty()
-        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b))
         && !value.starts_with([' ', '\t'])
         && !value.ends_with([' ', '\t'])
         && !looks_encoded;
@@ -604,6 +639,7 @@ mod tests {
     #[test]
     fn header_values_use_the_base64_sentinel_when_unsafe() {
         assert_eq!(header_safe("us-west1"), "us-west1");
+        assert_eq!(header_safe(""), "");
         assert_eq!(
             header_safe("Hello, 世界"),
             "=?base64?SGVsbG8sIOS4lueVjA==?="

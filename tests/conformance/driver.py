@@ -52,6 +52,35 @@ def flags(scenario, context):
     return args
 
 
+def plan(tools, context):
+    """The tool calls a host would make: the ones the scenario names, or
+    what a model would do with the tools listed."""
+    if context.get("toolCalls"):
+        return [(c["name"], c.get("arguments", {})) for c in context["toolCalls"]]
+    named = context.get("tool") or context.get("toolName")
+    if named:
+        return [(named, context.get("arguments") or {})]
+    by_name = {t["name"]: t for t in tools}
+    if "json_schema_echo" in by_name and "json_schema_2020_12_tool" in by_name:
+        # Hand the server back the schema it advertised, as the host read it.
+        return [("json_schema_echo", {"schema": by_name["json_schema_2020_12_tool"]["inputSchema"]})]
+    if any(name.startswith("test_mrtr_") for name in by_name):
+        return [(name, {}) for name in by_name]
+    if not tools:
+        return [("test-tool", {})]
+    return [(tools[0]["name"], sample_arguments(tools[0].get("inputSchema", {})))]
+
+
+def sample_arguments(schema):
+    """Values for a schema's required properties, as a model would fill them."""
+    samples = {"number": 2, "integer": 3, "boolean": True, "string": "test"}
+    properties = schema.get("properties", {})
+    return {
+        name: samples.get(properties.get(name, {}).get("type"), "test")
+        for name in schema.get("required", [])
+    }
+
+
 def temp_file(text, suffix):
     import tempfile
     f = tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False)
@@ -125,11 +154,9 @@ def main():
         sys.stderr.write(f"driver: initialize failed: {init}\n")
     else:
         send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        tools = call(2, "tools/list", {})
-        names = [t["name"] for t in (tools or {}).get("result", {}).get("tools", [])]
-        tool = context.get("tool") or context.get("toolName") or (names[0] if names else "test-tool")
-        arguments = context.get("arguments") or {}
-        call(3, "tools/call", {"name": tool, "arguments": arguments})
+        listed = (call(2, "tools/list", {}) or {}).get("result", {}).get("tools", [])
+        for n, (tool, arguments) in enumerate(plan(listed, context)):
+            call(3 + n, "tools/call", {"name": tool, "arguments": arguments})
     proc.stdin.close()
     proc.wait(timeout=10)
 

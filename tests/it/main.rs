@@ -12,6 +12,7 @@ mod common;
 mod conformance;
 mod device;
 mod discovery;
+mod eras;
 mod faults;
 mod fidelity;
 mod filters;

@@ -1,6 +1,7 @@
 //! What every integration test shares: a driver for the built binary over
 //! stdio, the real servers the tests run against, and a fault server.
 
+pub mod era;
 pub mod everything;
 pub mod fastmcp;
 pub mod fault;

@@ -1,0 +1,775 @@
+//! Protocol eras (spec-checklist E1–E8): what a 2026-07-28 ("modern")
+//! request must carry, and the few translations between the eras.
+//!
+//! Legacy revisions (2025-11-25 and earlier) open a session with
+//! `initialize`; the modern revision has no handshake, and every request
+//! states its version, the client's capabilities and identity in
+//! `params._meta`. Desktop hosts are legacy clients today, so when a server
+//! speaks only the modern revision the bridge speaks it for them.
+//!
+//! Everything here is pure: it reads and builds JSON. A host's message is
+//! changed only where the translation must (its `params._meta`, and on a
+//! Multi Round-Trip retry `inputResponses` and `requestState`); every other
+//! member keeps its bytes ([`RawObject`]).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::jsonrpc::{Message, RawId, RawObject};
+
+/// The modern revisions this bridge speaks, newest last.
+pub const MODERN_VERSIONS: &[&str] = &["2026-07-28"];
+/// The newest modern revision: what a probe asks for first.
+pub const LATEST_MODERN: &str = "2026-07-28";
+/// The handshake revisions, oldest first.
+pub const HANDSHAKE_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+/// What a legacy host is told when it asks for a version the bridge does
+/// not know.
+pub const LATEST_HANDSHAKE: &str = "2025-11-25";
+
+/// `_meta` keys of the per-request envelope (2026-07-28 basic/index).
+pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+pub const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+
+/// UnsupportedProtocolVersionError (E7).
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+
+/// Whether `version` is a modern (per-request envelope) revision.
+pub fn is_modern(version: &str) -> bool {
+    MODERN_VERSIONS.contains(&version)
+}
+
+/// The newest modern revision both sides speak, from a server's list.
+pub fn mutual_modern(supported: &[String]) -> Option<&'static str> {
+    MODERN_VERSIONS
+        .iter()
+        .rev()
+        .find(|v| supported.iter().any(|s| s == *v))
+        .copied()
+}
+
+/// What a legacy host said about itself in `initialize`: what the bridge
+/// states on its behalf in every modern request.
+#[derive(Clone, Debug)]
+pub struct HostProfile {
+    /// The legacy version the host asked for.
+    pub version: String,
+    /// `capabilities`, as the host wrote it.
+    pub capabilities: String,
+    /// `clientInfo`, as the host wrote it.
+    pub client_info: Option<String>,
+}
+
+impl HostProfile {
+    /// Reads a host's `initialize` request.
+    pub fn from_initialize(msg: &Message) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Outer<'a> {
+            #[serde(borrow)]
+            params: Option<Params<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Params<'a> {
+            #[serde(rename = "protocolVersion")]
+            version: Option<String>,
+            #[serde(borrow)]
+            capabilities: Option<&'a RawValue>,
+            #[serde(rename = "clientInfo", borrow)]
+            client_info: Option<&'a RawValue>,
+        }
+        let outer: Outer<'_> = serde_json::from_slice(msg.raw()).ok()?;
+        let params = outer.params?;
+        Some(HostProfile {
+            version: params.version.unwrap_or_else(|| LATEST_HANDSHAKE.into()),
+            capabilities: params.capabilities.map_or("{}", RawValue::get).to_owned(),
+            client_info: params.client_info.map(|v| v.get().to_owned()),
+        })
+    }
+
+    /// Reads the envelope a modern host's request carries, to speak for it
+    /// to a legacy server (E8).
+    pub fn from_envelope(msg: &Message) -> Option<Self> {
+        let meta = request_meta(msg.raw())?;
+        let capabilities = meta
+            .get(META_CLIENT_CAPABILITIES)
+            .map_or_else(|| "{}".to_owned(), Value::to_string);
+        Some(HostProfile {
+            version: LATEST_HANDSHAKE.into(),
+            capabilities,
+            client_info: meta.get(META_CLIENT_INFO).map(Value::to_string),
+        })
+    }
+
+    /// Whether the host declared the capability a server-to-client request
+    /// needs (`elicitation`, `sampling`, `roots`).
+    pub fn can_answer(&self, method: &str) -> bool {
+        let needed = match method {
+            "elicitation/create" => "elicitation",
+            "sampling/createMessage" => "sampling",
+            "roots/list" => "roots",
+            _ => return false,
+        };
+        serde_json::from_str::<HashMap<String, &RawValue>>(&self.capabilities)
+            .is_ok_and(|caps| caps.contains_key(needed))
+    }
+
+    /// The version a legacy host is told the server speaks: its own, when
+    /// the bridge knows it.
+    pub fn negotiated_version(&self) -> &str {
+        HANDSHAKE_VERSIONS
+            .iter()
+            .find(|v| **v == self.version)
+            .copied()
+            .unwrap_or(LATEST_HANDSHAKE)
+    }
+
+    /// The `_meta` members of a modern request made for this host.
+    pub fn envelope(&self, version: &str, log_level: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut meta = vec![
+            (META_PROTOCOL_VERSION, json_string(version)),
+            (META_CLIENT_CAPABILITIES, self.capabilities.clone()),
+        ];
+        if let Some(info) = &self.client_info {
+            meta.push((META_CLIENT_INFO, info.clone()));
+        }
+        if let Some(level) = log_level {
+            meta.push((META_LOG_LEVEL, json_string(level)));
+        }
+        meta
+    }
+}
+
+/// The `params._meta` object of a request, if it has one.
+fn request_meta(raw: &[u8]) -> Option<serde_json::Map<String, Value>> {
+    #[derive(Deserialize)]
+    struct Outer {
+        params: Option<Params>,
+    }
+    #[derive(Deserialize)]
+    struct Params {
+        #[serde(rename = "_meta")]
+        meta: Option<serde_json::Map<String, Value>>,
+    }
+    serde_json::from_slice::<Outer>(raw).ok()?.params?.meta
+}
+
+/// The protocol version a request states in its `_meta` envelope.
+pub fn envelope_version(msg: &Message) -> Option<String> {
+    request_meta(msg.raw())?
+        .get(META_PROTOCOL_VERSION)?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The era a host speaks, read from its first message: a modern host states
+/// a modern version in `_meta` (or asks `server/discover`).
+pub fn host_is_modern(msg: &Message) -> bool {
+    msg.is_request("server/discover")
+        || msg
+            .declared_protocol_version()
+            .is_some_and(|v| is_modern(&v) && !msg.is_request("initialize"))
+}
+
+/// A request rewritten for a modern server: `params._meta` gains `meta`
+/// (members the host set itself are kept), `params` gains `extra` (the
+/// Multi Round-Trip answers), and the id becomes `id` when given. Every
+/// other member keeps its bytes.
+pub fn with_envelope(
+    raw: &[u8],
+    id: Option<&RawId>,
+    meta: &[(&str, String)],
+    extra: &[(&str, String)],
+) -> Option<Bytes> {
+    let mut message = RawObject::parse(raw).ok()?;
+    let params_raw = message.get("params").unwrap_or("{}").to_owned();
+    let mut params = RawObject::parse(params_raw.as_bytes()).ok()?;
+    let meta_raw = params.get("_meta").unwrap_or("{}").to_owned();
+    let mut envelope = RawObject::parse(meta_raw.as_bytes()).ok()?;
+    for (key, value) in meta {
+        if envelope.get(key).is_none() {
+            envelope.set(key, value);
+        }
+    }
+    for (key, value) in extra {
+        params.set(key, value);
+    }
+    params.set("_meta", std::str::from_utf8(&envelope.to_bytes()).ok()?);
+    message.set("params", std::str::from_utf8(&params.to_bytes()).ok()?);
+    if let Some(id) = id {
+        message.set("id", id.as_json());
+    }
+    Some(message.to_bytes())
+}
+
+/// What a server's `server/discover` result says (E1, E3).
+#[derive(Clone, Debug)]
+pub struct Discovered {
+    pub supported: Vec<String>,
+    pub capabilities: String,
+    pub server_info: Option<String>,
+    pub instructions: Option<String>,
+}
+
+impl Discovered {
+    /// Reads a `server/discover` answer; `None` if it is not a result.
+    pub fn from_answer(answer: &Message) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Outer<'a> {
+            #[serde(borrow)]
+            result: Option<Result_<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Result_<'a> {
+            #[serde(rename = "supportedVersions")]
+            supported: Vec<String>,
+            #[serde(borrow)]
+            capabilities: Option<&'a RawValue>,
+            #[serde(rename = "serverInfo", borrow)]
+            server_info: Option<&'a RawValue>,
+            #[serde(borrow)]
+            instructions: Option<&'a RawValue>,
+            #[serde(rename = "_meta")]
+            meta: Option<HashMap<String, Box<RawValue>>>,
+        }
+        let result = serde_json::from_slice::<Outer<'_>>(answer.raw())
+            .ok()?
+            .result?;
+        let server_info = result.server_info.map(|v| v.get().to_owned()).or_else(|| {
+            result
+                .meta
+                .as_ref()
+                .and_then(|m| m.get(META_SERVER_INFO))
+                .map(|v| v.get().to_owned())
+        });
+        Some(Discovered {
+            supported: result.supported,
+            capabilities: result.capabilities.map_or("{}", RawValue::get).to_owned(),
+            server_info,
+            instructions: result.instructions.map(|v| v.get().to_owned()),
+        })
+    }
+
+    /// The `initialize` result a legacy host gets from a modern server (E3).
+    pub fn initialize_result(&self, version: &str, fallback_name: &str) -> String {
+        let server_info = self.server_info.clone().unwrap_or_else(|| {
+            format!(
+                "{{\"name\":{},\"version\":\"unknown\"}}",
+                json_string(fallback_name)
+            )
+        });
+        let mut result = format!(
+            "{{\"protocolVersion\":{},\"capabilities\":{},\"serverInfo\":{}",
+            json_string(version),
+            self.capabilities,
+            server_info
+        );
+        if let Some(instructions) = &self.instructions {
+            result.push_str(",\"instructions\":");
+            result.push_str(instructions);
+        }
+        result.push('}');
+        result
+    }
+
+    /// Whether the server announces changes to `kind` (`tools`, `prompts`,
+    /// `resources`) and so has something for a `subscriptions/listen` stream.
+    pub fn announces_changes(&self, kind: &str) -> bool {
+        serde_json::from_str::<Value>(&self.capabilities)
+            .ok()
+            .and_then(|caps| caps.get(kind)?.get("listChanged")?.as_bool())
+            .unwrap_or(false)
+    }
+}
+
+/// The `discover` answer a modern host gets from a legacy server (E8),
+/// from that server's `initialize` result.
+pub fn discover_result_from_initialize(initialize_answer: &Message) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Outer<'a> {
+        #[serde(borrow)]
+        result: Option<Init<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Init<'a> {
+        #[serde(borrow)]
+        capabilities: Option<&'a RawValue>,
+        #[serde(rename = "serverInfo", borrow)]
+        server_info: Option<&'a RawValue>,
+        #[serde(borrow)]
+        instructions: Option<&'a RawValue>,
+    }
+    let init = serde_json::from_slice::<Outer<'_>>(initialize_answer.raw())
+        .ok()?
+        .result?;
+    let mut result = format!(
+        "{{\"resultType\":\"complete\",\"supportedVersions\":{},\"capabilities\":{}",
+        serde_json::to_string(MODERN_VERSIONS).expect("strings serialize"),
+        init.capabilities.map_or("{}", RawValue::get),
+    );
+    if let Some(info) = init.server_info {
+        result.push_str(",\"serverInfo\":");
+        result.push_str(info.get());
+    }
+    if let Some(instructions) = init.instructions {
+        result.push_str(",\"instructions\":");
+        result.push_str(instructions.get());
+    }
+    result.push('}');
+    Some(result)
+}
+
+/// The versions an UnsupportedProtocolVersionError names (E7), if `answer`
+/// is one.
+pub fn unsupported_version(answer: &Message) -> Option<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Outer {
+        error: Option<ErrorObject>,
+    }
+    #[derive(Deserialize)]
+    struct ErrorObject {
+        code: i64,
+        data: Option<Data>,
+    }
+    #[derive(Deserialize)]
+    struct Data {
+        supported: Option<Vec<String>>,
+    }
+    let error = serde_json::from_slice::<Outer>(answer.raw()).ok()?.error?;
+    (error.code == UNSUPPORTED_PROTOCOL_VERSION)
+        .then(|| error.data.and_then(|d| d.supported).unwrap_or_default())
+}
+
+/// One request a server asks the client to answer before it can finish
+/// (Multi Round-Trip Requests, SEP-2322).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputRequest {
+    /// The server's key for it; the answer goes back under the same key.
+    pub key: String,
+    pub method: String,
+    /// `params`, as the server wrote them.
+    pub params: Option<String>,
+}
+
+/// What a modern answer asks of the client.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// A final result or an error: the answer (`resultType` absent means
+    /// complete).
+    Complete,
+    /// `resultType: "input_required"`: answer `requests`, then retry the
+    /// request with `inputResponses` and, when given, `requestState`
+    /// (echoed verbatim).
+    InputRequired {
+        requests: Vec<InputRequest>,
+        state: Option<String>,
+    },
+}
+
+/// Reads whether an answer is final or asks for input (E4).
+pub fn outcome(answer: &Message) -> Outcome {
+    #[derive(Deserialize)]
+    struct Outer<'a> {
+        #[serde(borrow)]
+        result: Option<Result_<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Result_<'a> {
+        #[serde(rename = "resultType")]
+        result_type: Option<String>,
+        #[serde(rename = "inputRequests", borrow)]
+        input_requests: Option<std::collections::BTreeMap<String, &'a RawValue>>,
+        #[serde(rename = "requestState", borrow)]
+        request_state: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Embedded<'a> {
+        method: String,
+        #[serde(borrow)]
+        params: Option<&'a RawValue>,
+    }
+    let Ok(Outer {
+        result: Some(result),
+    }) = serde_json::from_slice::<Outer<'_>>(answer.raw())
+    else {
+        return Outcome::Complete;
+    };
+    if result.result_type.as_deref() != Some("input_required") {
+        return Outcome::Complete;
+    }
+    let requests = result
+        .input_requests
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(key, raw)| {
+            let embedded: Embedded<'_> = serde_json::from_str(raw.get()).ok()?;
+            Some(InputRequest {
+                key,
+                method: embedded.method,
+                params: embedded.params.map(|p| p.get().to_owned()),
+            })
+        })
+        .collect();
+    Outcome::InputRequired {
+        requests,
+        state: result.request_state.map(|s| s.get().to_owned()),
+    }
+}
+
+/// A tool's `x-mcp-header` designations: the path of property names to
+/// each designated argument, and its header token.
+pub type Designations = Vec<(Vec<String>, String)>;
+
+/// What the bridge knows of the tools' `x-mcp-header` designations, from
+/// the `tools/list` answers it has seen: what `Mcp-Param-*` headers each
+/// `tools/call` carries (SEP-2243). Shared by every transport.
+#[derive(Default)]
+pub struct ToolHeaders {
+    known: std::sync::Mutex<Option<HashMap<String, Designations>>>,
+}
+
+impl ToolHeaders {
+    /// Learns from a `tools/list` answer (one page of it).
+    pub fn learn(&self, answer: &Message) {
+        let learned = tool_headers(answer);
+        self.known
+            .lock()
+            .expect("tool headers lock")
+            .get_or_insert_with(HashMap::new)
+            .extend(learned);
+    }
+
+    /// Whether any tools list was read yet.
+    pub fn is_known(&self) -> bool {
+        self.known.lock().expect("tool headers lock").is_some()
+    }
+
+    /// Marks the list as read, even if reading it failed: the bridge asks
+    /// once, not before every call.
+    pub fn mark_known(&self) {
+        self.known
+            .lock()
+            .expect("tool headers lock")
+            .get_or_insert_with(HashMap::new);
+    }
+
+    /// The `Mcp-Param-*` headers for a `tools/call` request.
+    pub fn for_call(&self, call: &Message) -> Vec<(String, String)> {
+        let Some(name) = call.params_target() else {
+            return Vec::new();
+        };
+        let designated = self
+            .known
+            .lock()
+            .expect("tool headers lock")
+            .as_ref()
+            .and_then(|known| known.get(&name).cloned());
+        designated.map_or_else(Vec::new, |d| param_headers(&d, call.raw()))
+    }
+}
+
+/// The `x-mcp-header` designations of each tool in a `tools/list` answer:
+/// tool name → (path of property names, header token). Tools whose
+/// designations break the rules (SEP-2243) get none, so nothing is mirrored
+/// from them.
+pub fn tool_headers(answer: &Message) -> HashMap<String, Designations> {
+    #[derive(Deserialize)]
+    struct Outer {
+        result: Option<List>,
+    }
+    #[derive(Deserialize)]
+    struct List {
+        tools: Vec<Tool>,
+    }
+    #[derive(Deserialize)]
+    struct Tool {
+        name: String,
+        #[serde(rename = "inputSchema")]
+        input_schema: Option<Value>,
+    }
+    let Some(list) = serde_json::from_slice::<Outer>(answer.raw())
+        .ok()
+        .and_then(|o| o.result)
+    else {
+        return HashMap::new();
+    };
+    list.tools
+        .into_iter()
+        .map(|tool| {
+            let mut found = Vec::new();
+            let valid = match &tool.input_schema {
+                Some(schema) => designations(schema, &mut Vec::new(), &mut found),
+                None => true,
+            };
+            if !valid {
+                tracing::warn!(
+                    tool = %tool.name,
+                    "the tool's x-mcp-header annotations break SEP-2243's rules; none are mirrored"
+                );
+                found.clear();
+            }
+            (tool.name, found)
+        })
+        .collect()
+}
+
+/// Collects the `x-mcp-header` designations reachable through `properties`
+/// alone; false if one is malformed (not a token, not on a string, integer
+/// or boolean, or a duplicate).
+fn designations(
+    schema: &Value,
+    path: &mut Vec<String>,
+    found: &mut Vec<(Vec<String>, String)>,
+) -> bool {
+    let Some(object) = schema.as_object() else {
+        return true;
+    };
+    if let Some(token) = object.get("x-mcp-header") {
+        let Some(token) = token.as_str() else {
+            return false;
+        };
+        let primitive = matches!(
+            object.get("type").and_then(Value::as_str),
+            Some("string" | "integer" | "boolean")
+        );
+        let duplicate = found.iter().any(|(_, t)| t.eq_ignore_ascii_case(token));
+        if path.is_empty() || !is_token(token) || !primitive || duplicate {
+            return false;
+        }
+        found.push((path.clone(), token.to_owned()));
+    }
+    let Some(properties) = object.get("properties").and_then(Value::as_object) else {
+        return true;
+    };
+    properties.iter().all(|(name, sub)| {
+        path.push(name.clone());
+        let ok = designations(sub, path, found);
+        path.pop();
+        ok
+    })
+}
+
+/// An RFC 9110 token: what may follow `Mcp-Param-` in a header name.
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The `Mcp-Param-*` headers a `tools/call` mirrors from its arguments
+/// (SEP-2243): a designated argument that is present and a string, number or
+/// boolean; values that would not survive as a header use the base64
+/// sentinel.
+pub fn param_headers(
+    designated: &[(Vec<String>, String)],
+    request: &[u8],
+) -> Vec<(String, String)> {
+    #[derive(Deserialize)]
+    struct Outer {
+        params: Option<Params>,
+    }
+    #[derive(Deserialize)]
+    struct Params {
+        arguments: Option<Value>,
+    }
+    if designated.is_empty() {
+        return Vec::new();
+    }
+    let Some(arguments) = serde_json::from_slice::<Outer>(request)
+        .ok()
+        .and_then(|o| o.params?.arguments)
+    else {
+        return Vec::new();
+    };
+    designated
+        .iter()
+        .filter_map(|(path, token)| {
+            let value = path
+                .iter()
+                .try_fold(&arguments, |node, key| node.get(key))?;
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Bool(b) => b.to_string(),
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some((
+                format!("mcp-param-{token}"),
+                crate::upstream::header_safe(&text),
+            ))
+        })
+        .collect()
+}
+
+/// A JSON string literal.
+pub fn json_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(text: &str) -> Message {
+        Message::parse(Bytes::copy_from_slice(text.as_bytes())).expect("a message")
+    }
+
+    fn legacy_host() -> HostProfile {
+        HostProfile::from_initialize(&msg(
+            r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},"clientInfo":{"name":"host","version":"1"}}}"#,
+        ))
+        .expect("a profile")
+    }
+
+    #[test]
+    fn e3_only_params_meta_changes_when_a_request_gains_its_envelope() {
+        let host = legacy_host();
+        let raw = br#"{"jsonrpc":"2.0","id":1.0,"method":"tools/call","params":{"name":"big","arguments":{"n":9007199254740993},"x":[1,2]}}"#;
+        let out =
+            with_envelope(raw, None, &host.envelope("2026-07-28", Some("info")), &[]).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"jsonrpc":"2.0","id":1.0,"method":"tools/call","params":{"name":"big","arguments":{"n":9007199254740993},"x":[1,2],"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}},"io.modelcontextprotocol/clientInfo":{"name":"host","version":"1"},"io.modelcontextprotocol/logLevel":"info"}}}"#
+        );
+    }
+
+    #[test]
+    fn e3_a_request_without_params_gets_them_and_the_hosts_own_meta_is_kept() {
+        let host = legacy_host();
+        let out = with_envelope(
+            br#"{"jsonrpc":"2.0","id":"a","method":"tools/list"}"#,
+            None,
+            &host.envelope("2026-07-28", None),
+            &[],
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["params"]["_meta"][META_PROTOCOL_VERSION], "2026-07-28");
+        let out = with_envelope(
+            br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"_meta":{"progressToken":7}}}"#,
+            Some(&RawId::private("retry", 3)),
+            &host.envelope("2026-07-28", None),
+            &[("requestState", "\"s\"".into())],
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["params"]["_meta"]["progressToken"], 7);
+        assert_eq!(v["params"]["requestState"], "s");
+        assert_eq!(v["id"], "mcp-tether:retry:3");
+    }
+
+    #[test]
+    fn e3_initialize_is_answered_from_discover_in_the_hosts_version() {
+        let answer = msg(
+            r#"{"jsonrpc":"2.0","id":"p","result":{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{"listChanged":true}},"instructions":"hi","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s","version":"2"}}}}"#,
+        );
+        let found = Discovered::from_answer(&answer).unwrap();
+        assert!(found.announces_changes("tools"));
+        assert!(!found.announces_changes("prompts"));
+        let result = found.initialize_result(legacy_host().negotiated_version(), "example.com");
+        assert_eq!(
+            result,
+            r#"{"protocolVersion":"2025-06-18","capabilities":{"tools":{"listChanged":true}},"serverInfo":{"name":"s","version":"2"},"instructions":"hi"}"#
+        );
+    }
+
+    #[test]
+    fn e7_unsupported_version_errors_name_what_the_server_speaks() {
+        let answer = msg(
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28","2025-11-25"],"requested":"x"}}}"#,
+        );
+        let supported = unsupported_version(&answer).unwrap();
+        assert_eq!(mutual_modern(&supported), Some("2026-07-28"));
+        assert_eq!(mutual_modern(&["2025-11-25".to_owned()]), None);
+        assert!(unsupported_version(&msg(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#)).is_none());
+    }
+
+    #[test]
+    fn e4_input_required_results_are_read_and_anything_else_is_complete() {
+        let answer = msg(
+            r#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","inputRequests":{"confirm":{"method":"elicitation/create","params":{"message":"ok?"}}},"requestState":"opaque"}}"#,
+        );
+        assert_eq!(
+            outcome(&answer),
+            Outcome::InputRequired {
+                requests: vec![InputRequest {
+                    key: "confirm".into(),
+                    method: "elicitation/create".into(),
+                    params: Some(r#"{"message":"ok?"}"#.into()),
+                }],
+                state: Some("\"opaque\"".into()),
+            }
+        );
+        assert_eq!(
+            outcome(&msg(r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#)),
+            Outcome::Complete
+        );
+        assert_eq!(
+            outcome(&msg(
+                r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}"#
+            )),
+            Outcome::Complete
+        );
+    }
+
+    #[test]
+    fn e4_only_declared_capabilities_are_asked_of_the_host() {
+        let host = legacy_host();
+        assert!(host.can_answer("elicitation/create"));
+        assert!(!host.can_answer("sampling/createMessage"));
+        assert!(!host.can_answer("roots/list"));
+    }
+
+    #[test]
+    fn sep_2243_designated_arguments_become_mcp_param_headers() {
+        let list = msg(
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"t","inputSchema":{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"},"n":{"type":"integer","x-mcp-header":"N"},"opt":{"type":"boolean","x-mcp-header":"Opt"},"f":{"type":"number"}}}},{"name":"bad","inputSchema":{"type":"object","properties":{"o":{"type":"object","x-mcp-header":"O"}}}}]}}"#,
+        );
+        let headers = tool_headers(&list);
+        assert!(headers["bad"].is_empty());
+        let call = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"t","arguments":{"region":"Hello, \u4e16\u754c","n":42,"opt":null,"f":3.5}}}"#;
+        let mut mirrored = param_headers(&headers["t"], call);
+        mirrored.sort();
+        assert_eq!(
+            mirrored,
+            vec![
+                ("mcp-param-N".to_owned(), "42".to_owned()),
+                (
+                    "mcp-param-Region".to_owned(),
+                    "=?base64?SGVsbG8sIOS4lueVjA==?=".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn e8_a_legacy_initialize_result_becomes_a_discover_result() {
+        let init = msg(
+            r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"old","version":"1"}}}"#,
+        );
+        assert_eq!(
+            discover_result_from_initialize(&init).unwrap(),
+            r#"{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"serverInfo":{"name":"old","version":"1"}}"#
+        );
+    }
+
+    #[test]
+    fn host_era_is_read_from_the_first_message() {
+        assert!(!host_is_modern(&msg(
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2026-07-28"}}"#
+        )));
+        assert!(host_is_modern(&msg(
+            r#"{"jsonrpc":"2.0","id":1,"method":"server/discover"}"#
+        )));
+        assert!(host_is_modern(&msg(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#
+        )));
+    }
+}

@@ -1,0 +1,808 @@
+//! The 2026-07-28 ("modern") revision over HTTP, and speaking it for hosts
+//! that still open with `initialize` (spec-checklist E1, E3–E7).
+//!
+//! A modern request is one self-contained POST: no session, the version and
+//! the client's capabilities and identity in `params._meta`, and routing
+//! headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
+//! `Mcp-Param-*`). On stdio a host has no headers, so the bridge always adds
+//! them; for a legacy host it also adds the `_meta` envelope, answers
+//! `initialize`, `ping` and `logging/setLevel` itself, turns Multi
+//! Round-Trip `input_required` results into requests to the host, and keeps
+//! one `subscriptions/listen` stream for change notifications.
+//!
+//! A modern host's messages pass through untouched but for the headers.
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::try_join_all;
+use reqwest::Method;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use tokio::task::{AbortHandle, JoinHandle};
+
+use super::Shared;
+use super::sse::{Item, SseReader};
+use crate::era::{self, Discovered, HostProfile, InputRequest, Outcome, json_string};
+use crate::error::UpstreamError;
+use crate::http::content_type;
+use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, Shape};
+
+const ACCEPT_BOTH: &str = "application/json, text/event-stream";
+/// How many `input_required` rounds one request may take (E4).
+const MAX_ROUNDS: u32 = 8;
+/// How much of a refusal's body is read for its JSON-RPC error.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Pages of `tools/list` read to learn `x-mcp-header` designations.
+const MAX_TOOL_PAGES: usize = 100;
+/// How long a subscription waits for the server to acknowledge it.
+const LISTEN_ACK: Duration = Duration::from_secs(5);
+/// Consecutive failures after which the listen stream is given up.
+const MAX_LISTEN_FAILURES: u32 = 8;
+
+/// A connection to a server that speaks the modern revision.
+pub struct Modern {
+    shared: Arc<Shared>,
+    /// `Some` for a legacy host, whom the bridge speaks for; `None` for a
+    /// modern host, whose messages carry their own envelope.
+    host: Option<HostProfile>,
+    state: Mutex<State>,
+    listen: Mutex<Option<JoinHandle<()>>>,
+    /// The calls in flight, by the host's id, so `notifications/cancelled`
+    /// can close their streams (E6).
+    calls: Mutex<HashMap<IdKey, AbortHandle>>,
+}
+
+struct State {
+    version: &'static str,
+    discovered: Discovered,
+    /// From the host's `logging/setLevel` (E3).
+    log_level: Option<String>,
+    /// The resources the host subscribed to (E5).
+    subscriptions: BTreeSet<String>,
+}
+
+/// One HTTP exchange's outcome: the server's JSON-RPC answer.
+type Answer = Result<Message, UpstreamError>;
+
+impl Modern {
+    /// Asks the server `server/discover` (E1): the connection when it speaks
+    /// a modern version, `None` when it does not.
+    ///
+    /// An UnsupportedProtocolVersionError naming a version both speak is
+    /// answered by asking again in that version (E7). Network failures are
+    /// errors, never an era verdict.
+    pub async fn connect(
+        shared: Arc<Shared>,
+        host: Option<HostProfile>,
+        envelope_for: &HostProfile,
+    ) -> Result<Option<Arc<Self>>, UpstreamError> {
+        let mut version = era::LATEST_MODERN;
+        for attempt in 0..2 {
+            let id = shared.downstream.private_id("discover");
+            let request = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"server/discover\"}}",
+                id.as_json()
+            );
+            let body = era::with_envelope(
+                request.as_bytes(),
+                None,
+                &envelope_for.envelope(version, None),
+                &[],
+            )
+            .expect("the bridge's own request is an object");
+            let headers = vec![
+                ("mcp-protocol-version".into(), version.to_owned()),
+                ("mcp-method".into(), "server/discover".to_owned()),
+            ];
+            let answer = match post(&shared, body, headers).await {
+                Ok(answer) => answer,
+                Err(UpstreamError::Status { .. } | UpstreamError::BadBody { .. }) => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(found) = Discovered::from_answer(&answer) {
+                let Some(spoken) = era::mutual_modern(&found.supported) else {
+                    return Ok(None);
+                };
+                tracing::info!("the server speaks MCP {spoken} (server/discover)");
+                return Ok(Some(Arc::new(Modern {
+                    shared,
+                    host,
+                    state: Mutex::new(State {
+                        version: spoken,
+                        discovered: found,
+                        log_level: None,
+                        subscriptions: BTreeSet::new(),
+                    }),
+                    listen: Mutex::new(None),
+                    calls: Mutex::new(HashMap::new()),
+                })));
+            }
+            match era::unsupported_version(&answer).and_then(|s| era::mutual_modern(&s)) {
+                Some(mutual) if attempt == 0 => version = mutual,
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("modern state lock")
+    }
+
+    /// Sends one host message; answers reach the host through the ledger.
+    pub async fn send(self: &Arc<Self>, msg: &Message) -> Result<(), UpstreamError> {
+        match msg.shape() {
+            // The modern revision has no batches: each part goes on its own.
+            Shape::Batch(_) => {
+                let parts: Vec<Box<serde_json::value::RawValue>> =
+                    serde_json::from_slice(msg.raw()).map_err(|e| UpstreamError::BadBody {
+                        url: "(host batch)".into(),
+                        what: e.to_string(),
+                    })?;
+                let sends = parts.into_iter().filter_map(|part| {
+                    let part =
+                        Message::parse(Bytes::copy_from_slice(part.get().as_bytes())).ok()?;
+                    Some(async move {
+                        let result = self.send_one(&part).await;
+                        if let Err(e) = &result {
+                            self.shared.downstream.fail(&part, e).await;
+                        }
+                        Ok::<(), UpstreamError>(())
+                    })
+                });
+                try_join_all(sends).await.map(|_| ())
+            }
+            Shape::Single(_) => self.send_one(msg).await,
+        }
+    }
+
+    async fn send_one(self: &Arc<Self>, msg: &Message) -> Result<(), UpstreamError> {
+        let Shape::Single(kind) = msg.shape() else {
+            return Ok(());
+        };
+        match kind {
+            // The host answering the bridge's own question (E4).
+            Kind::Response { .. } => {
+                self.shared.downstream.deliver(msg.clone()).await;
+                Ok(())
+            }
+            Kind::Notification { method } => self.notify(msg, method).await,
+            Kind::Request { id, method } => match self.host.is_some() {
+                true => self.translate(msg, id, method).await,
+                false => self.call_cancellable(msg, id, method).await,
+            },
+        }
+    }
+
+    /// A legacy host's request: what the modern revision removed is answered
+    /// here (E3, E5); the rest is called.
+    async fn translate(
+        self: &Arc<Self>,
+        msg: &Message,
+        id: &RawId,
+        method: &str,
+    ) -> Result<(), UpstreamError> {
+        let host = self.host.as_ref().expect("a legacy host");
+        match method {
+            "initialize" => {
+                let result = {
+                    let state = self.state();
+                    state.discovered.initialize_result(
+                        host.negotiated_version(),
+                        self.shared.url.host_str().unwrap_or("server"),
+                    )
+                };
+                tracing::info!(
+                    "answered initialize from server/discover (the server speaks MCP {})",
+                    self.state().version
+                );
+                self.answer(id, &result).await
+            }
+            "ping" => self.answer(id, "{}").await,
+            "logging/setLevel" => {
+                self.state().log_level = read_param(msg, "level");
+                tracing::debug!("log level kept for the _meta of each request");
+                self.answer(id, "{}").await
+            }
+            "resources/subscribe" | "resources/unsubscribe" => {
+                if let Some(uri) = msg.params_target() {
+                    let mut state = self.state();
+                    match method == "resources/subscribe" {
+                        true => state.subscriptions.insert(uri),
+                        false => state.subscriptions.remove(&uri),
+                    };
+                }
+                // Answered once the server acknowledged the new stream, so no
+                // change after the answer can be missed.
+                if let Some(acknowledged) = self.listen() {
+                    let _ = tokio::time::timeout(LISTEN_ACK, acknowledged).await;
+                }
+                self.answer(id, "{}").await
+            }
+            _ => self.call_cancellable(msg, id, method).await,
+        }
+    }
+
+    /// Notifications: a legacy host's lifecycle ones end here (the modern
+    /// revision defines none from client to server); a modern host's go on.
+    async fn notify(self: &Arc<Self>, msg: &Message, method: &str) -> Result<(), UpstreamError> {
+        if method == "notifications/cancelled" {
+            if let Some(raw) = read_param_raw(msg, "requestId") {
+                let key = RawId::from_json(&raw).match_key();
+                if let Some(call) = self.calls.lock().expect("calls lock").remove(&key) {
+                    tracing::debug!("the host cancelled {raw}; closing its stream");
+                    call.abort();
+                }
+            }
+            return Ok(());
+        }
+        if self.host.is_some() {
+            if method == "notifications/initialized" {
+                self.listen();
+            }
+            tracing::debug!(
+                "{method} has no counterpart in MCP {}; not sent",
+                self.state().version
+            );
+            return Ok(());
+        }
+        let version = msg
+            .declared_protocol_version()
+            .unwrap_or_else(|| self.state().version.to_owned());
+        let headers = vec![
+            ("mcp-protocol-version".into(), version),
+            ("mcp-method".into(), method.to_owned()),
+        ];
+        let response = self
+            .shared
+            .send_authorized("POST", &self.shared.url, || {
+                self.post_builder(msg.raw().clone(), &headers)
+            })
+            .await?;
+        tracing::debug!("{method} → HTTP {}", response.status().as_u16());
+        Ok(())
+    }
+
+    /// Calls the server for one request in a task of its own, so the host's
+    /// `notifications/cancelled` can close its stream.
+    async fn call_cancellable(
+        self: &Arc<Self>,
+        msg: &Message,
+        id: &RawId,
+        method: &str,
+    ) -> Result<(), UpstreamError> {
+        let this = Arc::clone(self);
+        let (task_msg, task_id, task_method) = (msg.clone(), id.clone(), method.to_owned());
+        let task = tokio::spawn(async move { this.call(&task_msg, &task_id, &task_method).await });
+        let key = id.match_key();
+        self.calls
+            .lock()
+            .expect("calls lock")
+            .insert(key.clone(), task.abort_handle());
+        let outcome = task.await;
+        self.calls.lock().expect("calls lock").remove(&key);
+        match outcome {
+            Ok(result) => result,
+            Err(e) if e.is_cancelled() => {
+                // The host gave up on it; no answer is due.
+                self.shared.downstream.forget(id);
+                Ok(())
+            }
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// One request to its final answer: a stream that breaks before the
+    /// answer is re-issued once under a new id (E6), an unsupported version
+    /// is retried in a mutual one (E7), and `input_required` is answered by
+    /// asking the host (E4). The host gets the answer under its own id.
+    async fn call(
+        self: &Arc<Self>,
+        msg: &Message,
+        host_id: &RawId,
+        method: &str,
+    ) -> Result<(), UpstreamError> {
+        if method == "tools/call" {
+            self.learn_tools(msg).await;
+        }
+        let mut extra: Vec<(&str, String)> = Vec::new();
+        // Servers take string and integer ids; any other (`1.0`, `1e3`) is
+        // sent as a private one, and the host still gets its own back.
+        let mut sent_id = (!plain_id(host_id)).then(|| self.shared.downstream.private_id("id"));
+        let (mut reissued, mut version_retried, mut rounds) = (false, false, 0);
+        loop {
+            let answer = match self.exchange(msg, method, sent_id.as_ref(), &extra).await {
+                Ok(answer) => answer,
+                Err(
+                    e @ (UpstreamError::StreamClosed { .. } | UpstreamError::ConnectionLost { .. }),
+                ) if !reissued => {
+                    reissued = true;
+                    tracing::info!(
+                        "the answer stream broke ({e}); sending the request again under a new id"
+                    );
+                    sent_id = Some(self.shared.downstream.private_id("reissue"));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(supported) = era::unsupported_version(&answer)
+                && !version_retried
+                && let Some(mutual) = era::mutual_modern(&supported)
+            {
+                version_retried = true;
+                tracing::info!("the server asked for MCP {mutual}; asking again in it");
+                self.state().version = mutual;
+                sent_id = Some(self.shared.downstream.private_id("version"));
+                continue;
+            }
+            let Some(host) = self.host.as_ref() else {
+                return self.deliver(answer, method, host_id).await;
+            };
+            match era::outcome(&answer) {
+                Outcome::Complete => return self.deliver(answer, method, host_id).await,
+                Outcome::InputRequired { requests, state } => {
+                    rounds += 1;
+                    if rounds > MAX_ROUNDS {
+                        return Err(self.refusal(format!(
+                            "asked for more input {MAX_ROUNDS} times without finishing {method}; gave up"
+                        )));
+                    }
+                    tracing::info!(
+                        "{method} needs {} answer(s) from the host (round {rounds})",
+                        requests.len()
+                    );
+                    extra = vec![("inputResponses", self.ask_host(host, requests).await?)];
+                    if let Some(state) = state {
+                        extra.push(("requestState", state));
+                    }
+                    sent_id = Some(self.shared.downstream.private_id("round"));
+                }
+            }
+        }
+    }
+
+    /// The host's answer arrives under its own id, whatever id it was
+    /// fetched under; a tools list teaches the bridge the tools' headers.
+    async fn deliver(
+        &self,
+        answer: Message,
+        method: &str,
+        host_id: &RawId,
+    ) -> Result<(), UpstreamError> {
+        if method == "tools/list" {
+            self.shared.tool_headers.learn(&answer);
+        }
+        let answer = match answer.request_ids().next().is_none()
+            && answered_id(&answer).as_ref() == Some(host_id)
+        {
+            true => answer,
+            false => with_response_id(&answer, host_id).unwrap_or(answer),
+        };
+        self.shared.downstream.deliver(answer).await;
+        Ok(())
+    }
+
+    /// One POST of `msg` (with the envelope for a legacy host, under
+    /// `sent_id` when given) and its JSON-RPC answer.
+    async fn exchange(
+        &self,
+        msg: &Message,
+        method: &str,
+        sent_id: Option<&RawId>,
+        extra: &[(&str, String)],
+    ) -> Answer {
+        let (version, log_level) = {
+            let state = self.state();
+            (state.version, state.log_level.clone())
+        };
+        let body = match &self.host {
+            Some(host) => era::with_envelope(
+                msg.raw(),
+                sent_id,
+                &host.envelope(version, log_level.as_deref()),
+                extra,
+            ),
+            None => match sent_id {
+                Some(id) => era::with_envelope(msg.raw(), Some(id), &[], &[]),
+                None => Some(msg.raw().clone()),
+            },
+        }
+        .ok_or_else(|| UpstreamError::BadBody {
+            url: "(host message)".into(),
+            what: "params is not an object".into(),
+        })?;
+        let version = match &self.host {
+            Some(_) => version.to_owned(),
+            None => msg
+                .declared_protocol_version()
+                .unwrap_or_else(|| version.to_owned()),
+        };
+        let headers = self.routing_headers(msg, method, version);
+        post(&self.shared, body, headers).await
+    }
+
+    /// `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` and the tool's
+    /// `Mcp-Param-*` headers (SEP-2243): on stdio the host cannot send them.
+    fn routing_headers(
+        &self,
+        msg: &Message,
+        method: &str,
+        version: String,
+    ) -> Vec<(Cow<'static, str>, String)> {
+        let mut headers = vec![
+            ("mcp-protocol-version".into(), version),
+            ("mcp-method".into(), method.to_owned()),
+        ];
+        let target = matches!(method, "tools/call" | "prompts/get" | "resources/read")
+            .then(|| msg.params_target())
+            .flatten();
+        if let Some(name) = &target {
+            headers.push(("mcp-name".into(), super::header_safe(name)));
+        }
+        if method == "tools/call" {
+            for (header, value) in self.shared.tool_headers.for_call(msg) {
+                headers.push((header.into(), value));
+            }
+        }
+        headers
+    }
+
+    /// Reads the tools list once, privately, before the first tool call, so
+    /// its `Mcp-Param-*` headers can be sent even when the host never listed
+    /// the tools itself.
+    async fn learn_tools(&self, call: &Message) {
+        if self.shared.tool_headers.is_known() {
+            return;
+        }
+        let envelope_for = match &self.host {
+            Some(host) => host.clone(),
+            None => HostProfile::from_envelope(call).unwrap_or_else(|| HostProfile {
+                version: era::LATEST_HANDSHAKE.into(),
+                capabilities: "{}".into(),
+                client_info: None,
+            }),
+        };
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_TOOL_PAGES {
+            let version = self.state().version;
+            let id = self.shared.downstream.private_id("tools");
+            let params = cursor
+                .as_ref()
+                .map(|c| format!(",\"params\":{{\"cursor\":{c}}}"))
+                .unwrap_or_default();
+            let request = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"tools/list\"{params}}}",
+                id.as_json()
+            );
+            let Some(body) = era::with_envelope(
+                request.as_bytes(),
+                None,
+                &envelope_for.envelope(version, None),
+                &[],
+            ) else {
+                break;
+            };
+            let headers = vec![
+                ("mcp-protocol-version".into(), version.to_owned()),
+                ("mcp-method".into(), "tools/list".to_owned()),
+            ];
+            let Ok(answer) = post(&self.shared, body, headers).await else {
+                break;
+            };
+            self.shared.tool_headers.learn(&answer);
+            cursor = RawObject::parse(answer.raw())
+                .ok()
+                .and_then(|o| o.get("result").map(str::to_owned))
+                .and_then(|r| {
+                    RawObject::parse(r.as_bytes())
+                        .ok()
+                        .and_then(|o| o.get("nextCursor").map(str::to_owned))
+                });
+            if cursor.is_none() {
+                break;
+            }
+        }
+        self.shared.tool_headers.mark_known();
+    }
+
+    /// Puts each of the server's input requests to the host under a
+    /// bridge-private id and gathers the answers, keyed as the server keyed
+    /// them (E4). Only what the host declared it can answer is asked.
+    async fn ask_host(
+        &self,
+        host: &HostProfile,
+        requests: Vec<InputRequest>,
+    ) -> Result<String, UpstreamError> {
+        if let Some(unable) = requests.iter().find(|r| !host.can_answer(&r.method)) {
+            return Err(self.refusal(format!(
+                "needs the host to answer {} , which this host did not declare in its capabilities",
+                unable.method
+            )));
+        }
+        let asks = requests.into_iter().map(|request| async move {
+            let (id, answer) = self.shared.downstream.private_request("input");
+            let params = request
+                .params
+                .as_ref()
+                .map(|p| format!(",\"params\":{p}"))
+                .unwrap_or_default();
+            let ask = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":{}{params}}}",
+                id.as_json(),
+                json_string(&request.method)
+            );
+            self.shared.downstream.write(Bytes::from(ask)).await;
+            let reply = answer.await.map_err(|_| UpstreamError::ShuttingDown)?;
+            let reply = RawObject::parse(reply.raw()).map_err(|e| self.refusal(e.to_string()))?;
+            match reply.get("result") {
+                Some(result) => Ok(format!("{}:{result}", json_string(&request.key))),
+                None => Err(self.refusal(format!(
+                    "asked the host for {}, and the host refused: {}",
+                    request.method,
+                    reply.get("error").unwrap_or("no answer")
+                ))),
+            }
+        });
+        let answers = try_join_all(asks).await?;
+        Ok(format!("{{{}}}", answers.join(",")))
+    }
+
+    /// Answers a host request with a result the bridge made.
+    async fn answer(&self, id: &RawId, result: &str) -> Result<(), UpstreamError> {
+        let raw = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{result}}}",
+            id.as_json()
+        );
+        let answer = Message::parse(Bytes::from(raw)).map_err(|e| self.refusal(e.to_string()))?;
+        self.shared.downstream.deliver(answer).await;
+        Ok(())
+    }
+
+    fn refusal(&self, reason: String) -> UpstreamError {
+        UpstreamError::Era {
+            url: self.shared.shown_url.clone(),
+            reason,
+        }
+    }
+
+    fn post_builder(
+        &self,
+        body: Bytes,
+        headers: &[(Cow<'static, str>, String)],
+    ) -> reqwest::RequestBuilder {
+        build_post(&self.shared, body, headers)
+    }
+
+    /// (Re)opens the one `subscriptions/listen` stream a legacy host needs:
+    /// list changes the server announces, and the resources it subscribed
+    /// to (E5). Its notifications reach the host as ordinary ones.
+    fn listen(self: &Arc<Self>) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let filter = {
+            let state = self.state();
+            let mut members = Vec::new();
+            for (kind, key) in [
+                ("tools", "toolsListChanged"),
+                ("prompts", "promptsListChanged"),
+                ("resources", "resourcesListChanged"),
+            ] {
+                if state.discovered.announces_changes(kind) {
+                    members.push(format!("\"{key}\":true"));
+                }
+            }
+            if !state.subscriptions.is_empty() {
+                let uris: Vec<String> =
+                    state.subscriptions.iter().map(|u| json_string(u)).collect();
+                members.push(format!("\"resourceSubscriptions\":[{}]", uris.join(",")));
+            }
+            (!members.is_empty()).then(|| format!("{{{}}}", members.join(",")))
+        };
+        let (acknowledge, acknowledged) = tokio::sync::oneshot::channel();
+        let task = filter.map(|filter| {
+            let this = Arc::clone(self);
+            tokio::spawn(async move { this.run_listen(filter, acknowledge).await })
+        });
+        let listening = task.is_some();
+        let old = std::mem::replace(&mut *self.listen.lock().expect("listen lock"), task);
+        if let Some(old) = old {
+            old.abort();
+        }
+        listening.then_some(acknowledged)
+    }
+
+    async fn run_listen(
+        self: Arc<Self>,
+        filter: String,
+        acknowledge: tokio::sync::oneshot::Sender<()>,
+    ) {
+        let mut acknowledge = Some(acknowledge);
+        let Some(host) = self.host.clone() else {
+            return;
+        };
+        let shown = self.shared.shown_url.clone();
+        let mut failures = 0u32;
+        while failures < MAX_LISTEN_FAILURES {
+            let version = self.state().version;
+            let id = self.shared.downstream.private_id("listen");
+            let request = format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"subscriptions/listen\",\"params\":{{\"notifications\":{filter}}}}}",
+                id.as_json()
+            );
+            let body =
+                era::with_envelope(request.as_bytes(), None, &host.envelope(version, None), &[])
+                    .expect("an object");
+            let headers = vec![
+                ("mcp-protocol-version".into(), version.to_owned()),
+                ("mcp-method".into(), "subscriptions/listen".to_owned()),
+            ];
+            let response = self
+                .shared
+                .send_authorized("POST", &self.shared.url, || {
+                    build_post(&self.shared, body.clone(), &headers)
+                })
+                .await;
+            match response {
+                Ok(response)
+                    if response.status().is_success()
+                        && content_type(&response) == "text/event-stream" =>
+                {
+                    tracing::debug!("subscriptions/listen stream open: {filter}");
+                    let mut reader = SseReader::new(response, &self.shared.http, &shown);
+                    while let Ok(Some(item)) = reader.next(false).await {
+                        let Item::Message(msg) = item else { continue };
+                        match msg.method() {
+                            Some("notifications/subscriptions/acknowledged") => {
+                                failures = 0;
+                                if let Some(acknowledge) = acknowledge.take() {
+                                    let _ = acknowledge.send(());
+                                }
+                            }
+                            Some(_) => {
+                                self.shared.downstream.deliver(msg).await;
+                            }
+                            None => break,
+                        }
+                    }
+                }
+                Ok(response) => tracing::debug!(
+                    "subscriptions/listen refused: HTTP {}",
+                    response.status().as_u16()
+                ),
+                Err(e) => tracing::debug!("subscriptions/listen: {e}"),
+            }
+            failures += 1;
+            tokio::time::sleep(Duration::from_millis(500).saturating_mul(1 << failures.min(6)))
+                .await;
+        }
+        tracing::warn!(
+            "gave up on the subscriptions/listen stream; change notifications will not arrive"
+        );
+    }
+
+    /// Stops the listen stream and the calls in flight.
+    pub async fn close(&self) {
+        if let Some(task) = self.listen.lock().expect("listen lock").take() {
+            task.abort();
+        }
+        for (_, call) in self.calls.lock().expect("calls lock").drain() {
+            call.abort();
+        }
+    }
+}
+
+fn build_post(
+    shared: &Shared,
+    body: Bytes,
+    headers: &[(Cow<'static, str>, String)],
+) -> reqwest::RequestBuilder {
+    let mut request = shared
+        .http
+        .request(Method::POST, &shared.url)
+        .header(CONTENT_TYPE, "application/json")
+        .header(ACCEPT, ACCEPT_BOTH)
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(name.as_ref(), value.as_str());
+    }
+    request
+}
+
+/// POSTs one request and reads its answer: JSON, or the answer at the end
+/// of an event stream whose other messages (progress, logs) go to the host.
+/// A refusal that carries a JSON-RPC error is that answer.
+async fn post(shared: &Shared, body: Bytes, headers: Vec<(Cow<'static, str>, String)>) -> Answer {
+    let shown = &shared.shown_url;
+    let response = shared
+        .send_authorized("POST", &shared.url, || {
+            build_post(shared, body.clone(), &headers)
+        })
+        .await?;
+    let status = response.status();
+    let kind = content_type(&response);
+    if !status.is_success() {
+        let body = shared
+            .http
+            .read_error_body(response, shown, ERROR_BODY_LIMIT)
+            .await;
+        if kind == "application/json"
+            && let Ok(answer) = Message::parse(body.clone())
+            && is_answer(&answer)
+        {
+            return Ok(answer);
+        }
+        return Err(UpstreamError::from_status(shown, status, &kind, &body));
+    }
+    match kind.as_str() {
+        "application/json" => {
+            let body = shared.http.read_body(response, shown).await?;
+            Message::parse(body).map_err(|e| UpstreamError::BadBody {
+                url: shown.clone(),
+                what: e.to_string(),
+            })
+        }
+        "text/event-stream" => {
+            let mut reader = SseReader::new(response, &shared.http, shown);
+            loop {
+                match reader.next(true).await? {
+                    Some(Item::Message(msg)) if is_answer(&msg) => return Ok(msg),
+                    Some(Item::Message(msg)) => {
+                        shared.downstream.deliver(msg).await;
+                    }
+                    Some(Item::Endpoint(_)) => {}
+                    None => return Err(UpstreamError::StreamClosed { url: shown.clone() }),
+                }
+            }
+        }
+        other => Err(UpstreamError::BadBody {
+            url: shown.clone(),
+            what: match other {
+                "" => "no content type".to_owned(),
+                other => format!("a {other} document"),
+            },
+        }),
+    }
+}
+
+/// Whether an id is a JSON string or an integer that fits 53 bits, which
+/// every server's JSON handles as it is.
+fn plain_id(id: &RawId) -> bool {
+    let text = id.as_json();
+    text.starts_with('"')
+        || text
+            .parse::<i64>()
+            .is_ok_and(|n| n.unsigned_abs() < (1 << 53))
+}
+
+fn is_answer(msg: &Message) -> bool {
+    matches!(msg.shape(), Shape::Single(Kind::Response { .. }))
+}
+
+fn answered_id(answer: &Message) -> Option<RawId> {
+    match answer.shape() {
+        Shape::Single(Kind::Response { id }) => id.clone(),
+        _ => None,
+    }
+}
+
+/// A response under another id; every other member keeps its bytes.
+fn with_response_id(answer: &Message, id: &RawId) -> Option<Message> {
+    let mut object = RawObject::parse(answer.raw()).ok()?;
+    object.set("id", id.as_json());
+    Message::parse(object.to_bytes()).ok()
+}
+
+/// A string member of `params`, e.g. `logging/setLevel`'s `level`.
+fn read_param(msg: &Message, key: &str) -> Option<String> {
+    read_param_raw(msg, key).and_then(|raw| serde_json::from_str(&raw).ok())
+}
+
+/// A member of `params` as raw JSON text.
+fn read_param_raw(msg: &Message, key: &str) -> Option<String> {
+    let object = RawObject::parse(msg.raw()).ok()?;
+    let params = RawObject::parse(object.get("params")?.as_bytes()).ok()?;
+    params.get(key).map(str::to_owned)
+}

@@ -1,0 +1,320 @@
+//! Issue 8: any host with any server, across the protocol eras
+//! (spec-checklist E1–E8). The same host script runs against the official
+//! Python SDK's server in each of its eras — handshake only, dual-era, and
+//! 2026-07-28 only — and must get the same results; a 2026-07-28 host runs
+//! against a handshake-only server.
+
+use serde_json::{Value, json};
+
+use crate::common::era::EraServer;
+use crate::common::{Bridge, error_message, initialize_request, tool_text};
+
+/// What a legacy desktop host sees from one session: every answer that
+/// should not depend on the server's era.
+#[derive(Debug, PartialEq)]
+struct Session {
+    protocol_version: Value,
+    server_name: Value,
+    tools: Vec<String>,
+    add: String,
+    routed: String,
+    booked: String,
+    elicitations: usize,
+    ping: Value,
+    note: String,
+}
+
+/// The legacy host script: initialize, list, three tool calls (one needs
+/// the user to confirm), ping, read a resource.
+async fn legacy_host_session(bridge: &mut Bridge) -> Session {
+    bridge.send(&initialize_request(0, "2025-06-18")).await;
+    let init = bridge.answer_to(&json!(0)).await;
+    bridge
+        .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    let listed = bridge.request(json!(1), "tools/list", json!({})).await;
+    let mut tools: Vec<String> = listed["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools: {listed}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    tools.sort();
+    let add = bridge.call_tool(2, "add", json!({"a": 2, "b": 3})).await;
+    let routed = bridge
+        .call_tool(3, "where_am_i", json!({"region": "Zürich ☃"}))
+        .await;
+    let (booked, elicitations) =
+        call_confirming(bridge, 4, "book_room", json!({"room": "A"})).await;
+    let ping = bridge.request(json!(5), "ping", json!({})).await;
+    let note = bridge
+        .request(json!(6), "resources/read", json!({"uri": "memo://note"}))
+        .await;
+    Session {
+        protocol_version: init["result"]["protocolVersion"].clone(),
+        server_name: init["result"]["serverInfo"]["name"].clone(),
+        tools,
+        add: tool_text(&add).to_owned(),
+        routed: tool_text(&routed).to_owned(),
+        booked: tool_text(&booked).to_owned(),
+        elicitations,
+        ping: ping["result"].clone(),
+        note: note["result"]["contents"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no note: {note}"))
+            .to_owned(),
+    }
+}
+
+/// Calls a tool and, like a host whose user clicks "yes", accepts every
+/// elicitation that arrives meanwhile. Returns the answer and how many
+/// elicitations there were.
+async fn call_confirming(
+    bridge: &mut Bridge,
+    id: i64,
+    name: &str,
+    arguments: Value,
+) -> (Value, usize) {
+    let request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": arguments}});
+    bridge.send(&request.to_string()).await;
+    let mut elicitations = 0;
+    loop {
+        let msg = bridge.recv().await;
+        if msg["method"] == "elicitation/create" {
+            elicitations += 1;
+            let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"action": "accept", "content": {"confirmed": true}}});
+            bridge.send(&reply.to_string()).await;
+        } else if msg["id"] == json!(id) {
+            return (msg, elicitations);
+        } else {
+            bridge.seen.push(msg);
+        }
+    }
+}
+
+/// E1–E4, E2: a host that opens with `initialize` gets the same session
+/// from a handshake-only, a dual-era and a 2026-07-28-only server: the
+/// version it asked for, the tools, calls whose `x-mcp-header` argument is
+/// checked by the server against its `Mcp-Param-Region` header (non-ASCII,
+/// so base64), and a confirmation asked of it once (a server-to-client
+/// request in a session; an `input_required` round for the modern server).
+#[tokio::test]
+async fn a_legacy_host_gets_the_same_session_from_servers_of_every_era() {
+    let mut sessions = Vec::new();
+    for mode in ["legacy", "dual", "modern"] {
+        let server = EraServer::start(mode).await;
+        let mut bridge = Bridge::start(&[&server.url(), "-v"]);
+        let session = legacy_host_session(&mut bridge).await;
+        bridge.close_stdin();
+        assert!(bridge.wait_exit().await.0, "{mode}: {}", bridge.stderr());
+        let translated = bridge.stderr().contains("translating for this host");
+        assert_eq!(translated, mode == "modern", "{mode}: {}", bridge.stderr());
+        sessions.push((mode, session));
+    }
+    let (_, expected) = &sessions[0];
+    assert_eq!(expected.protocol_version, "2025-06-18");
+    assert_eq!(expected.add, "5");
+    assert_eq!(expected.routed, "routed to Zürich ☃");
+    assert_eq!(expected.booked, "booked A");
+    assert_eq!(expected.elicitations, 1);
+    assert_eq!(expected.note, "first");
+    for (mode, session) in &sessions[1..] {
+        assert_eq!(session, expected, "{mode} differs from legacy");
+    }
+}
+
+/// E3: only `params._meta` is added to a legacy host's request; ids such as
+/// `1.0` and members the bridge does not know survive, and the answer comes
+/// back under the host's own id.
+#[tokio::test]
+async fn e3_a_translated_request_keeps_its_id_and_members() {
+    let server = EraServer::start("modern").await;
+    let mut bridge = Bridge::start(&[&server.url()]);
+    bridge.send(&initialize_request(0, "2025-11-25")).await;
+    bridge.answer_to(&json!(0)).await;
+    bridge
+        .send(r#"{"jsonrpc":"2.0","id":1.0,"method":"tools/call","params":{"name":"add","arguments":{"a":40,"b":2},"x-unknown":[1,{"deep":true}]}}"#)
+        .await;
+    let line = bridge.recv_line().await;
+    assert!(line.contains(r#""id":1.0"#), "{line}");
+    assert!(line.contains(r#""text":"42""#), "{line}");
+}
+
+/// E3: `ping` and `logging/setLevel`, which the 2026-07-28 revision
+/// removed, are answered by the bridge.
+#[tokio::test]
+async fn e3_ping_and_set_level_are_answered_for_a_modern_server() {
+    let server = EraServer::start("modern").await;
+    let mut bridge = Bridge::start(&[&server.url()]);
+    bridge.initialize("2025-11-25").await;
+    let ping = bridge.request(json!("p"), "ping", json!({})).await;
+    assert_eq!(ping["result"], json!({}));
+    let level = bridge
+        .request(json!(2), "logging/setLevel", json!({"level": "debug"}))
+        .await;
+    assert_eq!(level["result"], json!({}));
+    let add = bridge.call_tool(3, "add", json!({"a": 1, "b": 1})).await;
+    assert_eq!(tool_text(&add), "2");
+}
+
+/// E4: a host that did not declare elicitation is not asked; the call ends
+/// with an error that says what the server needed. (The SDK's server reads
+/// the capabilities the bridge states for the host in `_meta` and refuses
+/// first; the bridge refuses too when a server asks regardless.)
+#[tokio::test]
+async fn e4_a_host_without_elicitation_gets_a_clear_error() {
+    let server = EraServer::start("modern").await;
+    let mut bridge = Bridge::start(&[&server.url()]);
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "plain-host", "version": "1"}}});
+    bridge.send(&init.to_string()).await;
+    bridge.answer_to(&json!(0)).await;
+    let answer = bridge.call_tool(1, "book_room", json!({"room": "B"})).await;
+    let message = error_message(&answer);
+    assert!(message.contains("elicitation"), "{message}");
+    assert!(message.contains("did not declare"), "{message}");
+    // The next call works.
+    let add = bridge.call_tool(2, "add", json!({"a": 1, "b": 2})).await;
+    assert_eq!(tool_text(&add), "3");
+}
+
+/// E5: a legacy host's `resources/subscribe` becomes a
+/// `subscriptions/listen` stream; the update reaches the host as the
+/// ordinary notification.
+#[tokio::test]
+async fn e5_resource_subscriptions_ride_a_listen_stream() {
+    let server = EraServer::start("modern").await;
+    let mut bridge = Bridge::start(&[&server.url()]);
+    bridge.initialize("2025-11-25").await;
+    let subscribed = bridge
+        .request(
+            json!(1),
+            "resources/subscribe",
+            json!({"uri": "memo://note"}),
+        )
+        .await;
+    assert_eq!(subscribed["result"], json!({}));
+    let touched = bridge
+        .call_tool(2, "touch_note", json!({"text": "second"}))
+        .await;
+    assert_eq!(tool_text(&touched), "noted");
+    let update = loop {
+        if let Some(at) = bridge
+            .seen
+            .iter()
+            .position(|m| m["method"] == "notifications/resources/updated")
+        {
+            break bridge.seen.remove(at);
+        }
+        let msg = bridge.recv().await;
+        bridge.seen.push(msg);
+    };
+    assert_eq!(update["params"]["uri"], "memo://note");
+}
+
+/// A legacy host's batch reaches a 2026-07-28 server (which takes no
+/// batches) as single requests; each part is answered.
+#[tokio::test]
+async fn a_batch_from_a_legacy_host_is_split_for_a_modern_server() {
+    let server = EraServer::start("modern").await;
+    let mut bridge = Bridge::start(&[&server.url()]);
+    bridge.initialize("2025-11-25").await;
+    bridge
+        .send(r#"[{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":1}}},{"jsonrpc":"2.0","id":"b","method":"ping"}]"#)
+        .await;
+    let a = bridge.answer_to(&json!("a")).await;
+    let b = bridge.answer_to(&json!("b")).await;
+    assert_eq!(tool_text(&a), "2");
+    assert_eq!(b["result"], json!({}));
+}
+
+/// The modern host script: discover, list, call, each stating its version
+/// in `_meta`, as a 2026-07-28 client does.
+async fn modern_host_session(bridge: &mut Bridge) -> (Value, String, String) {
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "modern-host", "version": "1"},
+    });
+    let discovered = bridge
+        .request(json!(1), "server/discover", json!({"_meta": meta}))
+        .await;
+    let listed = bridge
+        .request(json!(2), "tools/list", json!({"_meta": meta}))
+        .await;
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
+    let add = bridge
+        .request(
+            json!(3),
+            "tools/call",
+            json!({"name": "add", "arguments": {"a": 4, "b": 5}, "_meta": meta}),
+        )
+        .await;
+    let routed = bridge
+        .request(
+            json!(4),
+            "tools/call",
+            json!({"name": "where_am_i", "arguments": {"region": "eu-west"}, "_meta": meta}),
+        )
+        .await;
+    (
+        discovered["result"].clone(),
+        tool_text(&add).to_owned(),
+        tool_text(&routed).to_owned(),
+    )
+}
+
+/// E8, E2: a 2026-07-28 host works with a handshake-only server (the bridge
+/// initializes it and answers `server/discover` from its answer), and with
+/// a modern server (passed through, headers added).
+#[tokio::test]
+async fn a_modern_host_works_with_legacy_and_modern_servers() {
+    for mode in ["legacy", "modern"] {
+        let server = EraServer::start(mode).await;
+        let mut bridge = Bridge::start(&[&server.url(), "-v"]);
+        let (discovered, add, routed) = modern_host_session(&mut bridge).await;
+        assert_eq!(
+            discovered["supportedVersions"],
+            json!(["2026-07-28"]),
+            "{mode}"
+        );
+        assert!(
+            discovered["capabilities"]["tools"].is_object(),
+            "{mode}: {discovered}"
+        );
+        assert_eq!(add, "9", "{mode}");
+        assert_eq!(routed, "routed to eu-west", "{mode}");
+        let initialized_for_host = bridge
+            .stderr()
+            .contains("initializing it for this 2026-07-28 host");
+        assert_eq!(
+            initialized_for_host,
+            mode == "legacy",
+            "{mode}: {}",
+            bridge.stderr()
+        );
+    }
+}
+
+/// `--protocol legacy` (mcp-remote's flag) never translates: a modern-only
+/// server's refusal reaches the host as an error; `--protocol modern` says
+/// so when the server speaks only the handshake.
+#[tokio::test]
+async fn the_protocol_flag_forces_an_era() {
+    let modern = EraServer::start("modern").await;
+    let mut bridge = Bridge::start(&[&modern.url(), "--protocol", "legacy"]);
+    bridge.send(&initialize_request(0, "2025-11-25")).await;
+    let answer = bridge.answer_to(&json!(0)).await;
+    assert!(error_message(&answer).contains("400"), "{answer}");
+
+    let legacy = EraServer::start("legacy").await;
+    let mut bridge = Bridge::start(&[&legacy.url(), "--protocol", "modern"]);
+    bridge.send(&initialize_request(0, "2025-11-25")).await;
+    let answer = bridge.answer_to(&json!(0)).await;
+    assert!(error_message(&answer).contains("2026-07-28"), "{answer}");
+
+    let mut bridge = Bridge::start(&[&modern.url(), "--protocol", "modern"]);
+    let session = legacy_host_session(&mut bridge).await;
+    assert_eq!(session.add, "5");
+}
