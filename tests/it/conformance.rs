@@ -1,5 +1,6 @@
 //! The official MCP client conformance suite (`@modelcontextprotocol/
-//! conformance` 0.1.16, pinned), every client scenario, one at a time, with
+//! conformance` 0.1.16, and the 0.2.0 alpha with the 2026-07-28 revision's
+//! scenarios, both pinned), every client scenario, one at a time, with
 //! tests/conformance/driver.py playing the host and the fake browser
 //! logging in. A warning counts as a failure. Every scenario must pass
 //! (tests/conformance/expected-failures.txt may list ones known to fail,
@@ -8,9 +9,43 @@
 /// Issues 4 and 10: the client conformance suite through mcp-tether, all 26.
 #[test]
 fn the_official_client_conformance_suite_passes() {
+    let report = run_suite(&[]);
+    assert!(
+        report.contains("conformance: 26 passed, 0 failed"),
+        "{report}"
+    );
+}
+
+/// Issue 8 (and 4, 10): the 0.2.0 alpha's 48 client scenarios, among them
+/// the 2026-07-28 revision's (`request-metadata`, `sep-2322-client-request-
+/// state`, `http-standard-headers`, `http-custom-headers`, `http-invalid-
+/// tool-headers`, `json-schema-2020-12-preservation`). One is known to
+/// fail: tests/conformance/expected-failures-next.txt says why.
+#[test]
+fn the_next_conformance_suite_with_the_2026_scenarios_passes() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let report = run_suite(&[
+        (
+            "CONFORMANCE_SUITE",
+            format!("{root}/tests/node/node_modules/conformance-next/dist/index.js"),
+        ),
+        (
+            "EXPECTED_FAILURES",
+            format!("{root}/tests/conformance/expected-failures-next.txt"),
+        ),
+    ]);
+    assert!(
+        report.contains("conformance: 47 passed, 1 failed"),
+        "{report}"
+    );
+}
+
+/// Runs tests/conformance/run; fails on any unexpected result.
+fn run_suite(env: &[(&str, String)]) -> String {
     let root = env!("CARGO_MANIFEST_DIR");
     let out = std::process::Command::new(format!("{root}/tests/conformance/run"))
         .env("MCP_TETHER_BIN", env!("CARGO_BIN_EXE_mcp-tether"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("the conformance runner starts");
     let report = String::from_utf8_lossy(&out.stdout);
@@ -20,8 +55,5 @@ fn the_official_client_conformance_suite_passes() {
         "conformance failures:\n{report}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        report.contains("conformance: 26 passed, 0 failed"),
-        "{report}"
-    );
+    report.into_owned()
 }
