@@ -9,6 +9,7 @@
 
 mod legacy_sse;
 mod modern;
+mod relay;
 mod session;
 mod sse;
 mod streamable;
@@ -235,6 +236,19 @@ impl Upstream {
         {
             return self.answer(id, result).await;
         }
+        if let Transport::Streamable(streamable) = transport
+            && let Some(relay) = streamable.relay.get()
+            && let relay::Resume::Answers(answers, next_round) = relay.resume(msg)
+        {
+            // A retry continues the server's call; only the answers go.
+            for answer in &answers {
+                streamable.send(answer).await?;
+            }
+            if let Some(next_round) = next_round {
+                self.shared.downstream.deliver(next_round).await;
+            }
+            return Ok(());
+        }
         send(transport, msg).await
     }
 
@@ -356,6 +370,7 @@ impl Upstream {
             "the server speaks only the initialize handshake; initializing it for this 2026-07-28 host"
         );
         let streamable = Streamable::new(Arc::clone(shared));
+        let _ = streamable.relay.set(Arc::default());
         let init = initialize_for(&profile, &shared.downstream.private_id("init"));
         let answer = streamable.send_capturing(&init).await?;
         let discover = answer

@@ -25,7 +25,7 @@ use super::sse::{Item, SseReader};
 use crate::auth::challenge::BearerChallenge;
 use crate::error::UpstreamError;
 use crate::http::content_type;
-use crate::jsonrpc::{IdKey, Kind, Message, notification};
+use crate::jsonrpc::{IdKey, Kind, Message, RawId, notification};
 use crate::log::{TRAFFIC, fingerprint};
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -44,6 +44,9 @@ pub struct Streamable {
     shared: Arc<Shared>,
     session: Session,
     get_stream: Mutex<Option<JoinHandle<()>>>,
+    /// For a 2026-07-28 host (E8): the server's requests during a call
+    /// become `input_required` answers.
+    pub relay: std::sync::OnceLock<Arc<super::relay::Relay>>,
 }
 
 /// Why one exchange failed.
@@ -89,6 +92,7 @@ impl Streamable {
             shared,
             session: Session::default(),
             get_stream: Mutex::new(None),
+            relay: std::sync::OnceLock::new(),
         })
     }
 
@@ -232,7 +236,7 @@ impl Streamable {
                     what: e.to_string(),
                 })?;
                 observe(&reply, &mut awaiting);
-                self.route(reply, &mut sink).await;
+                self.route(reply, &mut sink, msg.request_id()).await;
                 match awaiting.is_empty() {
                     true => Ok(()),
                     false => Err(UpstreamError::BadBody {
@@ -249,7 +253,7 @@ impl Streamable {
                     match reader.next(true).await {
                         Ok(Some(Item::Message(reply))) => {
                             observe(&reply, &mut awaiting);
-                            self.route(reply, &mut sink).await;
+                            self.route(reply, &mut sink, msg.request_id()).await;
                             if awaiting.is_empty() {
                                 return Ok(());
                             }
@@ -314,9 +318,19 @@ impl Streamable {
         Ok(())
     }
 
-    async fn route(&self, reply: Message, sink: &mut Sink<'_>) {
+    async fn route(&self, reply: Message, sink: &mut Sink<'_>, origin: Option<&RawId>) {
         match sink {
             Sink::Host => {
+                let reply = match (self.relay.get(), origin) {
+                    (Some(relay), Some(origin)) if reply.request_id().is_some() => {
+                        if let Some(ask) = relay.server_asks(origin, &reply) {
+                            self.shared.downstream.deliver(ask).await;
+                        }
+                        return;
+                    }
+                    (Some(relay), _) => relay.redirect(reply),
+                    (None, _) => reply,
+                };
                 self.shared.downstream.deliver(reply).await;
             }
             Sink::Bridge(slot) => {

@@ -4,9 +4,14 @@
 //! 2026-07-28 only — and must get the same results; a 2026-07-28 host runs
 //! against a handshake-only server.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::common::era::EraServer;
+use crate::common::fault::{FaultServer, Got, accepted, answer, reply, sse};
 use crate::common::{Bridge, error_message, initialize_request, tool_text};
 
 /// What a legacy desktop host sees from one session: every answer that
@@ -234,7 +239,7 @@ async fn a_batch_from_a_legacy_host_is_split_for_a_modern_server() {
 async fn modern_host_session(bridge: &mut Bridge) -> (Value, String, String) {
     let meta = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
         "io.modelcontextprotocol/clientInfo": {"name": "modern-host", "version": "1"},
     });
     let discovered = bridge
@@ -258,16 +263,33 @@ async fn modern_host_session(bridge: &mut Bridge) -> (Value, String, String) {
             json!({"name": "where_am_i", "arguments": {"region": "eu-west"}, "_meta": meta}),
         )
         .await;
+    // A Multi Round-Trip call: the user confirms, the call is retried.
+    let booking = json!({"name": "book_room", "arguments": {"room": "C"}, "_meta": meta});
+    let first = bridge
+        .request(json!(5), "tools/call", booking.clone())
+        .await;
+    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
+    let requests = first["result"]["inputRequests"].as_object().unwrap();
+    let (key, request) = requests.iter().next().unwrap();
+    assert_eq!(request["method"], "elicitation/create", "{first}");
+    let mut retry = booking;
+    retry["inputResponses"] = json!({key: {"action": "accept", "content": {"confirmed": true}}});
+    if let Some(state) = first["result"].get("requestState") {
+        retry["requestState"] = state.clone();
+    }
+    let booked = bridge.request(json!(6), "tools/call", retry).await;
     (
         discovered["result"].clone(),
         tool_text(&add).to_owned(),
-        tool_text(&routed).to_owned(),
+        format!("{}; {}", tool_text(&routed), tool_text(&booked)),
     )
 }
 
 /// E8, E2: a 2026-07-28 host works with a handshake-only server (the bridge
-/// initializes it and answers `server/discover` from its answer), and with
-/// a modern server (passed through, headers added).
+/// initializes it, answers `server/discover` from its answer, and turns the
+/// server's elicitation request into an `input_required` answer whose retry
+/// continues the call), and with a modern server (passed through, headers
+/// added).
 #[tokio::test]
 async fn a_modern_host_works_with_legacy_and_modern_servers() {
     for mode in ["legacy", "modern"] {
@@ -284,7 +306,7 @@ async fn a_modern_host_works_with_legacy_and_modern_servers() {
             "{mode}: {discovered}"
         );
         assert_eq!(add, "9", "{mode}");
-        assert_eq!(routed, "routed to eu-west", "{mode}");
+        assert_eq!(routed, "routed to eu-west; booked C", "{mode}");
         let initialized_for_host = bridge
             .stderr()
             .contains("initializing it for this 2026-07-28 host");
@@ -317,4 +339,133 @@ async fn the_protocol_flag_forces_an_era() {
     let mut bridge = Bridge::start(&[&modern.url(), "--protocol", "modern"]);
     let session = legacy_host_session(&mut bridge).await;
     assert_eq!(session.add, "5");
+}
+
+/// A scripted 2026-07-28 server: refuses `initialize` the way a modern-only
+/// server does, answers `server/discover`, and hands `tools/call` to `call`
+/// with the number of the call (from 1).
+async fn scripted_modern_server<F>(call: F) -> FaultServer
+where
+    F: Fn(Got, usize) -> axum::response::Response + Send + Sync + 'static,
+{
+    let calls = Arc::new(AtomicUsize::new(0));
+    FaultServer::start(move |got: Got| {
+        let n = match got.rpc_method().as_deref() {
+            Some("tools/call") => calls.fetch_add(1, Ordering::SeqCst) + 1,
+            _ => 0,
+        };
+        let response = match got.rpc_method().as_deref() {
+            Some("initialize") => reply(
+                400,
+                "application/json",
+                r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28"],"requested":"2025-11-25"}}}"#,
+            ),
+            Some("server/discover") => answer(
+                &got,
+                r#"{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}}"#,
+            ),
+            Some("tools/call") => call(got, n),
+            _ => accepted(),
+        };
+        async move { response }
+    })
+    .await
+}
+
+/// E6: an answer stream that breaks before the answer loses nothing: the
+/// request is sent again once, under a new id of the bridge's own, and the
+/// host gets the answer under its id.
+#[tokio::test]
+async fn e6_a_broken_answer_stream_is_reissued_under_a_new_id() {
+    let server = scripted_modern_server(|got, n| match n {
+        1 => sse(vec![": working\n\n".into()], Duration::ZERO, false),
+        _ => answer(&got, r#"{"content":[{"type":"text","text":"second try"}]}"#),
+    })
+    .await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    bridge.initialize("2025-11-25").await;
+    let answer = bridge.call_tool(41, "slow", json!({})).await;
+    assert_eq!(tool_text(&answer), "second try");
+    let calls = server.posts_of("tools/call");
+    assert_eq!(calls.len(), 2);
+    let ids: Vec<Value> = calls
+        .iter()
+        .map(|c| serde_json::from_slice::<Value>(&c.body).unwrap()["id"].clone())
+        .collect();
+    assert_eq!(ids[0], json!(41));
+    assert!(
+        ids[1]
+            .as_str()
+            .is_some_and(|id| id.starts_with("mcp-tether:")),
+        "{ids:?}"
+    );
+    // Every modern request carries the envelope and the routing headers.
+    for call in &calls {
+        assert_eq!(call.header("mcp-protocol-version"), Some("2026-07-28"));
+        assert_eq!(call.header("mcp-method"), Some("tools/call"));
+        assert_eq!(call.header("mcp-name"), Some("slow"));
+        let body: Value = serde_json::from_slice(&call.body).unwrap();
+        assert_eq!(
+            body["params"]["_meta"]["io.modelcontextprotocol/clientInfo"]["name"],
+            "mcp-tether-tests"
+        );
+    }
+}
+
+/// E6: a host's `notifications/cancelled` closes the call's stream; no
+/// answer follows, and the next call works.
+#[tokio::test]
+async fn e6_a_cancelled_call_is_closed_and_not_answered() {
+    let server = scripted_modern_server(|got, n| match n {
+        1 => sse(vec![": working\n\n".into()], Duration::ZERO, true),
+        _ => answer(&got, r#"{"content":[{"type":"text","text":"next"}]}"#),
+    })
+    .await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    bridge.initialize("2025-11-25").await;
+    bridge
+        .send(r#"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"hang","arguments":{}}}"#)
+        .await;
+    while server.posts_of("tools/call").is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bridge
+        .send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow","reason":"user"}}"#)
+        .await;
+    let next = bridge.call_tool(2, "quick", json!({})).await;
+    assert_eq!(tool_text(&next), "next");
+    bridge.close_stdin();
+    let rest = bridge.rest_of_stdout().await;
+    let answered_later = rest.iter().any(|line| line.contains(r#""id":"slow""#));
+    let answered_before = bridge.seen.iter().any(|m| m["id"] == "slow");
+    assert!(
+        !answered_later && !answered_before,
+        "the cancelled call was answered: {:?} {rest:?}",
+        bridge.seen
+    );
+}
+
+/// E7: an UnsupportedProtocolVersionError mid-session naming a version both
+/// speak is answered by asking again in it.
+#[tokio::test]
+async fn e7_an_unsupported_version_answer_is_retried_in_a_mutual_version() {
+    let server = scripted_modern_server(|got, n| match n {
+        1 => reply(
+            400,
+            "application/json",
+            answer_text_error(&got, r#"{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28"],"requested":"x"}}"#),
+        ),
+        _ => answer(&got, r#"{"content":[{"type":"text","text":"agreed"}]}"#),
+    })
+    .await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    bridge.initialize("2025-11-25").await;
+    let answer = bridge.call_tool(1, "t", json!({})).await;
+    assert_eq!(tool_text(&answer), "agreed");
+    assert_eq!(server.posts_of("tools/call").len(), 2);
+}
+
+fn answer_text_error(got: &Got, error: &str) -> String {
+    let id = serde_json::from_slice::<Value>(&got.body).unwrap()["id"].clone();
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{error}}}"#)
 }
