@@ -325,6 +325,14 @@ impl Upstream {
         match first {
             Ok(answer) => {
                 tracing::info!("connected over Streamable HTTP");
+                if let Some(version) = answer
+                    .as_ref()
+                    .and_then(Message::negotiated_protocol_version)
+                {
+                    tracing::info!(
+                        "the server answered initialize (MCP {version}); messages pass as they are"
+                    );
+                }
                 let _ = self.transport.set(Transport::Streamable(streamable));
                 if let Some(answer) = answer {
                     shared.downstream.deliver(answer).await;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::common::era::EraServer;
+use crate::common::everything::Everything;
 use crate::common::fault::{FaultServer, Got, accepted, answer, reply, sse};
 use crate::common::{Bridge, error_message, initialize_request, tool_text};
 
@@ -27,10 +28,13 @@ struct Session {
     elicitations: usize,
     ping: Value,
     note: String,
+    subscribed: Value,
+    updated: Value,
 }
 
 /// The legacy host script: initialize, list, three tool calls (one needs
-/// the user to confirm), ping, read a resource.
+/// the user to confirm), ping, read a resource, subscribe to it and see the
+/// update when a tool changes it.
 async fn legacy_host_session(bridge: &mut Bridge) -> Session {
     bridge.send(&initialize_request(0, "2025-06-18")).await;
     let init = bridge.answer_to(&json!(0)).await;
@@ -55,6 +59,18 @@ async fn legacy_host_session(bridge: &mut Bridge) -> Session {
     let note = bridge
         .request(json!(6), "resources/read", json!({"uri": "memo://note"}))
         .await;
+    let subscribed = bridge
+        .request(
+            json!(7),
+            "resources/subscribe",
+            json!({"uri": "memo://note"}),
+        )
+        .await;
+    let touched = bridge
+        .call_tool(8, "touch_note", json!({"text": "second"}))
+        .await;
+    assert_eq!(tool_text(&touched), "noted");
+    let updated = notification(bridge, "notifications/resources/updated").await;
     Session {
         protocol_version: init["result"]["protocolVersion"].clone(),
         server_name: init["result"]["serverInfo"]["name"].clone(),
@@ -68,6 +84,20 @@ async fn legacy_host_session(bridge: &mut Bridge) -> Session {
             .as_str()
             .unwrap_or_else(|| panic!("no note: {note}"))
             .to_owned(),
+        subscribed: subscribed["result"].clone(),
+        updated: updated["params"]["uri"].clone(),
+    }
+}
+
+/// The next notification with this method, whether it came already or
+/// comes later.
+async fn notification(bridge: &mut Bridge, method: &str) -> Value {
+    loop {
+        if let Some(at) = bridge.seen.iter().position(|m| m["method"] == method) {
+            return bridge.seen.remove(at);
+        }
+        let msg = bridge.recv().await;
+        bridge.seen.push(msg);
     }
 }
 
@@ -97,12 +127,14 @@ async fn call_confirming(
     }
 }
 
-/// E1–E4, E2: a host that opens with `initialize` gets the same session
-/// from a handshake-only, a dual-era and a 2026-07-28-only server: the
-/// version it asked for, the tools, calls whose `x-mcp-header` argument is
-/// checked by the server against its `Mcp-Param-Region` header (non-ASCII,
-/// so base64), and a confirmation asked of it once (a server-to-client
-/// request in a session; an `input_required` round for the modern server).
+/// E1–E5: a host that opens with `initialize` gets the same session from a
+/// handshake-only, a dual-era and a 2026-07-28-only server: the version it
+/// asked for, the tools, calls whose `x-mcp-header` argument is checked by
+/// the server against its `Mcp-Param-Region` header (non-ASCII, so base64),
+/// a confirmation asked of it once (a server-to-client request in a session;
+/// an `input_required` round for the modern server), and a resource update
+/// after `resources/subscribe` (in a session; on a `subscriptions/listen`
+/// stream for the modern server).
 #[tokio::test]
 async fn a_legacy_host_gets_the_same_session_from_servers_of_every_era() {
     let mut sessions = Vec::new();
@@ -123,6 +155,8 @@ async fn a_legacy_host_gets_the_same_session_from_servers_of_every_era() {
     assert_eq!(expected.booked, "booked A");
     assert_eq!(expected.elicitations, 1);
     assert_eq!(expected.note, "first");
+    assert_eq!(expected.subscribed, json!({}));
+    assert_eq!(expected.updated, "memo://note");
     for (mode, session) in &sessions[1..] {
         assert_eq!(session, expected, "{mode} differs from legacy");
     }
@@ -182,40 +216,6 @@ async fn e4_a_host_without_elicitation_gets_a_clear_error() {
     // The next call works.
     let add = bridge.call_tool(2, "add", json!({"a": 1, "b": 2})).await;
     assert_eq!(tool_text(&add), "3");
-}
-
-/// E5: a legacy host's `resources/subscribe` becomes a
-/// `subscriptions/listen` stream; the update reaches the host as the
-/// ordinary notification.
-#[tokio::test]
-async fn e5_resource_subscriptions_ride_a_listen_stream() {
-    let server = EraServer::start("modern").await;
-    let mut bridge = Bridge::start(&[&server.url()]);
-    bridge.initialize("2025-11-25").await;
-    let subscribed = bridge
-        .request(
-            json!(1),
-            "resources/subscribe",
-            json!({"uri": "memo://note"}),
-        )
-        .await;
-    assert_eq!(subscribed["result"], json!({}));
-    let touched = bridge
-        .call_tool(2, "touch_note", json!({"text": "second"}))
-        .await;
-    assert_eq!(tool_text(&touched), "noted");
-    let update = loop {
-        if let Some(at) = bridge
-            .seen
-            .iter()
-            .position(|m| m["method"] == "notifications/resources/updated")
-        {
-            break bridge.seen.remove(at);
-        }
-        let msg = bridge.recv().await;
-        bridge.seen.push(msg);
-    };
-    assert_eq!(update["params"]["uri"], "memo://note");
 }
 
 /// A legacy host's batch reaches a 2026-07-28 server (which takes no
@@ -288,11 +288,11 @@ async fn modern_host_session(bridge: &mut Bridge) -> (Value, String, String) {
 /// E8, E2: a 2026-07-28 host works with a handshake-only server (the bridge
 /// initializes it, answers `server/discover` from its answer, and turns the
 /// server's elicitation request into an `input_required` answer whose retry
-/// continues the call), and with a modern server (passed through, headers
-/// added).
+/// continues the call), and with dual-era and modern servers (passed
+/// through, headers added).
 #[tokio::test]
-async fn a_modern_host_works_with_legacy_and_modern_servers() {
-    for mode in ["legacy", "modern"] {
+async fn a_modern_host_works_with_servers_of_every_era() {
+    for mode in ["legacy", "dual", "modern"] {
         let server = EraServer::start(mode).await;
         let mut bridge = Bridge::start(&[&server.url(), "-v"]);
         let (discovered, add, routed) = modern_host_session(&mut bridge).await;
@@ -468,4 +468,38 @@ async fn e7_an_unsupported_version_answer_is_retried_in_a_mutual_version() {
 fn answer_text_error(got: &Got, error: &str) -> String {
     let id = serde_json::from_slice::<Value>(&got.body).unwrap()["id"].clone();
     format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{error}}}"#)
+}
+
+/// E8 against the reference TypeScript server (server-everything, npm): a
+/// 2026-07-28 host's discover, list and call, with the bridge initializing
+/// the server for it; the server's `_meta`-carrying requests pass as they
+/// are.
+#[tokio::test]
+async fn e8_a_modern_host_works_with_server_everything() {
+    let server = Everything::streamable().await;
+    let mut bridge = Bridge::start(&[&server.url()]);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "modern-host", "version": "1"},
+    });
+    let discovered = bridge
+        .request(json!(1), "server/discover", json!({"_meta": meta}))
+        .await;
+    assert_eq!(
+        discovered["result"]["supportedVersions"],
+        json!(["2026-07-28"])
+    );
+    assert!(
+        discovered["result"]["serverInfo"]["name"].is_string(),
+        "{discovered}"
+    );
+    let echo = bridge
+        .request(
+            json!(2),
+            "tools/call",
+            json!({"name": "echo", "arguments": {"message": "from 2026"}, "_meta": meta}),
+        )
+        .await;
+    assert!(tool_text(&echo).contains("from 2026"), "{echo}");
 }

@@ -33,6 +33,7 @@ import uvicorn
 from pydantic import BaseModel, Field
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 
 port = int(sys.argv[1])
@@ -80,12 +81,35 @@ def read_note() -> str:
     return note["text"]
 
 
+# Sessions (legacy clients) subscribed with resources/subscribe.
+legacy_subscribers = []
+
+
 @mcp.tool()
 async def touch_note(text: str, ctx: Context) -> str:
     """Changes memo://note and tells subscribers."""
     note["text"] = text
+    # 2026-07-28 clients: their subscriptions/listen streams.
     await ctx.notify_resource_updated("memo://note")
+    # Earlier clients: the sessions that sent resources/subscribe.
+    for session in list(legacy_subscribers):
+        await session.send_resource_updated("memo://note")
     return "noted"
+
+
+async def subscribe(ctx, params):
+    legacy_subscribers.append(ctx.session)
+    return EmptyResult()
+
+
+async def unsubscribe(ctx, params):
+    if ctx.session in legacy_subscribers:
+        legacy_subscribers.remove(ctx.session)
+    return EmptyResult()
+
+
+mcp._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+mcp._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
 
 
 def refuse(status, body):
