@@ -252,21 +252,41 @@ fn render(
             json: json!({ "url": shown, "ok": false, "error": message, "log": events.all() }),
         };
     };
-    let transport = events
-        .find("connected over ")
-        .map(|e| e.trim_start_matches("connected over ").to_owned())
-        .unwrap_or_else(|| "unknown".into());
+    // A 2026-07-28-only server has no session and no handshake; the probe,
+    // like a desktop host, sent `initialize` and the bridge translated.
+    let modern = events.find("(server/discover)").and_then(|e| {
+        e.split_whitespace()
+            .find(|w| w.starts_with("20"))
+            .map(str::to_owned)
+    });
+    let transport = match (&modern, events.find("connected over ")) {
+        (_, Some(e)) => e.trim_start_matches("connected over ").to_owned(),
+        (Some(_), None) => "Streamable HTTP".into(),
+        (None, None) => "unknown".into(),
+    };
     let session = events
         .find("session #")
         .and_then(|e| e.split_whitespace().nth(1).map(str::to_owned));
     let transport_text = match &session {
         Some(session) => format!("{transport} (session {session})"),
-        None if events.find("stateless").is_some() => format!("{transport} (no session)"),
+        None if events.find("stateless").is_some() || modern.is_some() => {
+            format!("{transport} (no session)")
+        }
         None => transport.clone(),
     };
     row(&mut text, "transport", &transport_text);
-    let version = result["protocolVersion"].as_str().unwrap_or("?");
-    row(&mut text, "protocol", version);
+    let version = match &modern {
+        Some(modern) => modern.as_str(),
+        None => result["protocolVersion"].as_str().unwrap_or("?"),
+    };
+    let protocol_text = match &modern {
+        Some(_) if events.find("translating").is_some() => format!(
+            "{version} (hosts that send initialize are translated; they see {})",
+            result["protocolVersion"].as_str().unwrap_or("?")
+        ),
+        _ => version.to_owned(),
+    };
+    row(&mut text, "protocol", &protocol_text);
     let info = &result["serverInfo"];
     let server = format!(
         "{} {}",

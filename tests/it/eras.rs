@@ -503,3 +503,26 @@ async fn e8_a_modern_host_works_with_server_everything() {
         .await;
     assert!(tool_text(&echo).contains("from 2026"), "{echo}");
 }
+
+/// `mcp-tether probe` says which era a server speaks, and that hosts which
+/// send `initialize` are translated for it.
+#[tokio::test]
+async fn probe_reports_a_modern_server_and_the_translation() {
+    let server = EraServer::start("modern").await;
+    let home = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
+        .args(["probe", &server.url()])
+        .env("HOME", home.path())
+        .env("MCP_TETHER_CONFIG_DIR", home.path().join("config"))
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("(no session)"), "{report}");
+    assert!(
+        report.contains("2026-07-28 (hosts that send initialize are translated"),
+        "{report}"
+    );
+    assert!(report.contains("tools          4"), "{report}");
+}
