@@ -26,6 +26,8 @@ struct Session {
     routed: String,
     booked: String,
     elicitations: usize,
+    roots: String,
+    asked_roots: usize,
     ping: Value,
     note: String,
     subscribed: Value,
@@ -55,6 +57,7 @@ async fn legacy_host_session(bridge: &mut Bridge) -> Session {
         .await;
     let (booked, elicitations) =
         call_confirming(bridge, 4, "book_room", json!({"room": "A"})).await;
+    let (rooted, asked_roots) = call_confirming(bridge, 9, "count_roots", json!({})).await;
     let ping = bridge.request(json!(5), "ping", json!({})).await;
     let note = bridge
         .request(json!(6), "resources/read", json!({"uri": "memo://note"}))
@@ -79,6 +82,8 @@ async fn legacy_host_session(bridge: &mut Bridge) -> Session {
         routed: tool_text(&routed).to_owned(),
         booked: tool_text(&booked).to_owned(),
         elicitations,
+        roots: tool_text(&rooted).to_owned(),
+        asked_roots,
         ping: ping["result"].clone(),
         note: note["result"]["contents"][0]["text"]
             .as_str()
@@ -102,8 +107,8 @@ async fn notification(bridge: &mut Bridge, method: &str) -> Value {
 }
 
 /// Calls a tool and, like a host whose user clicks "yes", accepts every
-/// elicitation that arrives meanwhile. Returns the answer and how many
-/// elicitations there were.
+/// elicitation that arrives meanwhile and shares one root when asked.
+/// Returns the answer and how many requests the host answered.
 async fn call_confirming(
     bridge: &mut Bridge,
     id: i64,
@@ -118,6 +123,10 @@ async fn call_confirming(
         if msg["method"] == "elicitation/create" {
             elicitations += 1;
             let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"action": "accept", "content": {"confirmed": true}}});
+            bridge.send(&reply.to_string()).await;
+        } else if msg["method"] == "roots/list" {
+            elicitations += 1;
+            let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {"roots": [{"uri": "file:///work/project", "name": "project"}]}});
             bridge.send(&reply.to_string()).await;
         } else if msg["id"] == json!(id) {
             return (msg, elicitations);
@@ -154,6 +163,8 @@ async fn a_legacy_host_gets_the_same_session_from_servers_of_every_era() {
     assert_eq!(expected.routed, "routed to Zürich ☃");
     assert_eq!(expected.booked, "booked A");
     assert_eq!(expected.elicitations, 1);
+    assert_eq!(expected.roots, "1 roots: file:///work/project");
+    assert_eq!(expected.asked_roots, 1);
     assert_eq!(expected.note, "first");
     assert_eq!(expected.subscribed, json!({}));
     assert_eq!(expected.updated, "memo://note");
@@ -524,5 +535,5 @@ async fn probe_reports_a_modern_server_and_the_translation() {
         report.contains("2026-07-28 (hosts that send initialize are translated"),
         "{report}"
     );
-    assert!(report.contains("tools          4"), "{report}");
+    assert!(report.contains("tools          5"), "{report}");
 }

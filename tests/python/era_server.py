@@ -22,7 +22,8 @@ Every tool behaves the same in every era; `book_room` needs the user to
 confirm (elicitation: a server-to-client request for legacy clients, an
 `input_required` result for modern ones), `where_am_i` declares an
 `x-mcp-header` parameter (the SDK checks the `Mcp-Param-Region` header
-against the argument), `touch_note` changes the resource `memo://note`.
+against the argument), `count_roots` asks for the client's roots
+(`roots/list`), `touch_note` changes the resource `memo://note`.
 """
 
 import json
@@ -33,8 +34,8 @@ import uvicorn
 from pydantic import BaseModel, Field
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
-from mcp.server.mcpserver.resolve import Elicit, Resolve
+from mcp_types import EmptyResult, ListRootsResult, SubscribeRequestParams, UnsubscribeRequestParams
+from mcp.server.mcpserver.resolve import Elicit, ListRoots, Resolve
 
 port = int(sys.argv[1])
 mode = sys.argv[2]
@@ -73,6 +74,18 @@ def book_room(
 ) -> str:
     """Books a room once the user confirms."""
     return f"booked {room}" if answer.confirmed else f"not booked {room}"
+
+
+def ask_for_roots() -> ListRoots:
+    return ListRoots()
+
+
+@mcp.tool()
+def count_roots(
+    roots: Annotated[ListRootsResult, Resolve(ask_for_roots)],
+) -> str:
+    """Says how many roots the client shares (roots/list)."""
+    return f"{len(roots.roots)} roots: " + ", ".join(str(r.uri) for r in roots.roots)
 
 
 @mcp.resource("memo://note")
