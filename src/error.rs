@@ -84,6 +84,12 @@ pub enum UpstreamError {
     #[error("{url} speaks MCP 2026-07-28 and {reason}")]
     Era { url: String, reason: String },
 
+    #[error(
+        "{url} no longer speaks MCP 2026-07-28 as it did when the bridge connected, and \
+         speaking its new protocol failed"
+    )]
+    EraChanged { url: String },
+
     #[error("mcp-tether is shutting down")]
     ShuttingDown,
 }
@@ -94,6 +100,17 @@ impl UpstreamError {
         match self {
             UpstreamError::Timeout { .. } => code::TIMEOUT,
             _ => code::UPSTREAM,
+        }
+    }
+
+    /// Whether the server may have changed protocol era since the bridge
+    /// connected: a session it will not restart, a plain `400`, or a
+    /// modern server that stopped answering `server/discover` (E1).
+    pub fn may_mean_era_change(&self) -> bool {
+        match self {
+            UpstreamError::SessionLost { .. } | UpstreamError::EraChanged { .. } => true,
+            UpstreamError::Status { status, .. } => status.as_u16() == 400,
+            _ => false,
         }
     }
 

@@ -16,7 +16,7 @@ mod streamable;
 
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::Mutex;
 use url::Url;
 
 use crate::auth::Authorizer;
@@ -182,8 +182,12 @@ pub struct Upstream {
     shared: Arc<Shared>,
     strategy: TransportStrategy,
     protocol: ProtocolArg,
-    transport: OnceCell<Transport>,
+    /// The transport in use; replaced when the server changes era (E1).
+    transport: std::sync::RwLock<Option<Arc<Transport>>>,
     detecting: Mutex<()>,
+    /// A legacy host's `initialize`, to start over with if the server
+    /// changes era mid-session.
+    host_initialize: std::sync::OnceLock<Message>,
     /// For a 2026-07-28 host on a legacy server (E8): the `server/discover`
     /// result the bridge answers with, made from the server's `initialize`.
     discover_answer: std::sync::OnceLock<String>,
@@ -209,25 +213,94 @@ impl Upstream {
             shared: Arc::new(shared),
             strategy: config.transport,
             protocol: config.protocol,
-            transport: OnceCell::new(),
+            transport: std::sync::RwLock::new(None),
             detecting: Mutex::new(()),
+            host_initialize: std::sync::OnceLock::new(),
             discover_answer: std::sync::OnceLock::new(),
         })
     }
 
     /// Sends one host message to the server.
     pub async fn forward(&self, msg: &Message) -> Result<(), UpstreamError> {
-        if let Some(transport) = self.transport.get() {
-            return self.send(transport, msg).await;
-        }
-        let _detecting = self.detecting.lock().await;
-        match self.transport.get() {
-            Some(transport) => self.send(transport, msg).await,
+        let transport = match self.current() {
+            Some(transport) => transport,
             None => {
-                self.shared.load_headers().await?;
-                self.detect(msg).await
+                let _detecting = self.detecting.lock().await;
+                match self.current() {
+                    Some(transport) => transport,
+                    None => {
+                        self.shared.load_headers().await?;
+                        if msg.is_request("initialize") {
+                            let _ = self.host_initialize.set(msg.clone());
+                        }
+                        return self.detect(msg).await;
+                    }
+                }
             }
+        };
+        match self.send(&transport, msg).await {
+            Err(e) if e.may_mean_era_change() && !msg.expects_no_answer() => {
+                match self.redetect(&transport).await {
+                    Some(next) => self.send(&next, msg).await,
+                    None => Err(e),
+                }
+            }
+            other => other,
         }
+    }
+
+    fn current(&self) -> Option<Arc<Transport>> {
+        self.transport.read().expect("transport lock").clone()
+    }
+
+    fn set_transport(&self, transport: Transport) -> Arc<Transport> {
+        let transport = Arc::new(transport);
+        *self.transport.write().expect("transport lock") = Some(Arc::clone(&transport));
+        transport
+    }
+
+    /// The server refused what worked before: it may have been upgraded to,
+    /// or rolled back from, the 2026-07-28 revision (E1: re-probe when the
+    /// answer fails). For a legacy host the bridge starts over in the era
+    /// the server speaks now; `None` if nothing changed.
+    async fn redetect(&self, failed: &Arc<Transport>) -> Option<Arc<Transport>> {
+        let _detecting = self.detecting.lock().await;
+        if let Some(now) = self.current()
+            && !Arc::ptr_eq(&now, failed)
+        {
+            return Some(now);
+        }
+        let init = self.host_initialize.get()?;
+        let profile = HostProfile::from_initialize(init)?;
+        let shared = &self.shared;
+        let next = match &**failed {
+            Transport::Streamable(_) | Transport::Legacy(_) => {
+                let modern = Modern::connect(Arc::clone(shared), Some(profile.clone()), &profile)
+                    .await
+                    .ok()??;
+                tracing::info!(
+                    "the server now speaks only MCP 2026-07-28; translating from here on"
+                );
+                modern.start_listening();
+                Transport::Modern(modern)
+            }
+            Transport::Modern(_) => {
+                let streamable = Streamable::new(Arc::clone(shared));
+                let replay = init.with_id(&shared.downstream.private_id("reinit"))?;
+                let answer = streamable.send_capturing(&replay).await.ok()??;
+                let version = answer.negotiated_protocol_version()?;
+                streamable
+                    .send(&notification("notifications/initialized"))
+                    .await
+                    .ok()?;
+                tracing::info!(
+                    "the server now answers initialize (MCP {version}); messages pass as they are from here on"
+                );
+                Transport::Streamable(streamable)
+            }
+        };
+        close(failed).await;
+        Some(self.set_transport(next))
     }
 
     async fn send(&self, transport: &Transport, msg: &Message) -> Result<(), UpstreamError> {
@@ -315,7 +388,7 @@ impl Upstream {
                     tracing::info!(
                         "the server speaks only MCP 2026-07-28; translating for this host (initialize-based)"
                     );
-                    let _ = self.transport.set(Transport::Modern(Arc::clone(&modern)));
+                    self.set_transport(Transport::Modern(Arc::clone(&modern)));
                     return modern.send(init).await;
                 }
                 Ok(None) => {}
@@ -333,7 +406,7 @@ impl Upstream {
                         "the server answered initialize (MCP {version}); messages pass as they are"
                     );
                 }
-                let _ = self.transport.set(Transport::Streamable(streamable));
+                self.set_transport(Transport::Streamable(streamable));
                 if let Some(answer) = answer {
                     shared.downstream.deliver(answer).await;
                 }
@@ -364,7 +437,7 @@ impl Upstream {
         .unwrap_or_else(default_profile);
         let speak_for = (!modern_host).then(|| profile.clone());
         if let Some(modern) = Modern::connect(Arc::clone(shared), speak_for, &profile).await? {
-            let _ = self.transport.set(Transport::Modern(Arc::clone(&modern)));
+            self.set_transport(Transport::Modern(Arc::clone(&modern)));
             return modern.send(msg).await;
         }
         if self.protocol == ProtocolArg::Modern || !modern_host {
@@ -392,11 +465,9 @@ impl Upstream {
         streamable
             .send(&notification("notifications/initialized"))
             .await?;
-        let _ = self
-            .transport
-            .set(Transport::Streamable(Arc::clone(&streamable)));
-        self.send(self.transport.get().expect("just set"), msg)
-            .await
+        self.set_transport(Transport::Streamable(Arc::clone(&streamable)));
+        let transport = self.current().expect("just set");
+        self.send(&transport, msg).await
     }
 
     /// Finds the server's transport with the first message (T8): the first
@@ -434,7 +505,7 @@ impl Upstream {
         match streamable.send(msg).await {
             Ok(()) => {
                 tracing::info!("connected over Streamable HTTP");
-                let _ = self.transport.set(Transport::Streamable(streamable));
+                self.set_transport(Transport::Streamable(streamable));
                 Ok(())
             }
             Err(e) => {
@@ -452,18 +523,23 @@ impl Upstream {
                 return Err((e, other));
             }
         };
-        let _ = self.transport.set(Transport::Legacy(Arc::clone(&legacy)));
+        self.set_transport(Transport::Legacy(Arc::clone(&legacy)));
         legacy.send(msg).await.map_err(|e| (e, false))
     }
 
     /// Ends the session at the server (T6) and stops background streams.
     pub async fn close(&self) {
-        match self.transport.get() {
-            Some(Transport::Streamable(s)) => s.close().await,
-            Some(Transport::Legacy(l)) => l.close().await,
-            Some(Transport::Modern(m)) => m.close().await,
-            None => {}
+        if let Some(transport) = self.current() {
+            close(&transport).await;
         }
+    }
+}
+
+async fn close(transport: &Transport) {
+    match transport {
+        Transport::Streamable(s) => s.close().await,
+        Transport::Legacy(l) => l.close().await,
+        Transport::Modern(m) => m.close().await,
     }
 }
 

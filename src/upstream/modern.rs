@@ -64,70 +64,56 @@ struct State {
     subscriptions: BTreeSet<String>,
 }
 
-/// One HTTP exchange's outcome: the server's JSON-RPC answer.
-type Answer = Result<Message, UpstreamError>;
+/// The server's JSON-RPC answer to one POST.
+struct Reply {
+    answer: Message,
+    /// It came with an HTTP error status.
+    refused: bool,
+}
+
+type Answer = Result<Reply, UpstreamError>;
 
 impl Modern {
     /// Asks the server `server/discover` (E1): the connection when it speaks
     /// a modern version, `None` when it does not.
-    ///
-    /// An UnsupportedProtocolVersionError naming a version both speak is
-    /// answered by asking again in that version (E7). Network failures are
-    /// errors, never an era verdict.
     pub async fn connect(
         shared: Arc<Shared>,
         host: Option<HostProfile>,
         envelope_for: &HostProfile,
     ) -> Result<Option<Arc<Self>>, UpstreamError> {
-        let mut version = era::LATEST_MODERN;
-        for attempt in 0..2 {
-            let id = shared.downstream.private_id("discover");
-            let request = format!(
-                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"server/discover\"}}",
-                id.as_json()
-            );
-            let body = era::with_envelope(
-                request.as_bytes(),
-                None,
-                &envelope_for.envelope(version, None),
-                &[],
-            )
-            .expect("the bridge's own request is an object");
-            let headers = vec![
-                ("mcp-protocol-version".into(), version.to_owned()),
-                ("mcp-method".into(), "server/discover".to_owned()),
-            ];
-            let answer = match post(&shared, body, headers).await {
-                Ok(answer) => answer,
-                Err(UpstreamError::Status { .. } | UpstreamError::BadBody { .. }) => {
-                    return Ok(None);
-                }
-                Err(e) => return Err(e),
-            };
-            if let Some(found) = Discovered::from_answer(&answer) {
-                let Some(spoken) = era::mutual_modern(&found.supported) else {
-                    return Ok(None);
-                };
-                tracing::info!("the server speaks MCP {spoken} (server/discover)");
-                return Ok(Some(Arc::new(Modern {
-                    shared,
-                    host,
-                    state: Mutex::new(State {
-                        version: spoken,
-                        discovered: found,
-                        log_level: None,
-                        subscriptions: BTreeSet::new(),
-                    }),
-                    listen: Mutex::new(None),
-                    calls: Mutex::new(HashMap::new()),
-                })));
-            }
-            match era::unsupported_version(&answer).and_then(|s| era::mutual_modern(&s)) {
-                Some(mutual) if attempt == 0 => version = mutual,
-                _ => return Ok(None),
-            }
-        }
-        Ok(None)
+        let Some((found, spoken)) = discover(&shared, envelope_for).await? else {
+            return Ok(None);
+        };
+        tracing::info!("the server speaks MCP {spoken} (server/discover)");
+        Ok(Some(Arc::new(Modern {
+            shared,
+            host,
+            state: Mutex::new(State {
+                version: spoken,
+                discovered: found,
+                log_level: None,
+                subscriptions: BTreeSet::new(),
+            }),
+            listen: Mutex::new(None),
+            calls: Mutex::new(HashMap::new()),
+        })))
+    }
+
+    /// Whether the server still answers `server/discover` with a modern
+    /// version; asked when a request is refused, in case it changed era.
+    async fn still_modern(&self) -> bool {
+        let envelope_for = self.host.clone().unwrap_or_else(|| HostProfile {
+            version: era::LATEST_HANDSHAKE.into(),
+            capabilities: "{}".into(),
+            client_info: None,
+        });
+        matches!(discover(&self.shared, &envelope_for).await, Ok(Some(_)))
+    }
+
+    /// Opens the `subscriptions/listen` stream a legacy host needs, when the
+    /// bridge switches to this server mid-session.
+    pub fn start_listening(self: &Arc<Self>) {
+        self.listen();
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -316,8 +302,11 @@ impl Modern {
         let mut sent_id = (!plain_id(host_id)).then(|| self.shared.downstream.private_id("id"));
         let (mut reissued, mut version_retried, mut rounds) = (false, false, 0);
         loop {
-            let answer = match self.exchange(msg, method, sent_id.as_ref(), &extra).await {
-                Ok(answer) => answer,
+            let Reply { answer, refused } = match self
+                .exchange(msg, method, sent_id.as_ref(), &extra)
+                .await
+            {
+                Ok(reply) => reply,
                 Err(
                     e @ (UpstreamError::StreamClosed { .. } | UpstreamError::ConnectionLost { .. }),
                 ) if !reissued => {
@@ -330,15 +319,21 @@ impl Modern {
                 }
                 Err(e) => return Err(e),
             };
-            if let Some(supported) = era::unsupported_version(&answer)
-                && !version_retried
-                && let Some(mutual) = era::mutual_modern(&supported)
-            {
-                version_retried = true;
-                tracing::info!("the server asked for MCP {mutual}; asking again in it");
-                self.state().version = mutual;
-                sent_id = Some(self.shared.downstream.private_id("version"));
-                continue;
+            if let Some(supported) = era::unsupported_version(&answer) {
+                match era::mutual_modern(&supported) {
+                    Some(mutual) if !version_retried => {
+                        version_retried = true;
+                        tracing::info!("the server asked for MCP {mutual}; asking again in it");
+                        self.state().version = mutual;
+                        sent_id = Some(self.shared.downstream.private_id("version"));
+                        continue;
+                    }
+                    // It names only handshake versions now: rolled back.
+                    None => return Err(self.era_changed()),
+                    Some(_) => {}
+                }
+            } else if refused && !self.still_modern().await {
+                return Err(self.era_changed());
             }
             let Some(host) = self.host.as_ref() else {
                 return self.deliver(answer, method, host_id).await;
@@ -491,7 +486,7 @@ impl Modern {
                 ("mcp-protocol-version".into(), version.to_owned()),
                 ("mcp-method".into(), "tools/list".to_owned()),
             ];
-            let Ok(answer) = post(&self.shared, body, headers).await else {
+            let Ok(Reply { answer, .. }) = post(&self.shared, body, headers).await else {
                 break;
             };
             self.shared.tool_headers.learn(&answer);
@@ -561,6 +556,13 @@ impl Modern {
         let answer = Message::parse(Bytes::from(raw)).map_err(|e| self.refusal(e.to_string()))?;
         self.shared.downstream.deliver(answer).await;
         Ok(())
+    }
+
+    fn era_changed(&self) -> UpstreamError {
+        tracing::info!("the server no longer answers server/discover with MCP 2026-07-28");
+        UpstreamError::EraChanged {
+            url: self.shared.shown_url.clone(),
+        }
     }
 
     fn refusal(&self, reason: String) -> UpstreamError {
@@ -694,6 +696,49 @@ impl Modern {
     }
 }
 
+/// `server/discover` (E1): what the server says and the version both
+/// speak, or `None` when it speaks no modern version. An
+/// UnsupportedProtocolVersionError naming a version both speak is answered
+/// by asking again in it (E7). Network failures are errors, never an era
+/// verdict.
+async fn discover(
+    shared: &Shared,
+    envelope_for: &HostProfile,
+) -> Result<Option<(Discovered, &'static str)>, UpstreamError> {
+    let mut version = era::LATEST_MODERN;
+    for attempt in 0..2 {
+        let id = shared.downstream.private_id("discover");
+        let request = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"server/discover\"}}",
+            id.as_json()
+        );
+        let body = era::with_envelope(
+            request.as_bytes(),
+            None,
+            &envelope_for.envelope(version, None),
+            &[],
+        )
+        .expect("the bridge's own request is an object");
+        let headers = vec![
+            ("mcp-protocol-version".into(), version.to_owned()),
+            ("mcp-method".into(), "server/discover".to_owned()),
+        ];
+        let answer = match post(shared, body, headers).await {
+            Ok(reply) => reply.answer,
+            Err(UpstreamError::Status { .. } | UpstreamError::BadBody { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if let Some(found) = Discovered::from_answer(&answer) {
+            return Ok(era::mutual_modern(&found.supported).map(|spoken| (found, spoken)));
+        }
+        match era::unsupported_version(&answer).and_then(|s| era::mutual_modern(&s)) {
+            Some(mutual) if attempt == 0 => version = mutual,
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
 fn build_post(
     shared: &Shared,
     body: Bytes,
@@ -732,23 +777,35 @@ async fn post(shared: &Shared, body: Bytes, headers: Vec<(Cow<'static, str>, Str
             && let Ok(answer) = Message::parse(body.clone())
             && is_answer(&answer)
         {
-            return Ok(answer);
+            return Ok(Reply {
+                answer,
+                refused: true,
+            });
         }
         return Err(UpstreamError::from_status(shown, status, &kind, &body));
     }
     match kind.as_str() {
         "application/json" => {
             let body = shared.http.read_body(response, shown).await?;
-            Message::parse(body).map_err(|e| UpstreamError::BadBody {
+            let answer = Message::parse(body).map_err(|e| UpstreamError::BadBody {
                 url: shown.clone(),
                 what: e.to_string(),
+            })?;
+            Ok(Reply {
+                answer,
+                refused: false,
             })
         }
         "text/event-stream" => {
             let mut reader = SseReader::new(response, &shared.http, shown);
             loop {
                 match reader.next(true).await? {
-                    Some(Item::Message(msg)) if is_answer(&msg) => return Ok(msg),
+                    Some(Item::Message(msg)) if is_answer(&msg) => {
+                        return Ok(Reply {
+                            answer: msg,
+                            refused: false,
+                        });
+                    }
                     Some(Item::Message(msg)) => {
                         shared.downstream.deliver(msg).await;
                     }

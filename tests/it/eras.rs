@@ -537,3 +537,37 @@ async fn probe_reports_a_modern_server_and_the_translation() {
     );
     assert!(report.contains("tools          5"), "{report}");
 }
+
+/// E1 (re-probe when it later fails): the server behind the URL is rolled
+/// back from 2026-07-28-only to handshake-only, then upgraded again, in the
+/// middle of a host's session; each time the next call finds the new era
+/// and works, and the host notices nothing.
+#[tokio::test]
+async fn a_server_that_changes_era_mid_session_is_followed() {
+    let server = EraServer::start("modern").await;
+    let port = server.port;
+    let mut bridge = Bridge::start(&[&server.url(), "-v"]);
+    bridge.initialize("2025-11-25").await;
+    let add = bridge.call_tool(1, "add", json!({"a": 1, "b": 1})).await;
+    assert_eq!(tool_text(&add), "2");
+
+    server.stop().await;
+    let server = EraServer::start_on(port, "legacy").await;
+    let add = bridge.call_tool(2, "add", json!({"a": 2, "b": 2})).await;
+    assert_eq!(tool_text(&add), "4", "{}", bridge.stderr());
+    assert!(
+        bridge.stderr().contains("now answers initialize"),
+        "{}",
+        bridge.stderr()
+    );
+
+    server.stop().await;
+    let _server = EraServer::start_on(port, "modern").await;
+    let add = bridge.call_tool(3, "add", json!({"a": 3, "b": 3})).await;
+    assert_eq!(tool_text(&add), "6", "{}", bridge.stderr());
+    assert!(
+        bridge.stderr().contains("now speaks only MCP 2026-07-28"),
+        "{}",
+        bridge.stderr()
+    );
+}

@@ -7,7 +7,7 @@ use super::{free_port, wait_for_port};
 
 /// A running era server; killed when dropped.
 pub struct EraServer {
-    _child: Child,
+    child: Child,
     pub port: u16,
 }
 
@@ -15,13 +15,20 @@ impl EraServer {
     /// `mode`: `dual` (the SDK as it comes), `modern` (2026-07-28 only) or
     /// `legacy` (the `initialize` handshake only).
     pub async fn start(mode: &str) -> EraServer {
-        let port = free_port();
+        Self::start_on(free_port(), mode).await
+    }
+
+    /// On a given port: how a test replaces a server with one of another
+    /// era at the same URL.
+    pub async fn start_on(port: u16, mode: &str) -> EraServer {
         let child = super::python("era_server.py", &[&port.to_string(), mode]);
         wait_for_port(port).await;
-        EraServer {
-            _child: child,
-            port,
-        }
+        EraServer { child, port }
+    }
+
+    /// Kills the server and waits until it is gone.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
     }
 
     pub fn url(&self) -> String {
