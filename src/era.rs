@@ -221,11 +221,6 @@ impl Discovered {
     /// Reads a `server/discover` answer; `None` if it is not a result.
     pub fn from_answer(answer: &Message) -> Option<Self> {
         #[derive(Deserialize)]
-        struct Outer<'a> {
-            #[serde(borrow)]
-            result: Option<Result_<'a>>,
-        }
-        #[derive(Deserialize)]
         struct Result_<'a> {
             #[serde(rename = "supportedVersions")]
             supported: Vec<String>,
@@ -238,9 +233,7 @@ impl Discovered {
             #[serde(rename = "_meta")]
             meta: Option<HashMap<String, Box<RawValue>>>,
         }
-        let result = serde_json::from_slice::<Outer<'_>>(answer.raw())
-            .ok()?
-            .result?;
+        let result: Result_<'_> = result_of(answer)?;
         let server_info = result.server_info.map(|v| v.get().to_owned()).or_else(|| {
             result
                 .meta
@@ -292,11 +285,6 @@ impl Discovered {
 /// from that server's `initialize` result.
 pub fn discover_result_from_initialize(initialize_answer: &Message) -> Option<String> {
     #[derive(Deserialize)]
-    struct Outer<'a> {
-        #[serde(borrow)]
-        result: Option<Init<'a>>,
-    }
-    #[derive(Deserialize)]
     struct Init<'a> {
         #[serde(borrow)]
         capabilities: Option<&'a RawValue>,
@@ -305,9 +293,7 @@ pub fn discover_result_from_initialize(initialize_answer: &Message) -> Option<St
         #[serde(borrow)]
         instructions: Option<&'a RawValue>,
     }
-    let init = serde_json::from_slice::<Outer<'_>>(initialize_answer.raw())
-        .ok()?
-        .result?;
+    let init: Init<'_> = result_of(initialize_answer)?;
     let mut result = format!(
         "{{\"resultType\":\"complete\",\"supportedVersions\":{},\"capabilities\":{}",
         serde_json::to_string(MODERN_VERSIONS).expect("strings serialize"),
@@ -375,11 +361,6 @@ pub enum Outcome {
 /// Reads whether an answer is final or asks for input (E4).
 pub fn outcome(answer: &Message) -> Outcome {
     #[derive(Deserialize)]
-    struct Outer<'a> {
-        #[serde(borrow)]
-        result: Option<Result_<'a>>,
-    }
-    #[derive(Deserialize)]
     struct Result_<'a> {
         #[serde(rename = "resultType")]
         result_type: Option<String>,
@@ -394,10 +375,7 @@ pub fn outcome(answer: &Message) -> Outcome {
         #[serde(borrow)]
         params: Option<&'a RawValue>,
     }
-    let Ok(Outer {
-        result: Some(result),
-    }) = serde_json::from_slice::<Outer<'_>>(answer.raw())
-    else {
+    let Some(result) = result_of::<Result_<'_>>(answer) else {
         return Outcome::Complete;
     };
     if result.result_type.as_deref() != Some("input_required") {
@@ -480,10 +458,6 @@ impl ToolHeaders {
 /// from them.
 pub fn tool_headers(answer: &Message) -> HashMap<String, Designations> {
     #[derive(Deserialize)]
-    struct Outer {
-        result: Option<List>,
-    }
-    #[derive(Deserialize)]
     struct List {
         tools: Vec<Tool>,
     }
@@ -493,10 +467,7 @@ pub fn tool_headers(answer: &Message) -> HashMap<String, Designations> {
         #[serde(rename = "inputSchema")]
         input_schema: Option<Value>,
     }
-    let Some(list) = serde_json::from_slice::<Outer>(answer.raw())
-        .ok()
-        .and_then(|o| o.result)
-    else {
+    let Some(list) = result_of::<List>(answer) else {
         return HashMap::new();
     };
     list.tools
@@ -606,6 +577,17 @@ pub fn param_headers(
             ))
         })
         .collect()
+}
+
+/// The `result` member of an answer, read as `T`.
+fn result_of<'a, T: Deserialize<'a>>(answer: &'a Message) -> Option<T> {
+    #[derive(Deserialize)]
+    struct Answer<T> {
+        result: Option<T>,
+    }
+    serde_json::from_slice::<Answer<T>>(answer.raw())
+        .ok()?
+        .result
 }
 
 /// A JSON string literal.
