@@ -32,6 +32,9 @@ pub mod downstream;
 pub mod era;
 pub mod error;
 pub mod filter;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header_command;
 pub mod health;
 pub mod http;

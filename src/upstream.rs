@@ -11,7 +11,7 @@ mod legacy_sse;
 mod modern;
 mod relay;
 mod session;
-mod sse;
+pub(crate) mod sse;
 mod streamable;
 
 use std::sync::Arc;

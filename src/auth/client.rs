@@ -121,21 +121,27 @@ pub async fn register(
         let detail = crate::error::describe_body(&kind, &answer);
         return Err(failed(format!("HTTP {}{detail}", status.as_u16())));
     }
+    registered_identity(&answer, method).map_err(failed)
+}
+
+/// The client identity a registration answer gives, for a registration
+/// that asked for `asked`; why not, in words.
+pub fn registered_identity(answer: &[u8], asked: AuthMethod) -> Result<ClientIdentity, String> {
     #[derive(Deserialize)]
     struct Registered {
         client_id: String,
         client_secret: Option<String>,
         token_endpoint_auth_method: Option<AuthMethod>,
     }
-    let registered: Registered = serde_json::from_slice(&answer)
-        .map_err(|e| failed(format!("the answer is not a client registration: {e}")))?;
+    let registered: Registered = serde_json::from_slice(answer)
+        .map_err(|e| format!("the answer is not a client registration: {e}"))?;
     let auth_method = match (
         registered.token_endpoint_auth_method,
         &registered.client_secret,
     ) {
         (Some(method), _) => method,
-        (None, Some(_)) if method == AuthMethod::None => AuthMethod::ClientSecretBasic,
-        (None, _) => method,
+        (None, Some(_)) if asked == AuthMethod::None => AuthMethod::ClientSecretBasic,
+        (None, _) => asked,
     };
     Ok(ClientIdentity {
         client_id: registered.client_id,

@@ -1,0 +1,4 @@
+#![no_main]
+//! See `mcp_tether::fuzzing::stdin_lines` for what must hold for every input.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mcp_tether::fuzzing::stdin_lines(data));
