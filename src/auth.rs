@@ -52,8 +52,15 @@ pub enum AuthError {
         "refusing to fetch {url}: only https:// (or http:// on this machine) is allowed for OAuth metadata"
     )]
     InsecureUrl { url: String },
+    #[error(
+        "{server} named {url}, which is nearer to this machine than the server itself \
+         (this machine or the local network); refused, so that a server cannot reach \
+         services it should not (SSRF)"
+    )]
+    OutOfReach { url: String, server: String },
     #[error("could not fetch {url}: {reason}")]
     Fetch { url: String, reason: String },
+
     #[error("{url} is not valid {what}: {reason}")]
     BadDocument {
         url: String,
