@@ -108,18 +108,53 @@ async fn expired_tokens_are_refreshed_without_a_failed_call() {
     );
 }
 
-/// H5: with -vv, neither the access token nor the refresh token, the code
-/// or the client secret appears in the log.
+/// H5 (issue 7: every log path): neither the access token nor the refresh
+/// token, the code or the client secret appears in anything the bridge
+/// writes but its credential store: stderr at -vv, `--log-file`, the
+/// `--debug` log, a `--record` recording, `status`, and `probe --json`.
 #[tokio::test]
-async fn no_oauth_secret_reaches_the_log() {
+async fn no_oauth_secret_reaches_any_log() {
     let server = FastMcp::start(3600).await;
     let login = LoginEnv::new();
     let env = login.vars();
-    let mut bridge = Bridge::start_with_env(&[&server.url(), "-vv"], &env);
+    let out = tempfile::tempdir().unwrap();
+    let log_file = out.path().join("tether.log");
+    let recording = out.path().join("session.jsonl");
+    let mut bridge = Bridge::start_with_env(
+        &[
+            &server.url(),
+            "-vv",
+            "--debug",
+            "--log-file",
+            log_file.to_str().unwrap(),
+            "--record",
+            recording.to_str().unwrap(),
+        ],
+        &env,
+    );
     bridge.initialize("2025-06-18").await;
     bridge.call_tool(1, "echo", json!({ "message": "x" })).await;
     bridge.close_stdin();
     bridge.wait_exit().await;
+    let command = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let status = command(&["status", &server.url()]);
+    let probe = command(&["probe", &server.url(), "--json"]);
+    let debug_log = walk(&login.config)
+        .into_iter()
+        .find(|p| p.ends_with("mcp-tether-debug.log"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .expect("--debug wrote its log");
     let stored: Vec<String> = walk(&login.config)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
@@ -135,11 +170,24 @@ async fn no_oauth_secret_reaches_the_log() {
         }
     }
     assert!(secrets.len() >= 2, "found the stored secrets: {stored:?}");
-    let stderr = bridge.stderr();
-    assert!(stderr.contains("tools/call"), "the log has the traffic");
-    for secret in secrets {
-        assert!(!stderr.contains(&secret), "{secret} leaked into the log");
+    let logs = [
+        ("stderr", bridge.stderr()),
+        ("--log-file", std::fs::read_to_string(&log_file).unwrap()),
+        ("--debug", debug_log),
+        ("--record", std::fs::read_to_string(&recording).unwrap()),
+        ("status", status),
+        ("probe --json", probe),
+    ];
+    for (name, log) in &logs {
+        assert!(!log.is_empty(), "{name} wrote nothing");
+        for secret in &secrets {
+            assert!(
+                !log.contains(secret.as_str()),
+                "{name} leaked {secret}:\n{log}"
+            );
+        }
     }
+    assert!(logs[0].1.contains("tools/call"), "the log has the traffic");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
