@@ -44,6 +44,13 @@ pub enum UpstreamError {
     BadBody { url: String, what: String },
 
     #[error(
+        "{url} sent an answer larger than {limit_mib} MiB, more than any assistant can use; \
+         it was dropped, not kept in memory. Ask the server for less (a smaller page, a \
+         narrower query)"
+    )]
+    TooLarge { url: String, limit_mib: usize },
+
+    #[error(
         "{url} accepted the request but sent no answer (HTTP 202). The server does not follow \
          the MCP Streamable HTTP transport"
     )]

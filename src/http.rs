@@ -18,8 +18,11 @@ use url::Url;
 use crate::config::{Config, Timeouts};
 use crate::error::{UpstreamError, describe_reqwest};
 
-/// The largest single answer accepted from the server.
-pub const MAX_BODY: usize = 1024 * 1024 * 1024;
+/// The largest single answer accepted from the server: twice the largest
+/// line a host may send, and far past anything an assistant can use. It
+/// bounds what one answer costs in memory (issue 7: a 500 MB answer is
+/// refused with an error, not held).
+pub const MAX_BODY: usize = 128 * 1024 * 1024;
 
 /// The shared client, with the user's headers and time limits.
 #[derive(Clone)]
@@ -146,9 +149,9 @@ impl Http {
         let mut body = BytesMut::with_capacity(hint);
         while let Some(chunk) = self.next_chunk(&mut response, shown_url).await? {
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(UpstreamError::BadBody {
+                return Err(UpstreamError::TooLarge {
                     url: shown_url.to_owned(),
-                    what: format!("an answer larger than {} MiB", MAX_BODY >> 20),
+                    limit_mib: MAX_BODY >> 20,
                 });
             }
             body.extend_from_slice(&chunk);

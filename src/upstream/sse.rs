@@ -200,9 +200,9 @@ impl SseReader {
             }
             self.remember();
             if self.parser.buffered() > MAX_BODY {
-                return Err(UpstreamError::BadBody {
+                return Err(UpstreamError::TooLarge {
                     url: self.shown_url.clone(),
-                    what: format!("an event larger than {} MiB", MAX_BODY >> 20),
+                    limit_mib: MAX_BODY >> 20,
                 });
             }
             let chunk = match idle {

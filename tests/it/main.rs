@@ -22,6 +22,7 @@ mod keychain;
 mod legacy;
 mod logging;
 mod login;
+mod matrix;
 mod mcpb;
 mod migrate;
 mod npm;

@@ -12,7 +12,7 @@ use super::{free_port, wait_for_port};
 
 /// The provider and the MCP server; both killed when dropped.
 pub struct OidcPair {
-    _provider: Child,
+    provider: Child,
     server: Child,
     pub issuer: String,
     pub server_port: u16,
@@ -62,7 +62,7 @@ impl OidcPair {
         wait_for_port(provider_port).await;
         wait_for_port(server_port).await;
         OidcPair {
-            _provider: provider,
+            provider,
             server,
             issuer,
             server_port,
@@ -76,6 +76,29 @@ impl OidcPair {
         self.server.kill().await.expect("kill the resource server");
         self.server = resource_server(self.server_port, &self.issuer, self.dpop);
         wait_for_port(self.server_port).await;
+    }
+
+    /// Stops the provider: the authorization server is down.
+    pub async fn stop_provider(&mut self) {
+        self.provider.kill().await.expect("kill the provider");
+    }
+
+    /// Revokes a token at the provider (RFC 7009), as an administrator or
+    /// the user's "sign out everywhere" does.
+    pub async fn revoke(&self, token: &str, client_id: &str) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let response = reqwest::Client::new()
+            .post(format!("{}/token/revocation", self.issuer))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}&client_id={client_id}"))
+            .send()
+            .await
+            .expect("the provider answers");
+        assert!(
+            response.status().is_success(),
+            "revocation: {}",
+            response.text().await.unwrap_or_default()
+        );
     }
 
     /// The MCP server's URL.
