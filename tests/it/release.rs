@@ -167,6 +167,22 @@ fn the_homebrew_formula_renders_into_valid_ruby() {
     );
 }
 
+/// The audit workflow (SECURITY.md) is valid YAML and audits Cargo.lock.
+#[test]
+fn the_audit_workflow_audits_the_lockfile() {
+    let python = root().join("tests/python/.venv/bin/python");
+    let check = r#"
+import sys, yaml
+wf = yaml.safe_load(open(sys.argv[1]))
+print("\n".join(s["run"] for s in wf["jobs"]["audit"]["steps"] if "run" in s))
+"#;
+    let out = run(Command::new(python)
+        .args(["-c", check])
+        .arg(root().join(".github/workflows/audit.yml")));
+    let steps = String::from_utf8_lossy(&out.stdout);
+    assert!(steps.contains("cargo audit"), "{steps}");
+}
+
 /// The workflow builds all six targets natively, and every script it calls
 /// exists, is executable, and every step parses as bash.
 #[test]
