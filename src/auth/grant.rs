@@ -80,6 +80,9 @@ pub struct Tokens {
     /// Seconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
+    /// How long the access token lived when issued (`expires_in`), seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// Bound to a DPoP key (`token_type` DPoP): presented with the DPoP
@@ -90,14 +93,20 @@ pub struct Tokens {
 
 impl Tokens {
     /// Whether the access token expires within `margin` (refresh before
-    /// expiry, G16). Tokens without an expiry are taken as valid.
+    /// expiry, G16), or within the last quarter of its life if that is
+    /// shorter: a token that lives a minute or less would otherwise be
+    /// refreshed before every call (found by the soak, issue 7). Tokens
+    /// without an expiry are taken as valid.
     pub fn expires_within(&self, margin: Duration) -> bool {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        self.expires_at
-            .is_some_and(|at| at <= now + margin.as_secs())
+        let margin = match self.lifetime {
+            Some(lifetime) => margin.as_secs().min(lifetime / 4),
+            None => margin.as_secs(),
+        };
+        self.expires_at.is_some_and(|at| at <= now + margin)
     }
 }
 
@@ -548,6 +557,7 @@ fn tokens(
             .or_else(|| old_refresh.cloned()),
         id_token: response.extra_fields().id_token.clone().map(Secret::new),
         expires_at: response.expires_in().map(|d| (now + d).as_secs()),
+        lifetime: response.expires_in().map(|d| d.as_secs()),
         scope: response
             .scopes()
             .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
@@ -775,16 +785,22 @@ mod tests {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let tokens = |expires_at| Tokens {
+        let tokens = |expires_at, lifetime| Tokens {
             access_token: Secret::new("a".into()),
             refresh_token: None,
             id_token: None,
             expires_at,
+            lifetime,
             scope: None,
             dpop: false,
         };
-        assert!(tokens(Some(now + 30)).expires_within(Duration::from_secs(60)));
-        assert!(!tokens(Some(now + 3600)).expires_within(Duration::from_secs(60)));
-        assert!(!tokens(None).expires_within(Duration::from_secs(60)));
+        let minute = Duration::from_secs(60);
+        assert!(tokens(Some(now + 30), None).expires_within(minute));
+        assert!(!tokens(Some(now + 3600), None).expires_within(minute));
+        assert!(!tokens(None, None).expires_within(minute));
+        // A token that lives 20 s is refreshed in its last 5 s, not always.
+        assert!(!tokens(Some(now + 15), Some(20)).expires_within(minute));
+        assert!(tokens(Some(now + 4), Some(20)).expires_within(minute));
+        assert!(tokens(Some(now + 30), Some(3600)).expires_within(minute));
     }
 }

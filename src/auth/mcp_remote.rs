@@ -247,6 +247,7 @@ impl TokenFile {
             refresh_token: self.refresh_token.map(Secret::new),
             id_token: self.id_token.map(Secret::new),
             expires_at: self.expires_at.map(|ms| (ms / 1000.0) as u64),
+            lifetime: None,
             scope: self.scope.filter(|s| !s.is_empty()),
             dpop: false,
         }

@@ -375,6 +375,7 @@ mod tests {
             refresh_token: None,
             id_token: None,
             expires_at: Some(1),
+            lifetime: None,
             scope: None,
             dpop: false,
         }

@@ -25,6 +25,7 @@ fn tokens(n: u64) -> Tokens {
         refresh_token: Some(Secret::new(format!("refresh-{n}"))),
         id_token: None,
         expires_at: Some(n),
+        lifetime: None,
         scope: Some("tools".into()),
         dpop: false,
     }
