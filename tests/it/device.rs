@@ -15,7 +15,7 @@ use crate::common::{Bridge, error_message, initialize_request, tool_text};
 /// tokens, without a failed call.
 #[tokio::test]
 async fn a_headless_machine_signs_in_with_a_code_and_keeps_working() {
-    let pair = OidcPair::start(5).await;
+    let pair = OidcPair::start(3).await;
     let login = LoginEnv::new();
     let mut bridge = Bridge::start_with_env(&[&pair.url(), "--device-code"], &login.vars());
     bridge.send(&initialize_request(0, "2025-06-18")).await;
@@ -36,8 +36,9 @@ async fn a_headless_machine_signs_in_with_a_code_and_keeps_working() {
         .await;
 
     for n in 1..=3 {
-        // Each token lives 5 s: every call refreshes first (rotated tokens).
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        // Each token lives 3 s and has expired by the next call: every call
+        // refreshes first (rotated tokens).
+        tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
         let echo = bridge
             .call_tool(n, "echo", json!({ "message": n.to_string() }))
             .await;
@@ -116,7 +117,7 @@ async fn two_bridges_started_together_show_one_code() {
 /// of short-lived tokens all work; the key is kept with the credentials.
 #[tokio::test]
 async fn dpop_bound_tokens_are_obtained_presented_and_refreshed() {
-    let pair = OidcPair::start_dpop(5).await;
+    let pair = OidcPair::start_dpop(3).await;
     let login = LoginEnv::new();
     let mut bridge = Bridge::start_with_env(&[&pair.url(), "--device-code"], &login.vars());
     bridge.send(&initialize_request(0, "2025-06-18")).await;
@@ -133,7 +134,7 @@ async fn dpop_bound_tokens_are_obtained_presented_and_refreshed() {
         .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
         .await;
     for n in 1..=2 {
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
         let echo = bridge
             .call_tool(n, "echo", json!({ "message": format!("bound {n}") }))
             .await;

@@ -43,6 +43,10 @@ fn normalized(text: &str, pair: &OidcPair, code: &str) -> String {
             })
             .collect();
         line = words.join(" ");
+        // Offsets are right-aligned: their width must not shift the line.
+        if line.trim_start().starts_with("+T ") {
+            line = format!("   {}", line.trim_start());
+        }
         if line.starts_with("Recording of") {
             line = "Recording of http://MCP/mcp".to_owned();
         }
@@ -53,7 +57,8 @@ fn normalized(text: &str, pair: &OidcPair, code: &str) -> String {
 
 #[tokio::test]
 async fn a_recorded_session_replays_into_its_timeline() {
-    let mut pair = OidcPair::start(5).await;
+    // Tokens live 8 s, so they are refreshed 2 s before they expire.
+    let mut pair = OidcPair::start(8).await;
     let login = LoginEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let recording = dir.path().join("session.jsonl");
@@ -70,6 +75,7 @@ async fn a_recorded_session_replays_into_its_timeline() {
     let code = wait_for_user_code(|| bridge.stderr()).await;
     pair.approve(&code).await;
     bridge.answer_to(&json!(0)).await;
+    let signed_in = tokio::time::Instant::now();
     bridge
         .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
         .await;
@@ -97,6 +103,8 @@ async fn a_recorded_session_replays_into_its_timeline() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // Past the refresh point: the next call refreshes the token first.
+    tokio::time::sleep_until(signed_in + std::time::Duration::from_millis(7000)).await;
     let echo = bridge
         .call_tool(2, "echo", json!({ "message": "after" }))
         .await;
