@@ -647,6 +647,19 @@ mod tests {
         assert_eq!(v["id"], "mcp-tether:retry:3");
     }
 
+    /// Found by fuzzing: a request whose `params` names `_meta` twice still
+    /// carries the envelope, whichever of the two a server's parser keeps.
+    #[test]
+    fn e3_a_twice_named_meta_gets_the_envelope_in_both() {
+        let host = legacy_host();
+        let raw = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"t","_meta":{"a":1},"_meta":{"progressToken":1}}}"#;
+        let out = with_envelope(raw, None, &host.envelope("2026-07-28", None), &[]).unwrap();
+        let text = std::str::from_utf8(&out).unwrap();
+        assert_eq!(text.matches(META_PROTOCOL_VERSION).count(), 2, "{text}");
+        let last: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(last["params"]["_meta"]["progressToken"], 1);
+    }
+
     #[test]
     fn e3_initialize_is_answered_from_discover_in_the_hosts_version() {
         let answer = msg(

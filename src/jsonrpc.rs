@@ -449,20 +449,31 @@ impl<'a> RawObject<'a> {
         Ok(RawObject { members })
     }
 
-    /// The raw JSON text of a member.
+    /// The raw JSON text of a member. A name written twice means what
+    /// JavaScript's and Python's parsers take it to mean: the last one.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.members
             .iter()
+            .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_ref())
     }
 
-    /// Replaces a member's value (raw JSON text), or appends the member.
+    /// Replaces a member's value (raw JSON text), or appends the member. A
+    /// name written twice gets the new value in both places, so parsers
+    /// that keep the first and those that keep the last read the same
+    /// (found by fuzzing, issue 7).
     pub fn set(&mut self, key: &str, raw_json: &str) {
-        let value = Cow::Owned(raw_json.to_owned());
-        match self.members.iter_mut().find(|(k, _)| k == key) {
-            Some((_, v)) => *v = value,
-            None => self.members.push((Cow::Owned(key.to_owned()), value)),
+        let mut found = false;
+        for (k, v) in &mut self.members {
+            if k == key {
+                *v = Cow::Owned(raw_json.to_owned());
+                found = true;
+            }
+        }
+        if !found {
+            self.members
+                .push((Cow::Owned(key.to_owned()), Cow::Owned(raw_json.to_owned())));
         }
     }
 
