@@ -71,11 +71,6 @@ impl HostProfile {
     /// Reads a host's `initialize` request.
     pub fn from_initialize(msg: &Message) -> Option<Self> {
         #[derive(Deserialize)]
-        struct Outer<'a> {
-            #[serde(borrow)]
-            params: Option<Params<'a>>,
-        }
-        #[derive(Deserialize)]
         struct Params<'a> {
             #[serde(rename = "protocolVersion")]
             version: Option<String>,
@@ -84,8 +79,7 @@ impl HostProfile {
             #[serde(rename = "clientInfo", borrow)]
             client_info: Option<&'a RawValue>,
         }
-        let outer: Outer<'_> = serde_json::from_slice(msg.raw()).ok()?;
-        let params = outer.params?;
+        let params: Params<'_> = params_of(msg.raw())?;
         Some(HostProfile {
             version: params.version.unwrap_or_else(|| LATEST_HANDSHAKE.into()),
             capabilities: params.capabilities.map_or("{}", RawValue::get).to_owned(),
@@ -149,15 +143,20 @@ impl HostProfile {
 /// The `params._meta` object of a request, if it has one.
 fn request_meta(raw: &[u8]) -> Option<serde_json::Map<String, Value>> {
     #[derive(Deserialize)]
-    struct Outer {
-        params: Option<Params>,
-    }
-    #[derive(Deserialize)]
     struct Params {
         #[serde(rename = "_meta")]
         meta: Option<serde_json::Map<String, Value>>,
     }
-    serde_json::from_slice::<Outer>(raw).ok()?.params?.meta
+    params_of::<Params>(raw)?.meta
+}
+
+/// The `params` member of a request, read as `T`.
+fn params_of<'a, T: Deserialize<'a>>(raw: &'a [u8]) -> Option<T> {
+    #[derive(Deserialize)]
+    struct Request<T> {
+        params: Option<T>,
+    }
+    serde_json::from_slice::<Request<T>>(raw).ok()?.params
 }
 
 /// The protocol version a request states in its `_meta` envelope.
@@ -543,20 +542,13 @@ pub fn param_headers(
     request: &[u8],
 ) -> Vec<(String, String)> {
     #[derive(Deserialize)]
-    struct Outer {
-        params: Option<Params>,
-    }
-    #[derive(Deserialize)]
     struct Params {
         arguments: Option<Value>,
     }
     if designated.is_empty() {
         return Vec::new();
     }
-    let Some(arguments) = serde_json::from_slice::<Outer>(request)
-        .ok()
-        .and_then(|o| o.params?.arguments)
-    else {
+    let Some(arguments) = params_of::<Params>(request).and_then(|p| p.arguments) else {
         return Vec::new();
     };
     designated
