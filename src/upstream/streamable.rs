@@ -563,7 +563,12 @@ impl Streamable {
                 match reader.next(false).await {
                     Ok(Some(Item::Message(msg))) => {
                         failures = 0;
-                        self.shared.downstream.deliver(msg).await;
+                        match (self.relay.get(), msg.request_id()) {
+                            (Some(_), Some(_)) => self.answer_outside_a_call(&msg).await,
+                            _ => {
+                                self.shared.downstream.deliver(msg).await;
+                            }
+                        }
                     }
                     Ok(Some(Item::Endpoint(_))) => {}
                     Ok(None) => break,
@@ -577,6 +582,42 @@ impl Streamable {
             last_event_id = reader.last_event_id.take();
             wait = reader.retry.unwrap_or(wait);
             tokio::time::sleep(backoff(wait, failures)).await;
+        }
+    }
+
+    /// A server's request on the GET stream, for a 2026-07-28 host (E8): it
+    /// belongs to no call, and that revision has no way to ask a client
+    /// anything outside one. `ping` is answered here; anything else is
+    /// refused with a reason, so the server does not wait forever.
+    async fn answer_outside_a_call(self: &Arc<Self>, request: &Message) {
+        let Some(id) = request.request_id() else {
+            return;
+        };
+        let method = request.method().unwrap_or_default();
+        let raw = match method {
+            "ping" => format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{{}}}}",
+                id.as_json()
+            ),
+            _ => {
+                tracing::info!(
+                    "refused the server's {method} outside a call: the host speaks MCP 2026-07-28, which has no such requests"
+                );
+                String::from_utf8_lossy(&crate::jsonrpc::error_response(
+                    Some(id),
+                    -32601,
+                    &format!(
+                        "the client speaks MCP 2026-07-28 and can answer {method} only as part of a call (input_required)"
+                    ),
+                    None,
+                ))
+                .into_owned()
+            }
+        };
+        if let Ok(answer) = Message::parse(bytes::Bytes::from(raw))
+            && let Err(e) = self.send(&answer).await
+        {
+            tracing::debug!("could not answer the server's {method}: {e}");
         }
     }
 

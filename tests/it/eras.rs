@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::common::era::EraServer;
 use crate::common::everything::Everything;
-use crate::common::fault::{FaultServer, Got, accepted, answer, reply, sse};
+use crate::common::fault::{FaultServer, Got, accepted, answer, answer_text, event, reply, sse};
 use crate::common::{Bridge, error_message, initialize_request, tool_text};
 
 /// What a legacy desktop host sees from one session: every answer that
@@ -569,5 +569,78 @@ async fn a_server_that_changes_era_mid_session_is_followed() {
         bridge.stderr().contains("now speaks only MCP 2026-07-28"),
         "{}",
         bridge.stderr()
+    );
+}
+
+/// E8: a legacy server's requests outside any call (on its GET stream)
+/// cannot reach a 2026-07-28 host, which has no such requests: `ping` is
+/// answered by the bridge, anything else is refused with a reason, so the
+/// server never waits.
+#[tokio::test]
+async fn e8_server_requests_outside_a_call_are_answered_for_a_modern_host() {
+    let server = FaultServer::start(|got: Got| async move {
+        if got.method == axum::http::Method::GET {
+            return sse(
+                vec![
+                    event(None, r#"{"jsonrpc":"2.0","id":"p1","method":"ping"}"#),
+                    event(None, r#"{"jsonrpc":"2.0","id":"r1","method":"roots/list"}"#),
+                ],
+                Duration::from_millis(50),
+                true,
+            );
+        }
+        match got.rpc_method().as_deref() {
+            Some("initialize") => axum::response::Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .header("mcp-session-id", "s1")
+                .body(axum::body::Body::from(answer_text(
+                    &got.body,
+                    r#"{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"old","version":"1"}}"#,
+                )))
+                .unwrap(),
+            Some("server/discover") => reply(400, "application/json", r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Bad Request: No valid session ID provided"}}"#),
+            _ => accepted(),
+        }
+    })
+    .await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let discovered = bridge
+        .request(json!(1), "server/discover", json!({"_meta": meta}))
+        .await;
+    assert_eq!(discovered["result"]["serverInfo"]["name"], "old");
+    let answered = |id: &str| {
+        server.got().iter().any(|g| {
+            let body: Value = serde_json::from_slice(&g.body).unwrap_or_default();
+            body["id"] == id && (body.get("result").is_some() || body.get("error").is_some())
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !(answered("p1") && answered("r1")) {
+        assert!(std::time::Instant::now() < deadline, "{}", bridge.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused: Value = server
+        .got()
+        .iter()
+        .map(|g| serde_json::from_slice::<Value>(&g.body).unwrap_or_default())
+        .find(|b| b["id"] == "r1")
+        .unwrap();
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2026-07-28"),
+        "{refused}"
+    );
+    bridge.close_stdin();
+    let rest = bridge.rest_of_stdout().await;
+    assert!(rest.iter().all(|l| !l.contains("roots/list")), "{rest:?}");
+    assert!(
+        bridge.seen.iter().all(|m| m["method"] != "roots/list"),
+        "{:?}",
+        bridge.seen
     );
 }
