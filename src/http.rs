@@ -32,6 +32,8 @@ pub struct Http {
     /// Headers from `--header-command`, replaced when it runs again.
     dynamic: std::sync::Arc<std::sync::RwLock<HeaderMap>>,
     timeouts: Timeouts,
+    /// Host names servers named, and where they may resolve (SSRF).
+    guard: std::sync::Arc<crate::reach::Guard>,
 }
 
 impl Http {
@@ -39,11 +41,15 @@ impl Http {
         // reqwest is built without a default crypto provider; ring is smaller
         // and faster to build than aws-lc. A second install is a no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let guard = std::sync::Arc::new(crate::reach::Guard::default());
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("mcp-tether/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.timeouts.connect)
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90));
+            .pool_idle_timeout(Duration::from_secs(90))
+            .dns_resolver(std::sync::Arc::new(crate::reach::Resolver(
+                std::sync::Arc::clone(&guard),
+            )));
         if config.ipv4 {
             builder = builder.local_address(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         }
@@ -59,7 +65,13 @@ impl Http {
             headers: config.headers.clone(),
             dynamic: Default::default(),
             timeouts: config.timeouts,
+            guard,
         })
+    }
+
+    /// Where host names may resolve: what servers named is watched (SSRF).
+    pub fn reach_guard(&self) -> &crate::reach::Guard {
+        &self.guard
     }
 
     /// Replaces the `--header-command` headers every later request carries.

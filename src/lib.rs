@@ -41,6 +41,7 @@ pub mod http;
 pub mod jsonrpc;
 pub mod log;
 pub mod probe;
+pub mod reach;
 pub mod record;
 pub mod replay;
 pub mod secret;

@@ -27,6 +27,7 @@ use super::challenge::BearerChallenge;
 use crate::config::is_loopback;
 use crate::http::Http;
 use crate::log::redact_url;
+use crate::reach::Guard;
 
 /// The largest metadata document accepted.
 const MAX_DOCUMENT: usize = 1024 * 1024;
@@ -131,12 +132,12 @@ pub async fn discover(
         .as_ref()
         .and_then(|r| r.authorization_servers.first());
     let issuer = match named {
-        Some(issuer) => within_reach(server_url, checked_url(issuer)?)?,
+        Some(issuer) => within_reach(http.reach_guard(), server_url, checked_url(issuer)?)?,
         None => origin.clone(),
     };
     if let Some((server, url)) = server_metadata(http, &issuer, named.map(String::as_str)).await? {
         for endpoint in server.endpoints() {
-            within_reach(server_url, checked_url(endpoint)?)?;
+            within_reach(http.reach_guard(), server_url, checked_url(endpoint)?)?;
         }
         return Ok(Discovered {
             resource,
@@ -165,7 +166,11 @@ async fn resource_metadata(
 ) -> Result<Option<ResourceMetadata>, AuthError> {
     let mut candidates = Vec::new();
     if let Some(url) = challenge.and_then(|c| c.resource_metadata.as_deref()) {
-        candidates.push(within_reach(server_url, checked_url(url)?)?);
+        candidates.push(within_reach(
+            http.reach_guard(),
+            server_url,
+            checked_url(url)?,
+        )?);
     }
     candidates.extend(well_known(server_url, "oauth-protected-resource"));
     for url in candidates {
@@ -301,56 +306,16 @@ fn origin_of(url: &Url) -> Url {
     origin
 }
 
-/// How far into the network a URL reaches, from this machine outward.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Reach {
-    /// This machine: loopback addresses and `localhost`.
-    Machine,
-    /// Private, link-local and other non-public addresses: the local
-    /// network, a cloud provider's metadata service (169.254.169.254).
-    Network,
-    /// Everything else, including every host name but `localhost`.
-    Public,
-}
-
-fn reach(url: &Url) -> Reach {
-    if crate::config::is_loopback(url) {
-        return Reach::Machine;
-    }
-    let private = match url.host() {
-        Some(url::Host::Ipv4(ip)) => {
-            ip.is_private()
-                || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-                || ip.is_multicast()
-                || ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64 // 100.64/10, shared
-        }
-        Some(url::Host::Ipv6(ip)) => {
-            let first = ip.segments()[0];
-            ip.is_unspecified()
-                || ip.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
-                || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_private() || v4.is_loopback() || v4.is_link_local())
-        }
-        _ => false,
-    };
-    if private {
-        Reach::Network
-    } else {
-        Reach::Public
-    }
-}
-
 /// SSRF: a URL a server names (its metadata, its challenge) may not send the
 /// bridge nearer to this machine than the server itself is. A public server
 /// cannot point it at a service on this machine or the local network, or at
 /// a cloud metadata address; a server on the local network cannot point it
-/// at this machine. Host names other than `localhost` count as public: the
-/// check reads the URL, not DNS.
-fn within_reach(server_url: &Url, url: Url) -> Result<Url, AuthError> {
-    if reach(&url) >= reach(server_url) {
+/// at this machine. The server is as near as its addresses; a host name it
+/// names is held to this again when it is resolved ([`crate::reach`]).
+fn within_reach(guard: &Guard, server_url: &Url, url: Url) -> Result<Url, AuthError> {
+    use crate::reach::{Reach, of_url as reach};
+    if reach(&url) >= guard.reach_of(server_url) {
+        guard.watch(&url, server_url);
         return Ok(url);
     }
     tracing::warn!(
@@ -525,6 +490,7 @@ mod tests {
     #[test]
     fn urls_a_server_names_may_not_come_nearer_than_the_server() {
         let url = |s: &str| Url::parse(s).unwrap();
+        let guard = Guard::default();
         let public = url("https://mcp.example.com/mcp");
         for near in [
             "http://127.0.0.1:8080/token",
@@ -538,16 +504,16 @@ mod tests {
             "https://100.64.0.1/",
             "https://0.0.0.0/",
         ] {
-            assert!(within_reach(&public, url(near)).is_err(), "{near}");
+            assert!(within_reach(&guard, &public, url(near)).is_err(), "{near}");
         }
-        assert!(within_reach(&public, url("https://auth.example.com/token")).is_ok());
-        assert!(within_reach(&public, url("https://8.8.8.8/")).is_ok());
+        assert!(within_reach(&guard, &public, url("https://auth.example.com/token")).is_ok());
+        assert!(within_reach(&guard, &public, url("https://8.8.8.8/")).is_ok());
         let lan = url("https://10.0.0.2/mcp");
-        assert!(within_reach(&lan, url("https://10.0.0.9/token")).is_ok());
-        assert!(within_reach(&lan, url("http://127.0.0.1:9/token")).is_err());
+        assert!(within_reach(&guard, &lan, url("https://10.0.0.9/token")).is_ok());
+        assert!(within_reach(&guard, &lan, url("http://127.0.0.1:9/token")).is_err());
         let local = url("http://127.0.0.1:3000/mcp");
-        assert!(within_reach(&local, url("http://localhost:4000/token")).is_ok());
-        assert!(within_reach(&local, url("https://10.0.0.9/token")).is_ok());
+        assert!(within_reach(&guard, &local, url("http://localhost:4000/token")).is_ok());
+        assert!(within_reach(&guard, &local, url("https://10.0.0.9/token")).is_ok());
     }
 
     /// H2: metadata URLs must be https, or http on this machine.
