@@ -136,6 +136,8 @@ pub fn urls(data: &[u8]) {
     }
     if let Ok(url) = url::Url::parse(&text) {
         let _ = crate::config::is_loopback(&url);
+        let _ = crate::reach::of_url(&url);
+        crate::reach::Guard::default().watch(&url, &url);
     }
 }
 
