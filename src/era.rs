@@ -67,6 +67,17 @@ pub struct HostProfile {
     pub client_info: Option<String>,
 }
 
+impl Default for HostProfile {
+    /// A host that said nothing of itself: no capabilities, no identity.
+    fn default() -> Self {
+        HostProfile {
+            version: LATEST_HANDSHAKE.into(),
+            capabilities: "{}".into(),
+            client_info: None,
+        }
+    }
+}
+
 impl HostProfile {
     /// Reads a host's `initialize` request.
     pub fn from_initialize(msg: &Message) -> Option<Self> {

@@ -148,11 +148,7 @@ pub fn era(data: &[u8]) {
     let Ok(msg) = Message::parse(Bytes::copy_from_slice(data)) else {
         return;
     };
-    let profile = era::HostProfile::from_initialize(&msg).unwrap_or(era::HostProfile {
-        version: era::LATEST_HANDSHAKE.into(),
-        capabilities: "{}".into(),
-        client_info: None,
-    });
+    let profile = era::HostProfile::from_initialize(&msg).unwrap_or_default();
     let envelope = profile.envelope(era::LATEST_MODERN, Some("info"));
     if let Some(out) = era::with_envelope(
         msg.raw(),

@@ -340,9 +340,18 @@ impl Message {
             .protocol_version
     }
 
-    /// A copy of this single request under another id: how the bridge replays
-    /// a client's `initialize` as its own (T2, T12). Only the `id` member
-    /// changes; every other member keeps its bytes and position.
+    /// A member of `params`, as raw JSON text (`requestId`,
+    /// `requestState`…). Read on demand: most messages never need it.
+    pub fn param(&self, key: &str) -> Option<String> {
+        let object = RawObject::parse(&self.raw).ok()?;
+        let params = RawObject::parse(object.get("params")?.as_bytes()).ok()?;
+        params.get(key).map(str::to_owned)
+    }
+
+    /// A copy of this single message under another id: how the bridge
+    /// replays a client's `initialize` as its own (T2, T12), and gives an
+    /// answer fetched under a private id back under the host's. Only the
+    /// `id` member changes; every other member keeps its bytes and position.
     pub fn with_id(&self, id: &RawId) -> Option<Message> {
         let mut object = RawObject::parse(&self.raw).ok()?;
         object.set("id", id.as_json());
@@ -409,6 +418,28 @@ pub fn error_response(
     Bytes::from(format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{{\"code\":{code},\"message\":{message}{data}}}}}"
     ))
+}
+
+/// A result the bridge answers with on its own behalf; `result` is raw JSON.
+pub fn result_response(id: &RawId, result: &str) -> Message {
+    Message::parse(Bytes::from(format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{result}}}",
+        id.as_json()
+    )))
+    .expect("a result the bridge made is JSON-RPC")
+}
+
+/// A request the bridge makes on its own behalf; `params` is raw JSON.
+pub fn request(id: &RawId, method: &str, params: Option<&str>) -> Message {
+    let method = serde_json::to_string(method).expect("a string always serializes");
+    let params = params
+        .map(|p| format!(",\"params\":{p}"))
+        .unwrap_or_default();
+    Message::parse(Bytes::from(format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":{method}{params}}}",
+        id.as_json()
+    )))
+    .expect("a request the bridge made is JSON-RPC")
 }
 
 /// A notification the bridge sends on its own behalf.

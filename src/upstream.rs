@@ -28,7 +28,7 @@ use crate::era::{self, HostProfile};
 use crate::error::UpstreamError;
 use crate::header_command::HeaderCommand;
 use crate::http::Http;
-use crate::jsonrpc::{Message, RawId, notification};
+use crate::jsonrpc::{Message, RawId};
 use legacy_sse::LegacySse;
 use modern::Modern;
 use streamable::Streamable;
@@ -287,12 +287,8 @@ impl Upstream {
             Transport::Modern(_) => {
                 let streamable = Streamable::new(Arc::clone(shared));
                 let replay = init.with_id(&shared.downstream.private_id("reinit"))?;
-                let answer = streamable.send_capturing(&replay).await.ok()??;
+                let answer = streamable.initialize_for_bridge(&replay).await.ok()?;
                 let version = answer.negotiated_protocol_version()?;
-                streamable
-                    .send(&notification("notifications/initialized"))
-                    .await
-                    .ok()?;
                 tracing::info!(
                     "the server now answers initialize (MCP {version}); messages pass as they are from here on"
                 );
@@ -327,13 +323,10 @@ impl Upstream {
 
     /// Answers a host request with a result the bridge made.
     async fn answer(&self, id: &RawId, result: &str) -> Result<(), UpstreamError> {
-        let raw = format!(
-            "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{result}}}",
-            id.as_json()
-        );
-        if let Ok(answer) = Message::parse(bytes::Bytes::from(raw)) {
-            self.shared.downstream.deliver(answer).await;
-        }
+        self.shared
+            .downstream
+            .deliver(crate::jsonrpc::result_response(id, result))
+            .await;
         Ok(())
     }
 
@@ -382,7 +375,7 @@ impl Upstream {
             Err(_) => false,
         };
         if refused {
-            let speak_for = profile.clone().unwrap_or_else(default_profile);
+            let speak_for = profile.clone().unwrap_or_default();
             match Modern::connect(Arc::clone(shared), Some(speak_for.clone()), &speak_for).await {
                 Ok(Some(modern)) => {
                     tracing::info!(
@@ -434,7 +427,7 @@ impl Upstream {
             true => HostProfile::from_envelope(msg),
             false => HostProfile::from_initialize(msg),
         }
-        .unwrap_or_else(default_profile);
+        .unwrap_or_default();
         let speak_for = (!modern_host).then(|| profile.clone());
         if let Some(modern) = Modern::connect(Arc::clone(shared), speak_for, &profile).await? {
             self.set_transport(Transport::Modern(Arc::clone(&modern)));
@@ -453,20 +446,15 @@ impl Upstream {
         let streamable = Streamable::new(Arc::clone(shared));
         let _ = streamable.relay.set(Arc::default());
         let init = initialize_for(&profile, &shared.downstream.private_id("init"));
-        let answer = streamable.send_capturing(&init).await?;
-        let discover = answer
-            .as_ref()
-            .and_then(era::discover_result_from_initialize)
-            .ok_or_else(|| UpstreamError::BadBody {
+        let answer = streamable.initialize_for_bridge(&init).await?;
+        let discover = era::discover_result_from_initialize(&answer).ok_or_else(|| {
+            UpstreamError::BadBody {
                 url: shared.shown_url.clone(),
                 what: "an initialize answer that is not a result".into(),
-            })?;
+            }
+        })?;
         let _ = self.discover_answer.set(discover);
-        streamable
-            .send(&notification("notifications/initialized"))
-            .await?;
-        self.set_transport(Transport::Streamable(Arc::clone(&streamable)));
-        let transport = self.current().expect("just set");
+        let transport = self.set_transport(Transport::Streamable(streamable));
         self.send(&transport, msg).await
     }
 
@@ -551,15 +539,6 @@ async fn send(transport: &Transport, msg: &Message) -> Result<(), UpstreamError>
     }
 }
 
-/// What the bridge says of a host that said nothing of itself.
-fn default_profile() -> HostProfile {
-    HostProfile {
-        version: era::LATEST_HANDSHAKE.into(),
-        capabilities: "{}".into(),
-        client_info: None,
-    }
-}
-
 /// The `initialize` the bridge sends a legacy server for a 2026-07-28 host
 /// (E8), under a private id.
 fn initialize_for(profile: &HostProfile, id: &RawId) -> Message {
@@ -569,13 +548,12 @@ fn initialize_for(profile: &HostProfile, id: &RawId) -> Message {
             env!("CARGO_PKG_VERSION")
         )
     });
-    let raw = format!(
-        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"initialize\",\"params\":{{\"protocolVersion\":\"{}\",\"capabilities\":{},\"clientInfo\":{client_info}}}}}",
-        id.as_json(),
+    let params = format!(
+        "{{\"protocolVersion\":\"{}\",\"capabilities\":{},\"clientInfo\":{client_info}}}",
         era::LATEST_HANDSHAKE,
         profile.capabilities,
     );
-    Message::parse(bytes::Bytes::from(raw)).expect("a well-formed initialize")
+    crate::jsonrpc::request(id, "initialize", Some(&params))
 }
 
 fn both_failed(

@@ -28,9 +28,8 @@ use super::sse::{Item, SseReader};
 use crate::era::{self, Discovered, HostProfile, InputRequest, Outcome, json_string};
 use crate::error::UpstreamError;
 use crate::http::content_type;
-use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, Shape};
+use crate::jsonrpc::{self, IdKey, Kind, Message, RawId, RawObject, Shape};
 
-const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 /// How many `input_required` rounds one request may take (E4).
 const MAX_ROUNDS: u32 = 8;
 /// How much of a refusal's body is read for its JSON-RPC error.
@@ -39,6 +38,8 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 const MAX_TOOL_PAGES: usize = 100;
 /// How long a subscription waits for the server to acknowledge it.
 const LISTEN_ACK: Duration = Duration::from_secs(5);
+/// The wait before reopening a listen stream, doubled on each failure.
+const LISTEN_RETRY: Duration = Duration::from_millis(500);
 /// Consecutive failures after which the listen stream is given up.
 const MAX_LISTEN_FAILURES: u32 = 8;
 
@@ -102,11 +103,7 @@ impl Modern {
     /// Whether the server still answers `server/discover` with a modern
     /// version; asked when a request is refused, in case it changed era.
     async fn still_modern(&self) -> bool {
-        let envelope_for = self.host.clone().unwrap_or_else(|| HostProfile {
-            version: era::LATEST_HANDSHAKE.into(),
-            capabilities: "{}".into(),
-            client_info: None,
-        });
+        let envelope_for = self.host.clone().unwrap_or_default();
         matches!(discover(&self.shared, &envelope_for).await, Ok(Some(_)))
     }
 
@@ -191,7 +188,9 @@ impl Modern {
             }
             "ping" => self.answer(id, "{}").await,
             "logging/setLevel" => {
-                self.state().log_level = read_param(msg, "level");
+                self.state().log_level = msg
+                    .param("level")
+                    .and_then(|raw| serde_json::from_str(&raw).ok());
                 tracing::debug!("log level kept for the _meta of each request");
                 self.answer(id, "{}").await
             }
@@ -218,7 +217,7 @@ impl Modern {
     /// revision defines none from client to server); a modern host's go on.
     async fn notify(self: &Arc<Self>, msg: &Message, method: &str) -> Result<(), UpstreamError> {
         if method == "notifications/cancelled" {
-            if let Some(raw) = read_param_raw(msg, "requestId") {
+            if let Some(raw) = msg.param("requestId") {
                 let key = RawId::from_json(&raw).match_key();
                 if let Some(call) = self.calls.lock().expect("calls lock").remove(&key) {
                     tracing::debug!("the host cancelled {raw}; closing its stream");
@@ -247,7 +246,7 @@ impl Modern {
         let response = self
             .shared
             .send_authorized("POST", &self.shared.url, || {
-                self.post_builder(msg.raw().clone(), &headers)
+                build_post(&self.shared, msg.raw().clone(), &headers)
             })
             .await?;
         tracing::debug!("{method} → HTTP {}", response.status().as_u16());
@@ -372,11 +371,9 @@ impl Modern {
         if method == "tools/list" {
             self.shared.tool_headers.learn(&answer);
         }
-        let answer = match answer.request_ids().next().is_none()
-            && answered_id(&answer).as_ref() == Some(host_id)
-        {
+        let answer = match answered_id(&answer).as_ref() == Some(host_id) {
             true => answer,
-            false => with_response_id(&answer, host_id).unwrap_or(answer),
+            false => answer.with_id(host_id).unwrap_or(answer),
         };
         self.shared.downstream.deliver(answer).await;
         Ok(())
@@ -456,36 +453,18 @@ impl Modern {
         }
         let envelope_for = match &self.host {
             Some(host) => host.clone(),
-            None => HostProfile::from_envelope(call).unwrap_or_else(|| HostProfile {
-                version: era::LATEST_HANDSHAKE.into(),
-                capabilities: "{}".into(),
-                client_info: None,
-            }),
+            None => HostProfile::from_envelope(call).unwrap_or_default(),
         };
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_TOOL_PAGES {
-            let version = self.state().version;
-            let id = self.shared.downstream.private_id("tools");
-            let params = cursor
-                .as_ref()
-                .map(|c| format!(",\"params\":{{\"cursor\":{c}}}"))
-                .unwrap_or_default();
-            let request = format!(
-                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"tools/list\"{params}}}",
-                id.as_json()
+            let params = cursor.as_ref().map(|c| format!("{{\"cursor\":{c}}}"));
+            let (body, headers) = own_request(
+                &self.shared,
+                "tools/list",
+                params.as_deref(),
+                &envelope_for,
+                self.state().version,
             );
-            let Some(body) = era::with_envelope(
-                request.as_bytes(),
-                None,
-                &envelope_for.envelope(version, None),
-                &[],
-            ) else {
-                break;
-            };
-            let headers = vec![
-                ("mcp-protocol-version".into(), version.to_owned()),
-                ("mcp-method".into(), "tools/list".to_owned()),
-            ];
             let Ok(Reply { answer, .. }) = post(&self.shared, body, headers).await else {
                 break;
             };
@@ -521,17 +500,8 @@ impl Modern {
         }
         let asks = requests.into_iter().map(|request| async move {
             let (id, answer) = self.shared.downstream.private_request("input");
-            let params = request
-                .params
-                .as_ref()
-                .map(|p| format!(",\"params\":{p}"))
-                .unwrap_or_default();
-            let ask = format!(
-                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":{}{params}}}",
-                id.as_json(),
-                json_string(&request.method)
-            );
-            self.shared.downstream.write(Bytes::from(ask)).await;
+            let ask = jsonrpc::request(&id, &request.method, request.params.as_deref());
+            self.shared.downstream.write(ask.into_raw()).await;
             let reply = answer.await.map_err(|_| UpstreamError::ShuttingDown)?;
             let reply = RawObject::parse(reply.raw()).map_err(|e| self.refusal(e.to_string()))?;
             match reply.get("result") {
@@ -549,12 +519,10 @@ impl Modern {
 
     /// Answers a host request with a result the bridge made.
     async fn answer(&self, id: &RawId, result: &str) -> Result<(), UpstreamError> {
-        let raw = format!(
-            "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{result}}}",
-            id.as_json()
-        );
-        let answer = Message::parse(Bytes::from(raw)).map_err(|e| self.refusal(e.to_string()))?;
-        self.shared.downstream.deliver(answer).await;
+        self.shared
+            .downstream
+            .deliver(jsonrpc::result_response(id, result))
+            .await;
         Ok(())
     }
 
@@ -570,14 +538,6 @@ impl Modern {
             url: self.shared.shown_url.clone(),
             reason,
         }
-    }
-
-    fn post_builder(
-        &self,
-        body: Bytes,
-        headers: &[(Cow<'static, str>, String)],
-    ) -> reqwest::RequestBuilder {
-        build_post(&self.shared, body, headers)
     }
 
     /// (Re)opens the one `subscriptions/listen` stream a legacy host needs:
@@ -628,19 +588,13 @@ impl Modern {
         let shown = self.shared.shown_url.clone();
         let mut failures = 0u32;
         while failures < MAX_LISTEN_FAILURES {
-            let version = self.state().version;
-            let id = self.shared.downstream.private_id("listen");
-            let request = format!(
-                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"subscriptions/listen\",\"params\":{{\"notifications\":{filter}}}}}",
-                id.as_json()
+            let (body, headers) = own_request(
+                &self.shared,
+                "subscriptions/listen",
+                Some(&format!("{{\"notifications\":{filter}}}")),
+                &host,
+                self.state().version,
             );
-            let body =
-                era::with_envelope(request.as_bytes(), None, &host.envelope(version, None), &[])
-                    .expect("an object");
-            let headers = vec![
-                ("mcp-protocol-version".into(), version.to_owned()),
-                ("mcp-method".into(), "subscriptions/listen".to_owned()),
-            ];
             let response = self
                 .shared
                 .send_authorized("POST", &self.shared.url, || {
@@ -677,8 +631,7 @@ impl Modern {
                 Err(e) => tracing::debug!("subscriptions/listen: {e}"),
             }
             failures += 1;
-            tokio::time::sleep(Duration::from_millis(500).saturating_mul(1 << failures.min(6)))
-                .await;
+            tokio::time::sleep(super::streamable::backoff(LISTEN_RETRY, failures)).await;
         }
         tracing::warn!(
             "gave up on the subscriptions/listen stream; change notifications will not arrive"
@@ -707,22 +660,7 @@ async fn discover(
 ) -> Result<Option<(Discovered, &'static str)>, UpstreamError> {
     let mut version = era::LATEST_MODERN;
     for attempt in 0..2 {
-        let id = shared.downstream.private_id("discover");
-        let request = format!(
-            "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"server/discover\"}}",
-            id.as_json()
-        );
-        let body = era::with_envelope(
-            request.as_bytes(),
-            None,
-            &envelope_for.envelope(version, None),
-            &[],
-        )
-        .expect("the bridge's own request is an object");
-        let headers = vec![
-            ("mcp-protocol-version".into(), version.to_owned()),
-            ("mcp-method".into(), "server/discover".to_owned()),
-        ];
+        let (body, headers) = own_request(shared, "server/discover", None, envelope_for, version);
         let answer = match post(shared, body, headers).await {
             Ok(reply) => reply.answer,
             Err(UpstreamError::Status { .. } | UpstreamError::BadBody { .. }) => return Ok(None),
@@ -739,6 +677,27 @@ async fn discover(
     Ok(None)
 }
 
+/// A request of the bridge's own (`server/discover`, `tools/list`,
+/// `subscriptions/listen`): a private id, the envelope spoken for `host`,
+/// and the routing headers.
+fn own_request(
+    shared: &Shared,
+    method: &str,
+    params: Option<&str>,
+    host: &HostProfile,
+    version: &str,
+) -> (Bytes, Vec<(Cow<'static, str>, String)>) {
+    let purpose = method.rsplit('/').next().unwrap_or(method);
+    let request = jsonrpc::request(&shared.downstream.private_id(purpose), method, params);
+    let body = era::with_envelope(request.raw(), None, &host.envelope(version, None), &[])
+        .expect("the bridge's own request is an object");
+    let headers = vec![
+        ("mcp-protocol-version".into(), version.to_owned()),
+        ("mcp-method".into(), method.to_owned()),
+    ];
+    (body, headers)
+}
+
 fn build_post(
     shared: &Shared,
     body: Bytes,
@@ -748,7 +707,7 @@ fn build_post(
         .http
         .request(Method::POST, &shared.url)
         .header(CONTENT_TYPE, "application/json")
-        .header(ACCEPT, ACCEPT_BOTH)
+        .header(ACCEPT, super::streamable::ACCEPT_BOTH)
         .body(body);
     for (name, value) in headers {
         request = request.header(name.as_ref(), value.as_str());
@@ -843,23 +802,4 @@ fn answered_id(answer: &Message) -> Option<RawId> {
         Shape::Single(Kind::Response { id }) => id.clone(),
         _ => None,
     }
-}
-
-/// A response under another id; every other member keeps its bytes.
-fn with_response_id(answer: &Message, id: &RawId) -> Option<Message> {
-    let mut object = RawObject::parse(answer.raw()).ok()?;
-    object.set("id", id.as_json());
-    Message::parse(object.to_bytes()).ok()
-}
-
-/// A string member of `params`, e.g. `logging/setLevel`'s `level`.
-fn read_param(msg: &Message, key: &str) -> Option<String> {
-    read_param_raw(msg, key).and_then(|raw| serde_json::from_str(&raw).ok())
-}
-
-/// A member of `params` as raw JSON text.
-fn read_param_raw(msg: &Message, key: &str) -> Option<String> {
-    let object = RawObject::parse(msg.raw()).ok()?;
-    let params = RawObject::parse(object.get("params")?.as_bytes()).ok()?;
-    params.get(key).map(str::to_owned)
 }

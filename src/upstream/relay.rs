@@ -16,11 +16,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use crate::era::json_string;
-use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, Shape};
+use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, Shape, result_response};
 
 /// The server's calls that asked the host for input, by the id of the
 /// host request that started them.
@@ -92,8 +91,9 @@ impl Relay {
         let Some(retry_id) = retry.request_id() else {
             return Resume::NotOurs;
         };
-        let Some(token) =
-            param(retry, "requestState").and_then(|raw| serde_json::from_str::<String>(&raw).ok())
+        let Some(token) = retry
+            .param("requestState")
+            .and_then(|raw| serde_json::from_str::<String>(&raw).ok())
         else {
             return Resume::NotOurs;
         };
@@ -101,19 +101,15 @@ impl Relay {
         let Some(call) = calls.values_mut().find(|c| c.token == token) else {
             return Resume::NotOurs;
         };
-        let responses: BTreeMap<String, Box<RawValue>> = param(retry, "inputResponses")
+        let responses: BTreeMap<String, Box<RawValue>> = retry
+            .param("inputResponses")
             .and_then(|raw| serde_json::from_str(&raw).ok())
             .unwrap_or_default();
         let answers = responses
             .into_iter()
             .filter_map(|(key, result)| {
                 let server_id = call.asked.remove(&key)?;
-                let raw = format!(
-                    "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{}}}",
-                    server_id.as_json(),
-                    result.get()
-                );
-                Message::parse(Bytes::from(raw)).ok()
+                Some(result_response(&server_id, result.get()))
             })
             .collect();
         call.answer_as = retry_id.clone();
@@ -141,12 +137,7 @@ impl Relay {
         else {
             return answer;
         };
-        let mut object = match RawObject::parse(answer.raw()) {
-            Ok(object) => object,
-            Err(_) => return answer,
-        };
-        object.set("id", call.answer_as.as_json());
-        Message::parse(object.to_bytes()).unwrap_or(answer)
+        answer.with_id(&call.answer_as).unwrap_or(answer)
     }
 }
 
@@ -167,25 +158,18 @@ fn input_required(call: &mut Call, host: &RawId) -> Message {
             )
         })
         .collect();
-    let raw = format!(
-        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{{\"resultType\":\"input_required\",\"inputRequests\":{{{}}},\"requestState\":{}}}}}",
-        host.as_json(),
+    let result = format!(
+        "{{\"resultType\":\"input_required\",\"inputRequests\":{{{}}},\"requestState\":{}}}",
         requests.join(","),
         json_string(&call.token)
     );
-    Message::parse(Bytes::from(raw)).expect("a well-formed answer")
-}
-
-/// A member of `params`, as raw JSON text.
-fn param(msg: &Message, key: &str) -> Option<String> {
-    let object = RawObject::parse(msg.raw()).ok()?;
-    let params = RawObject::parse(object.get("params")?.as_bytes()).ok()?;
-    params.get(key).map(str::to_owned)
+    result_response(host, &result)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     fn msg(text: &str) -> Message {
         Message::parse(Bytes::copy_from_slice(text.as_bytes())).unwrap()

@@ -25,12 +25,12 @@ use super::sse::{Item, SseReader};
 use crate::auth::challenge::BearerChallenge;
 use crate::error::UpstreamError;
 use crate::http::content_type;
-use crate::jsonrpc::{IdKey, Kind, Message, RawId, notification};
+use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, notification};
 use crate::log::{TRAFFIC, fingerprint};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const PROTOCOL_HEADER: &str = "mcp-protocol-version";
-const ACCEPT_BOTH: &str = "application/json, text/event-stream";
+pub(super) const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 
 /// How often a dropped reply stream is resumed before the request fails.
 const MAX_RESUMES: u32 = 5;
@@ -110,6 +110,26 @@ impl Streamable {
     ) -> Result<Option<Message>, UpstreamError> {
         let mut answer = None;
         self.send_via(msg, Some(&mut answer)).await?;
+        Ok(answer)
+    }
+
+    /// Starts a session on the bridge's own account (E8, and E1's re-probe):
+    /// `init` goes under its own id, its answer comes back here and must be
+    /// a result, and `notifications/initialized` follows.
+    pub async fn initialize_for_bridge(
+        self: &Arc<Self>,
+        init: &Message,
+    ) -> Result<Message, UpstreamError> {
+        let answer = self
+            .send_capturing(init)
+            .await?
+            .filter(|a| RawObject::parse(a.raw()).is_ok_and(|o| o.get("result").is_some()))
+            .ok_or_else(|| UpstreamError::BadBody {
+                url: self.shared.shown_url.clone(),
+                what: "an initialize answer that is not a result".into(),
+            })?;
+        self.send(&notification("notifications/initialized"))
+            .await?;
         Ok(answer)
     }
 
@@ -594,16 +614,13 @@ impl Streamable {
             return;
         };
         let method = request.method().unwrap_or_default();
-        let raw = match method {
-            "ping" => format!(
-                "{{\"jsonrpc\":\"2.0\",\"id\":{},\"result\":{{}}}}",
-                id.as_json()
-            ),
+        let answer = match method {
+            "ping" => Ok(crate::jsonrpc::result_response(id, "{}")),
             _ => {
                 tracing::info!(
                     "refused the server's {method} outside a call: the host speaks MCP 2026-07-28, which has no such requests"
                 );
-                String::from_utf8_lossy(&crate::jsonrpc::error_response(
+                Message::parse(crate::jsonrpc::error_response(
                     Some(id),
                     -32601,
                     &format!(
@@ -611,10 +628,9 @@ impl Streamable {
                     ),
                     None,
                 ))
-                .into_owned()
             }
         };
-        if let Ok(answer) = Message::parse(bytes::Bytes::from(raw))
+        if let Ok(answer) = answer
             && let Err(e) = self.send(&answer).await
         {
             tracing::debug!("could not answer the server's {method}: {e}");
@@ -664,7 +680,7 @@ fn mentions_session(body: &[u8]) -> bool {
 }
 
 /// Exponential backoff from `base`, at most 30 seconds.
-fn backoff(base: Duration, failures: u32) -> Duration {
+pub(super) fn backoff(base: Duration, failures: u32) -> Duration {
     base.saturating_mul(1 << failures.min(6))
         .min(Duration::from_secs(30))
 }
