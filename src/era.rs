@@ -447,17 +447,15 @@ impl ToolHeaders {
             .get_or_insert_with(HashMap::new);
     }
 
-    /// The `Mcp-Param-*` headers for a `tools/call` request.
-    pub fn for_call(&self, call: &Message) -> Vec<(String, String)> {
-        let Some(name) = call.params_target() else {
-            return Vec::new();
-        };
+    /// The `Mcp-Param-*` headers for a `tools/call` request of the tool
+    /// `name` (its `params.name`, which the caller has read already).
+    pub fn for_call(&self, name: &str, call: &Message) -> Vec<(String, String)> {
         let designated = self
             .known
             .lock()
             .expect("tool headers lock")
             .as_ref()
-            .and_then(|known| known.get(&name).cloned());
+            .and_then(|known| known.get(name).cloned());
         designated.map_or_else(Vec::new, |d| param_headers(&d, call.raw()))
     }
 }

@@ -436,8 +436,10 @@ impl Modern {
         if let Some(name) = &target {
             headers.push(("mcp-name".into(), super::header_safe(name)));
         }
-        if method == "tools/call" {
-            for (header, value) in self.shared.tool_headers.for_call(msg) {
+        if method == "tools/call"
+            && let Some(name) = &target
+        {
+            for (header, value) in self.shared.tool_headers.for_call(name, msg) {
                 headers.push((header.into(), value));
             }
         }

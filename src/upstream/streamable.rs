@@ -428,13 +428,14 @@ impl Streamable {
         if let Some(method) = msg.method().and_then(|m| HeaderValue::try_from(m).ok()) {
             request = request.header("mcp-method", method);
         }
-        if let Some(target) = msg.params_target()
-            && let Ok(value) = HeaderValue::try_from(header_safe(&target))
-        {
+        let Some(target) = msg.params_target() else {
+            return request;
+        };
+        if let Ok(value) = HeaderValue::try_from(header_safe(&target)) {
             request = request.header("mcp-name", value);
         }
         if msg.is_request("tools/call") {
-            for (name, value) in self.shared.tool_headers.for_call(msg) {
+            for (name, value) in self.shared.tool_headers.for_call(&target, msg) {
                 request = request.header(name, value);
             }
         }
