@@ -7,12 +7,18 @@
 //! Ordering: `initialize`, notifications and responses are forwarded one at
 //! a time, in the order the host wrote them (so `notifications/initialized`
 //! reaches the server before the next request); other requests run
-//! concurrently, since their answers carry their ids.
+//! concurrently, since their answers carry their ids. While an ordered
+//! message is on its way (an `initialize` waiting for a sign-in, say), what
+//! the host writes next is held, not taken, but stdin is still read: its end,
+//! a signal or the host leaving is noticed at once.
 //!
 //! Shutdown (stdin EOF, a signal, or the host closing stdout) stops reading,
-//! gives requests in flight a moment, answers the rest with an error, deletes
-//! the session (T6) and flushes stdout, all within about two seconds.
+//! gives what is in flight a moment on EOF (none on a signal), answers every
+//! request still open with an error, deletes the session (T6) and flushes
+//! stdout, all within about two seconds, whatever was pending (a sign-in, a
+//! connect, a long answer).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +26,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::downstream::Downstream;
@@ -33,6 +40,9 @@ use crate::upstream::Upstream;
 const DRAIN: Duration = Duration::from_millis(1000);
 /// How long the final flush of stdout may take.
 const FLUSH: Duration = Duration::from_millis(300);
+/// How many lines are held while an ordered message is on its way; past
+/// that, stdin is left unread (the pipe pushes back on the host).
+const MAX_HELD: usize = 1024;
 
 /// Why the bridge stopped.
 #[derive(Debug, PartialEq, Eq)]
@@ -65,33 +75,41 @@ where
     let downstream = Arc::new(downstream);
     let upstream = Arc::new(Upstream::new(config, Arc::clone(&downstream))?);
     let mut reader = LineReader::new(BufReader::new(stdin));
-    let mut in_flight = JoinSet::new();
+    let mut pump = Pump::new(downstream, upstream);
     tokio::pin!(shutdown);
+    // Set when stdin ends: what is in flight may finish until then.
+    let mut draining: Option<Instant> = None;
 
     let stop = loop {
+        pump.take_held().await;
+        if draining.is_some() && pump.is_idle() {
+            break Stop::EndOfInput;
+        }
+        let drained = tokio::time::sleep_until(draining.unwrap_or_else(far_future));
         tokio::select! {
-            frame = reader.next_frame() => match frame {
-                Ok(Some(frame)) => take(frame, &downstream, &upstream, &mut in_flight).await,
-                Ok(None) => break Stop::EndOfInput,
-                Err(e) => {
-                    tracing::warn!("reading stdin failed: {e}");
-                    break Stop::EndOfInput;
+            frame = reader.next_frame(), if draining.is_none() && pump.held.len() < MAX_HELD => {
+                match frame {
+                    Ok(Some(frame)) => pump.receive(frame).await,
+                    Ok(None) => draining = Some(Instant::now() + DRAIN),
+                    Err(e) => {
+                        tracing::warn!("reading stdin failed: {e}");
+                        draining = Some(Instant::now() + DRAIN);
+                    }
                 }
-            },
+            }
+            () = drained, if draining.is_some() => break Stop::EndOfInput,
             () = &mut shutdown => break Stop::Signal,
-            () = downstream.outbox().closed() => break Stop::HostGone,
-            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            () = pump.downstream.outbox().closed() => break Stop::HostGone,
+            Some(_) = pump.ordered.join_next(), if !pump.ordered.is_empty() => {}
+            Some(_) = pump.in_flight.join_next(), if !pump.in_flight.is_empty() => {}
         }
     };
     tracing::debug!("stopping: {stop:?}");
-
-    if stop == Stop::EndOfInput {
-        let drained = tokio::time::timeout(DRAIN, async {
-            while in_flight.join_next().await.is_some() {}
-        });
-        let _ = drained.await;
-    }
-    in_flight.abort_all();
+    let Pump {
+        downstream,
+        upstream,
+        ..
+    } = pump.stop().await;
     downstream.fail_all(&UpstreamError::ShuttingDown).await;
     upstream.close().await;
     drop(upstream);
@@ -99,6 +117,122 @@ where
     // Every Outbox is gone now, so the writer ends once it has flushed.
     let _ = tokio::time::timeout(FLUSH, writer).await;
     Ok(stop)
+}
+
+/// A deadline that never comes (for a `select!` branch that is off).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
+/// What is on its way from the host to the server.
+struct Pump {
+    downstream: Arc<Downstream>,
+    upstream: Arc<Upstream>,
+    /// Requests forwarded concurrently.
+    in_flight: JoinSet<()>,
+    /// The one ordered message on its way (at most one task).
+    ordered: JoinSet<()>,
+    /// Lines read while an ordered message was on its way, in order.
+    held: VecDeque<Frame>,
+}
+
+impl Pump {
+    fn new(downstream: Arc<Downstream>, upstream: Arc<Upstream>) -> Pump {
+        Pump {
+            downstream,
+            upstream,
+            in_flight: JoinSet::new(),
+            ordered: JoinSet::new(),
+            held: VecDeque::new(),
+        }
+    }
+
+    /// Whether nothing is in flight, on its way, or held.
+    fn is_idle(&self) -> bool {
+        self.in_flight.is_empty() && self.ordered.is_empty() && self.held.is_empty()
+    }
+
+    /// Takes a line now, or holds it behind the ordered message on its way.
+    async fn receive(&mut self, frame: Frame) {
+        if self.ordered.is_empty() && self.held.is_empty() {
+            self.take(frame).await;
+        } else {
+            self.held.push_back(frame);
+        }
+    }
+
+    /// Takes held lines in order until one has to wait for its turn.
+    async fn take_held(&mut self) {
+        while self.ordered.is_empty() {
+            let Some(frame) = self.held.pop_front() else {
+                return;
+            };
+            self.take(frame).await;
+        }
+    }
+
+    /// Handles one frame from stdin: answered here when malformed or
+    /// refused, else forwarded concurrently or in order.
+    async fn take(&mut self, frame: Frame) {
+        let Some(msg) = self.admit(frame).await else {
+            return;
+        };
+        let concurrent = msg.request_id().is_some() && !msg.is_request("initialize");
+        let task = forward(
+            Arc::clone(&self.upstream),
+            Arc::clone(&self.downstream),
+            msg,
+        );
+        if concurrent {
+            self.in_flight.spawn(task);
+        } else {
+            self.ordered.spawn(task);
+        }
+    }
+
+    /// Parses a frame and enters its requests in the ledger; `None` when it
+    /// was answered here (malformed, too long, refused by a filter).
+    async fn admit(&self, frame: Frame) -> Option<Message> {
+        let raw = match frame {
+            Frame::Line(raw) => raw,
+            Frame::TooLong { len } => {
+                tracing::warn!(
+                    "skipped a stdin line of {len} bytes, over the {} MiB limit",
+                    stdio::MAX_LINE >> 20
+                );
+                let message = format!(
+                    "Parse error: a line of {len} bytes is over the limit of {} MiB",
+                    stdio::MAX_LINE >> 20
+                );
+                self.downstream
+                    .write(error_response(None, code::PARSE_ERROR, &message, None))
+                    .await;
+                return None;
+            }
+        };
+        let msg = match parse(raw) {
+            Ok(msg) => msg,
+            Err(answer) => {
+                self.downstream.write(answer).await;
+                return None;
+            }
+        };
+        self.downstream.log_host_message(&msg);
+        self.downstream.admit(&msg).await.then_some(msg)
+    }
+
+    /// Stops everything on its way. Held requests enter the ledger unsent,
+    /// so that the caller's `fail_all` answers them with the rest.
+    async fn stop(mut self) -> Pump {
+        self.in_flight.abort_all();
+        self.ordered.abort_all();
+        while self.in_flight.join_next().await.is_some() {}
+        while self.ordered.join_next().await.is_some() {}
+        for frame in std::mem::take(&mut self.held) {
+            let _ = self.admit(frame).await;
+        }
+        self
+    }
 }
 
 /// Where this server's last failure is kept: beside its credentials.
@@ -109,49 +243,6 @@ fn error_recorder(config: &Config) -> Option<ErrorRecorder> {
         None => crate::config_dir()?,
     };
     Some(ErrorRecorder::new(&config_dir, &config.url, resource))
-}
-
-/// Handles one frame from stdin.
-async fn take(
-    frame: Frame,
-    downstream: &Arc<Downstream>,
-    upstream: &Arc<Upstream>,
-    in_flight: &mut JoinSet<()>,
-) {
-    let raw = match frame {
-        Frame::Line(raw) => raw,
-        Frame::TooLong { len } => {
-            tracing::warn!(
-                "skipped a stdin line of {len} bytes, over the {} MiB limit",
-                stdio::MAX_LINE >> 20
-            );
-            let message = format!(
-                "Parse error: a line of {len} bytes is over the limit of {} MiB",
-                stdio::MAX_LINE >> 20
-            );
-            downstream
-                .write(error_response(None, code::PARSE_ERROR, &message, None))
-                .await;
-            return;
-        }
-    };
-    let msg = match parse(raw) {
-        Ok(msg) => msg,
-        Err(answer) => {
-            downstream.write(answer).await;
-            return;
-        }
-    };
-    downstream.log_host_message(&msg);
-    if !downstream.admit(&msg).await {
-        return;
-    }
-    let concurrent = msg.request_id().is_some() && !msg.is_request("initialize");
-    if concurrent {
-        in_flight.spawn(forward(Arc::clone(upstream), Arc::clone(downstream), msg));
-    } else {
-        forward(Arc::clone(upstream), Arc::clone(downstream), msg).await;
-    }
 }
 
 /// Parses a line; a malformed one is answered, and the bridge reads on.

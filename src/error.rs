@@ -97,7 +97,9 @@ pub enum UpstreamError {
     )]
     EraChanged { url: String },
 
-    #[error("mcp-tether is shutting down")]
+    #[error(
+        "shutting down before the server answered (the host closed the connection or asked the bridge to quit)"
+    )]
     ShuttingDown,
 }
 

@@ -5,6 +5,8 @@ mcp-tether opens the authorization URL with $BROWSER; this fetches it and
 follows the redirects to mcp-tether's loopback callback, as a person
 clicking through an auto-approving login would. Every URL it is given is
 appended to $FAKE_BROWSER_LOG. It refuses any host that is not this machine.
+With FAKE_BROWSER_IGNORE=1 it opens the tab and does nothing more, as a
+person who ignores or closes it.
 """
 
 import os
@@ -33,4 +35,6 @@ if log:
     with open(log, "a") as f:
         f.write(url + "\n")
 loopback_only(url)
+if os.environ.get("FAKE_BROWSER_IGNORE") == "1":
+    sys.exit(0)
 urllib.request.build_opener(LoopbackRedirects).open(url, timeout=30).read()
