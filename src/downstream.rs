@@ -35,6 +35,10 @@ pub struct Downstream {
     filter: Filter,
     errors: Option<ErrorRecorder>,
     next_private: AtomicU64,
+    /// Set for a 2026-07-28 host on a handshake server (E8): answers are
+    /// made valid 2026-07-28 results on their way out, with the server's
+    /// `serverInfo` (raw JSON) when it gave one.
+    modern_results: std::sync::OnceLock<Option<String>>,
 }
 
 enum Pending {
@@ -54,6 +58,7 @@ impl Downstream {
             filter,
             errors: None,
             next_private: AtomicU64::new(1),
+            modern_results: std::sync::OnceLock::new(),
         }
     }
 
@@ -180,15 +185,32 @@ impl Downstream {
                 return answered;
             }
             let raw = match (&answered_method, msg.shape()) {
-                (Some(method), Shape::Single(_)) => self
-                    .filter
-                    .filter_list(method, msg.raw())
-                    .unwrap_or_else(|| msg.into_raw()),
+                (Some(method), Shape::Single(_)) => {
+                    let raw = self
+                        .filter
+                        .filter_list(method, msg.raw())
+                        .unwrap_or_else(|| msg.into_raw());
+                    self.complete_for_modern_host(method, raw)
+                }
                 _ => msg.into_raw(),
             };
             self.send_out(raw, latency).await;
         }
         answered
+    }
+
+    /// From now on, answers to the host are made valid 2026-07-28 results
+    /// (E8: a modern host on a handshake server); `server_info` is the
+    /// server's `serverInfo` from its `initialize` answer.
+    pub fn complete_results_for_modern_host(&self, server_info: Option<String>) {
+        let _ = self.modern_results.set(server_info);
+    }
+
+    fn complete_for_modern_host(&self, method: &str, raw: Bytes) -> Bytes {
+        match self.modern_results.get() {
+            Some(info) => crate::era::complete_result(method, &raw, info.as_deref()).unwrap_or(raw),
+            None => raw,
+        }
     }
 
     /// Answers each request of `msg` still in flight with `err`.

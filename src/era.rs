@@ -304,14 +304,20 @@ pub fn discover_result_from_initialize(initialize_answer: &Message) -> Option<St
         instructions: Option<&'a RawValue>,
     }
     let init: Init<'_> = result_of(initialize_answer)?;
+    // A DiscoverResult is cacheable (SEP-2549): `ttlMs` 0 and a private
+    // scope promise nothing the handshake server did not say. The server's
+    // name goes where the 2026-07-28 schema puts it, in `_meta`.
     let mut result = format!(
-        "{{\"resultType\":\"complete\",\"supportedVersions\":{},\"capabilities\":{}",
+        "{{\"resultType\":\"complete\",\"supportedVersions\":{},\"capabilities\":{},\"ttlMs\":0,\"cacheScope\":\"private\"",
         serde_json::to_string(MODERN_VERSIONS).expect("strings serialize"),
         init.capabilities.map_or("{}", RawValue::get),
     );
     if let Some(info) = init.server_info {
-        result.push_str(",\"serverInfo\":");
-        result.push_str(info.get());
+        result.push_str(&format!(
+            ",\"_meta\":{{{}:{}}}",
+            json_string(META_SERVER_INFO),
+            info.get()
+        ));
     }
     if let Some(instructions) = init.instructions {
         result.push_str(",\"instructions\":");
@@ -319,6 +325,72 @@ pub fn discover_result_from_initialize(initialize_answer: &Message) -> Option<St
     }
     result.push('}');
     Some(result)
+}
+
+/// The methods whose 2026-07-28 results are cacheable (SEP-2549) and so
+/// must say `ttlMs` and `cacheScope`.
+const CACHEABLE: &[&str] = &[
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "server/discover",
+];
+
+/// A handshake server's answer to `method`, made a valid 2026-07-28 result
+/// for a modern host (E8, issue 19): `resultType` (every result), `ttlMs`
+/// and `cacheScope` (cacheable results: 0 and private, which promise
+/// nothing the server did not say), and the server's name in
+/// `_meta["io.modelcontextprotocol/serverInfo"]`. Members the server sent
+/// keep their bytes; a member it already sent is never replaced. `None`
+/// when `answer` is not a result (errors pass as they are).
+pub fn complete_result(method: &str, answer: &[u8], server_info: Option<&str>) -> Option<Bytes> {
+    let mut outer = RawObject::parse(answer).ok()?;
+    let mut result = RawObject::parse(outer.get("result")?.as_bytes()).ok()?;
+    let mut changed = false;
+    let mut add = |result: &mut RawObject<'_>, key: &str, value: &str| {
+        if result.get(key).is_none() {
+            result.set(key, value);
+            changed = true;
+        }
+    };
+    add(&mut result, "resultType", "\"complete\"");
+    if CACHEABLE.contains(&method) {
+        add(&mut result, "ttlMs", "0");
+        add(&mut result, "cacheScope", "\"private\"");
+    }
+    if let Some(info) = server_info {
+        let meta = result.get("_meta").map(str::to_owned);
+        let with_info = match meta.as_deref().map(|m| RawObject::parse(m.as_bytes())) {
+            None => Some(format!("{{{}:{info}}}", json_string(META_SERVER_INFO))),
+            Some(Ok(mut meta)) if meta.get(META_SERVER_INFO).is_none() => {
+                meta.set(META_SERVER_INFO, info);
+                Some(String::from_utf8_lossy(&meta.to_bytes()).into_owned())
+            }
+            Some(_) => None,
+        };
+        if let Some(with_info) = with_info {
+            result.set("_meta", &with_info);
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    outer.set("result", &String::from_utf8_lossy(&result.to_bytes()));
+    Some(outer.to_bytes())
+}
+
+/// The server's `serverInfo` from its `initialize` answer, as raw JSON.
+pub fn server_info_of(initialize_answer: &Message) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Init<'a> {
+        #[serde(rename = "serverInfo", borrow)]
+        server_info: Option<&'a RawValue>,
+    }
+    let init: Init<'_> = result_of(initialize_answer)?;
+    init.server_info.map(|info| info.get().to_owned())
 }
 
 /// The versions an UnsupportedProtocolVersionError names (E7), if `answer`
@@ -752,8 +824,41 @@ mod tests {
         );
         assert_eq!(
             discover_result_from_initialize(&init).unwrap(),
-            r#"{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"serverInfo":{"name":"old","version":"1"}}"#
+            r#"{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"ttlMs":0,"cacheScope":"private","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"old","version":"1"}}}"#
         );
+    }
+
+    /// Issue 19: what a handshake server answers becomes a valid
+    /// 2026-07-28 result (the SDKs reject one without `resultType`, or a
+    /// cacheable one without `ttlMs` and `cacheScope`); what it sent keeps
+    /// its bytes, and what it already said is not replaced.
+    #[test]
+    fn e8_a_handshake_result_is_completed_for_a_modern_host() {
+        let info = Some(r#"{"name":"old","version":"1"}"#);
+        let listed = complete_result(
+            "tools/list",
+            br#"{"jsonrpc":"2.0","id":1.0,"result":{"tools":[{"name":"t","n":1e400}]}}"#,
+            info,
+        )
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&listed).unwrap(),
+            r#"{"jsonrpc":"2.0","id":1.0,"result":{"tools":[{"name":"t","n":1e400}],"resultType":"complete","ttlMs":0,"cacheScope":"private","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"old","version":"1"}}}}"#
+        );
+        let called = complete_result(
+            "tools/call",
+            br#"{"jsonrpc":"2.0","id":2,"result":{"content":[],"_meta":{"x":1}}}"#,
+            info,
+        )
+        .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&called).unwrap(),
+            r#"{"jsonrpc":"2.0","id":2,"result":{"content":[],"_meta":{"x":1,"io.modelcontextprotocol/serverInfo":{"name":"old","version":"1"}},"resultType":"complete"}}"#
+        );
+        let asked = br#"{"jsonrpc":"2.0","id":3,"result":{"resultType":"input_required","inputRequests":{}}}"#;
+        assert!(complete_result("tools/call", asked, None).is_none());
+        let failed = br#"{"jsonrpc":"2.0","id":4,"error":{"code":-32601,"message":"no"}}"#;
+        assert!(complete_result("tools/list", failed, info).is_none());
     }
 
     #[test]

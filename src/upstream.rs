@@ -454,6 +454,9 @@ impl Upstream {
             }
         })?;
         let _ = self.discover_answer.set(discover);
+        shared
+            .downstream
+            .complete_results_for_modern_host(era::server_info_of(&answer));
         let transport = self.set_transport(Transport::Streamable(streamable));
         self.send(&transport, msg).await
     }

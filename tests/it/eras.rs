@@ -501,10 +501,12 @@ async fn e8_a_modern_host_works_with_server_everything() {
         discovered["result"]["supportedVersions"],
         json!(["2026-07-28"])
     );
+    // Where the 2026-07-28 schema puts the server's name (issue 19).
     assert!(
-        discovered["result"]["serverInfo"]["name"].is_string(),
+        discovered["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"].is_string(),
         "{discovered}"
     );
+    assert_eq!(discovered["result"]["ttlMs"], 0, "{discovered}");
     let echo = bridge
         .request(
             json!(2),
@@ -535,7 +537,7 @@ async fn probe_reports_a_modern_server_and_the_translation() {
         report.contains("2026-07-28 (hosts that send initialize are translated"),
         "{report}"
     );
-    assert!(report.contains("tools          5"), "{report}");
+    assert!(report.contains("tools          7"), "{report}");
 }
 
 /// E1 (re-probe when it later fails): the server behind the URL is rolled
@@ -610,7 +612,10 @@ async fn e8_server_requests_outside_a_call_are_answered_for_a_modern_host() {
     let discovered = bridge
         .request(json!(1), "server/discover", json!({"_meta": meta}))
         .await;
-    assert_eq!(discovered["result"]["serverInfo"]["name"], "old");
+    assert_eq!(
+        discovered["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "old"
+    );
     let answered = |id: &str| {
         server.got().iter().any(|g| {
             let body: Value = serde_json::from_slice(&g.body).unwrap_or_default();

@@ -18,6 +18,7 @@ mod fidelity;
 mod filters;
 mod grants;
 mod header_command;
+mod hosts;
 mod keychain;
 mod legacy;
 mod logging;

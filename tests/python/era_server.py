@@ -26,6 +26,7 @@ against the argument), `count_roots` asks for the client's roots
 (`roots/list`), `touch_note` changes the resource `memo://note`.
 """
 
+import asyncio
 import json
 import sys
 from typing import Annotated
@@ -35,7 +36,8 @@ from pydantic import BaseModel, Field
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import EmptyResult, ListRootsResult, SubscribeRequestParams, UnsubscribeRequestParams
-from mcp.server.mcpserver.resolve import Elicit, ListRoots, Resolve
+from mcp.server.mcpserver.resolve import Elicit, ListRoots, Resolve, Sample
+from mcp_types import CreateMessageResult, SamplingMessage, TextContent
 
 port = int(sys.argv[1])
 mode = sys.argv[2]
@@ -86,6 +88,31 @@ def count_roots(
 ) -> str:
     """Says how many roots the client shares (roots/list)."""
     return f"{len(roots.roots)} roots: " + ", ".join(str(r.uri) for r in roots.roots)
+
+
+def ask_the_model(question: str) -> Sample:
+    return Sample([SamplingMessage(role="user", content=TextContent(type="text", text=question))], max_tokens=50)
+
+
+@mcp.tool()
+def ask_model(
+    question: str,
+    reply: Annotated[CreateMessageResult, Resolve(ask_the_model)],
+) -> str:
+    """Asks the client's model (sampling/createMessage)."""
+    return f"the model said: {reply.content.text}"
+
+
+@mcp.tool()
+async def count_slowly(steps: int, ctx: Context) -> str:
+    """Counts to `steps`, reporting progress at each step."""
+    for step in range(1, steps + 1):
+        await ctx.report_progress(step, steps, f"step {step}")
+        # Apart in time, as real work is: hosts drop progress that arrives
+        # in one read with the answer (the TypeScript SDK handles
+        # notifications a tick later than answers).
+        await asyncio.sleep(0.2)
+    return f"counted to {steps}"
 
 
 @mcp.resource("memo://note")
