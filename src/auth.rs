@@ -49,6 +49,11 @@ pub enum AuthError {
     )]
     Busy,
     #[error(
+        "an earlier sign-in did not complete ({reason}), so no new browser tab is opened: run \
+         `mcp-tether login {server}`, then retry (this bridge picks the new sign-in up)"
+    )]
+    SignInAbandoned { reason: String, server: String },
+    #[error(
         "refusing to fetch {url}: only https:// (or http:// on this machine) is allowed for OAuth metadata"
     )]
     InsecureUrl { url: String },

@@ -202,12 +202,16 @@ async fn import_mcp_remote(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn login(cli: Cli) -> anyhow::Result<()> {
+    let told_how_long = cli.compat.auth_timeout.is_some();
     let config = Config::from_cli(cli)?;
-    let Some(options) = config.auth.clone() else {
+    let Some(mut options) = config.auth.clone() else {
         bail!(
             "you pass your own Authorization header, so there is nothing for mcp-tether to sign in to"
         );
     };
+    if !told_how_long {
+        options.auth_timeout = crate::config::LOGIN_AUTH_TIMEOUT;
+    }
     let http = Http::new(&config)?;
     let shown = redact_url(&config.url);
     let auth = Authorizer::new(http.clone(), config.url.clone(), options);

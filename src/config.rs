@@ -305,6 +305,15 @@ fn ca_files(given: &[PathBuf], env: &impl Fn(&str) -> Option<String>) -> Vec<Pat
     files
 }
 
+/// How long a bridge waits for a person to sign in, unless told
+/// (`--auth-timeout`): less than the 60 s after which the hosts built on
+/// the TypeScript SDK (Claude Desktop, Cursor, VS Code) give up on a
+/// request, so the host shows the bridge's reason and remedy instead of a
+/// bare timeout (issue 16). `mcp-tether login` waits [`LOGIN_AUTH_TIMEOUT`].
+pub const DEFAULT_AUTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(55);
+/// How long `mcp-tether login` waits: no host is waiting on it.
+pub const LOGIN_AUTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The OAuth options, from mcp-remote's arguments and `--scope`.
 fn auth_options(
     cli: &Cli,
@@ -322,7 +331,7 @@ fn auth_options(
             })?;
             seconds("auth-timeout", value)?
         }
-        None => std::time::Duration::from_secs(300),
+        None => DEFAULT_AUTH_TIMEOUT,
     };
     let url_option =
         |flag: &'static str, text: &Option<String>| -> Result<Option<Url>, ConfigError> {

@@ -222,6 +222,13 @@ impl Upstream {
 
     /// Sends one host message to the server.
     pub async fn forward(&self, msg: &Message) -> Result<(), UpstreamError> {
+        if msg.is_request("initialize")
+            && let Some(auth) = &self.shared.auth
+        {
+            // The host starts over: the user asked to reconnect, which is
+            // worth a new sign-in after one that did not complete.
+            auth.allow_new_sign_in();
+        }
         let transport = match self.current() {
             Some(transport) => transport,
             None => {

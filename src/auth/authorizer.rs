@@ -13,6 +13,15 @@
 //! Login binds the callback before anything opens (G20), prints the
 //! validated URL on stderr for machines without a browser, opens it without
 //! a shell (H1), and waits a bounded time.
+//!
+//! One sign-in attempt, not one per message (issue 16): requests that come
+//! during a sign-in wait for it (the flight), and once a person's sign-in
+//! (browser or device code) failed or was abandoned, later requests fail at
+//! once with the same reason and the remedy, until the user signs in with
+//! `mcp-tether login` (whose tokens are adopted), the host starts over with
+//! a new `initialize` (a person asked to reconnect), or the server asks for
+//! other scopes. A process that finds another one signing in says so: which
+//! process, which callback port, how long it will wait.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,6 +45,7 @@ use crate::http::Http;
 use crate::log::redact_url;
 use crate::secret::Secret;
 use crate::store::credentials::{Credentials, SecretStore, ServerInfo};
+use crate::store::lock::Lock;
 
 /// How long before expiry a token is refreshed.
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
@@ -109,6 +119,15 @@ pub struct Authorizer {
     /// The DPoP key for this server, once its authorization server offers
     /// DPoP (RFC 9449); kept with the credentials.
     dpop: std::sync::OnceLock<Arc<DpopKey>>,
+    /// A person's sign-in that failed or was abandoned: not tried again.
+    abandoned: std::sync::Mutex<Option<Abandoned>>,
+}
+
+/// A sign-in that did not complete, and for which scopes it was.
+#[derive(Clone, Debug)]
+struct Abandoned {
+    reason: String,
+    scope: Option<String>,
 }
 
 impl Authorizer {
@@ -134,6 +153,7 @@ impl Authorizer {
             current: std::sync::Mutex::new(current),
             dpop,
             flight: tokio::sync::Mutex::new(None),
+            abandoned: std::sync::Mutex::new(None),
         }
     }
 
@@ -234,10 +254,7 @@ impl Authorizer {
         if resource_takes_dpop(&found, challenge) {
             self.dpop_key(&found)?;
         }
-        let wait = self.options.auth_timeout + Duration::from_secs(30);
-        let Some(_lock) = self.credentials.lock(wait).await? else {
-            return Err(AuthError::Busy);
-        };
+        let lock = self.lock_server().await?;
         // Switching from mcp-remote: its sign-in, when there is none of ours.
         if self.credentials.tokens(None).is_none() {
             self.import_mcp_remote(&found)?;
@@ -263,7 +280,68 @@ impl Authorizer {
         if !may_login {
             return Ok(());
         }
-        self.login(&found, challenge).await
+        let scope = self.scope(&found, challenge);
+        if let Some(earlier) = self.abandoned.lock().expect("abandoned lock").clone()
+            && earlier.scope == scope
+        {
+            return Err(AuthError::SignInAbandoned {
+                reason: earlier.reason,
+                server: redact_url(&self.server_url),
+            });
+        }
+        lock.note(&format!("pid {}", std::process::id()));
+        let result = self.login(&found, challenge, &lock).await;
+        if let Err(e) = &result
+            && self.asks_a_person()
+        {
+            let reason = match e {
+                AuthError::Callback(super::loopback::CallbackError::TimedOut(waited)) => {
+                    format!("nobody finished it within {}s", waited.as_secs())
+                }
+                e => e.to_string(),
+            };
+            *self.abandoned.lock().expect("abandoned lock") = Some(Abandoned { reason, scope });
+        }
+        result
+    }
+
+    /// Lets the next refusal open a new sign-in even though the last one
+    /// did not complete: the host started over (a new `initialize`), which
+    /// a person asked for.
+    pub fn allow_new_sign_in(&self) {
+        self.abandoned.lock().expect("abandoned lock").take();
+    }
+
+    /// Whether a login here needs a person (a browser or a device code),
+    /// rather than a machine's own credentials.
+    fn asks_a_person(&self) -> bool {
+        self.options.federation.is_none() && !self.options.client_credentials
+    }
+
+    /// Takes this server's cross-process lock. When another process holds
+    /// it (signing in, most likely), says so at once, since the wait can be
+    /// long and a host shows nothing meanwhile (issue 19).
+    async fn lock_server(&self) -> Result<Lock, AuthError> {
+        if let Some(lock) = self.credentials.lock(Duration::ZERO).await? {
+            return Ok(lock);
+        }
+        let wait = self.options.auth_timeout + Duration::from_secs(30);
+        let holder = self
+            .credentials
+            .lock_holder()
+            .map(|note| format!(" ({note})"))
+            .unwrap_or_default();
+        let server = redact_url(&self.server_url);
+        tracing::warn!(
+            "another mcp-tether{holder} is signing in to {server}; waiting up to {}s for it \
+             to finish. Finish that sign-in in the browser tab it opened, or run \
+             `mcp-tether login {server}`",
+            wait.as_secs()
+        );
+        match self.credentials.lock(wait).await? {
+            Some(lock) => Ok(lock),
+            None => Err(AuthError::Busy),
+        }
     }
 
     /// Takes over what mcp-remote stored for this server and these options
@@ -349,6 +427,7 @@ impl Authorizer {
         &self,
         found: &Discovered,
         challenge: Option<&BearerChallenge>,
+        lock: &Lock,
     ) -> Result<(), AuthError> {
         let issuer = found.server.issuer.clone();
         let scope = self.scope(found, challenge);
@@ -382,6 +461,11 @@ impl Authorizer {
         }
         let callback = self.bind_callback().await?;
         let redirect = callback.redirect_uri().clone();
+        lock.note(&format!(
+            "pid {}, callback on port {}",
+            std::process::id(),
+            redirect.port_or_known_default().unwrap_or_default()
+        ));
         let mut registered_again = false;
         loop {
             let (client, source) = self

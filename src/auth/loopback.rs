@@ -46,8 +46,9 @@ pub enum CallbackError {
     )]
     Bind { port: u16, source: std::io::Error },
     #[error(
-        "no login within {}s. Open the URL printed above in a browser and sign in, or run \
-         `mcp-tether login <url>` ahead of time; --auth-timeout sets how long to wait",
+        "nobody finished signing in within {}s, so the bridge stopped waiting (it gives up \
+         before a host's usual 60 s request timeout; --auth-timeout sets the wait). Run \
+         `mcp-tether login <url>`, which waits longer, then retry",
         .0.as_secs()
     )]
     TimedOut(Duration),

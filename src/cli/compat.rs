@@ -23,7 +23,8 @@ pub struct CompatArgs {
     /// Page to send the browser to after login.
     #[arg(long, value_name = "URL")]
     pub auth_success_url: Option<String>,
-    /// Seconds to wait for the browser login.
+    /// Seconds to wait for the browser login (default 55, under hosts' 60 s
+    /// request timeout; 300 for `mcp-tether login`).
     #[arg(long, value_name = "SECONDS")]
     pub auth_timeout: Option<String>,
     /// Fields for dynamic client registration (JSON or @file).

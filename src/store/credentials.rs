@@ -249,6 +249,12 @@ impl Credentials {
         Lock::acquire(&self.dir.join("auth.lock"), wait).await
     }
 
+    /// What the process holding this server's lock noted (who, and which
+    /// callback port), while it holds it.
+    pub fn lock_holder(&self) -> Option<String> {
+        Lock::holder(&self.dir.join("auth.lock"))
+    }
+
     fn read<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
         let bytes = self.read_bytes(name)?;
         match serde_json::from_slice(&bytes) {

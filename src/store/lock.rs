@@ -7,7 +7,7 @@
 //! lock two different files of the same name).
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io;
+use std::io::{self, Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,37 @@ impl Lock {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Says who holds the lock and why, for a process that finds it taken
+    /// ([`Lock::holder`]): one short line, replacing the last.
+    pub fn note(&self, text: &str) {
+        let mut file = &self.file;
+        let written = file
+            .seek(io::SeekFrom::Start(0))
+            .and_then(|_| file.write_all(text.as_bytes()))
+            .and_then(|()| file.set_len(text.len() as u64));
+        if let Err(e) = written {
+            tracing::debug!("could not note the lock's holder: {e}");
+        }
+    }
+
+    /// What the holder of the lock at `path` noted, if it is held now; a
+    /// note left by a holder that is gone is not read.
+    pub fn holder(path: &Path) -> Option<String> {
+        let mut file = File::open(path).ok()?;
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                return None;
+            }
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(_)) => return None,
+        }
+        let mut text = String::new();
+        (&mut file).take(256).read_to_string(&mut text).ok()?;
+        let text = text.trim();
+        (!text.is_empty()).then(|| text.to_owned())
     }
 }
 
@@ -97,6 +128,26 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         drop(first);
         assert!(waiter.await.unwrap().unwrap().is_some());
+    }
+
+    /// Issue 19: a process that finds the lock taken can say who holds it
+    /// and why; once the holder is gone, its note is not read.
+    #[tokio::test]
+    async fn a_waiter_reads_what_the_holder_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.lock");
+        let held = Lock::acquire(&path, Duration::ZERO)
+            .await
+            .unwrap()
+            .expect("free");
+        held.note("a long first note");
+        held.note("pid 42, callback port 5555");
+        assert_eq!(
+            Lock::holder(&path).as_deref(),
+            Some("pid 42, callback port 5555")
+        );
+        drop(held);
+        assert_eq!(Lock::holder(&path), None);
     }
 
     /// G21 and the mcp-remote stale-lock bugs: a lock file left behind by a

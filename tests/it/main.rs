@@ -33,6 +33,7 @@ mod proxy;
 mod record;
 mod release;
 mod shutdown;
+mod signin;
 mod store;
 mod streamable;
 mod tls;

@@ -199,6 +199,11 @@ impl Bridge {
         (status.success(), started.elapsed())
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let pid = self.child.id().expect("running") as i32;

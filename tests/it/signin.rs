@@ -1,0 +1,112 @@
+//! When a sign-in goes wrong (issues 16 and 19), against FastMCP behind its
+//! own OAuth provider, with the fake browser told to ignore the tab: one
+//! sign-in attempt, not one per message; a second copy that says what it
+//! waits for and leaves when its host does.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::commands::mcp_tether;
+use crate::common::fastmcp::{FastMcp, LoginEnv};
+use crate::common::{Bridge, error_message, initialize_request};
+
+/// Waits until the fake browser has been asked to open `n` pages.
+async fn until_tabs(login: &LoginEnv, n: usize, bridge: &Bridge) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while login.logins().len() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no sign-in started: {}",
+            bridge.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue 16: the user ignores the browser tab. The first request fails
+/// when the wait ends, saying how long it waited and what to do; the
+/// requests after it fail at once with the same remedy, and no second tab
+/// opens. Once the user signs in with `mcp-tether login`, the same bridge
+/// picks the sign-in up: the host starts over and its session works.
+#[tokio::test]
+async fn an_ignored_sign_in_is_tried_once_and_login_recovers_it() {
+    let server = FastMcp::start(3600).await;
+    let login = LoginEnv::new();
+    let mut env = login.vars().to_vec();
+    env.push(("FAKE_BROWSER_IGNORE", "1"));
+    let mut bridge = Bridge::start_with_env(&[&server.url(), "--auth-timeout", "2"], &env);
+
+    bridge.send(&initialize_request(0, "2025-06-18")).await;
+    let first = bridge.answer_to(&json!(0)).await;
+    let text = error_message(&first);
+    assert!(
+        text.contains("within 2s") && text.contains("mcp-tether login"),
+        "{first}"
+    );
+    bridge
+        .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    let started = tokio::time::Instant::now();
+    let listed = bridge.request(json!(1), "tools/list", json!({})).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the second request waited for another sign-in"
+    );
+    let text = error_message(&listed);
+    assert!(
+        text.contains("earlier sign-in did not complete")
+            && text.contains(&format!("mcp-tether login {}", server.url())),
+        "{listed}"
+    );
+    assert_eq!(login.logins().len(), 1, "one tab: {:?}", login.logins());
+
+    let signed_in = mcp_tether(&["login", &server.url()], &login.vars()).await;
+    assert!(signed_in.ok, "{}", signed_in.stderr);
+    // The host starts over (its first initialize failed), on the same bridge.
+    bridge.send(&initialize_request(2, "2025-06-18")).await;
+    let init = bridge.answer_to(&json!(2)).await;
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    let listed = bridge.request(json!(3), "tools/list", json!({})).await;
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
+    assert_eq!(login.logins().len(), 2, "the login command's tab only");
+}
+
+/// Issue 19: a host starts a second copy while the first signs in. The
+/// second says at default verbosity which process holds the sign-in, on
+/// which callback port, and how long it will wait; it opens no tab, and it
+/// exits within two seconds of its host closing stdin.
+#[tokio::test]
+async fn a_second_copy_says_what_it_waits_for_and_leaves_with_its_host() {
+    let server = FastMcp::start(3600).await;
+    let login = LoginEnv::new();
+    let mut env = login.vars().to_vec();
+    env.push(("FAKE_BROWSER_IGNORE", "1"));
+    let mut first = Bridge::start_with_env(&[&server.url(), "--auth-timeout", "60"], &env);
+    first.send(&initialize_request(0, "2025-06-18")).await;
+    until_tabs(&login, 1, &first).await;
+
+    let mut second = Bridge::start_with_env(&[&server.url(), "--auth-timeout", "60"], &env);
+    second.send(&initialize_request(0, "2025-06-18")).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !second.stderr().contains("another mcp-tether") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the second copy says nothing: {}",
+            second.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let said = second.stderr();
+    assert!(
+        said.contains(&format!("pid {}", first.pid()))
+            && said.contains("callback on port")
+            && said.contains("waiting up to 90s"),
+        "{said}"
+    );
+    second.close_stdin();
+    let (ok, took) = second.wait_exit().await;
+    assert!(ok, "{}", second.stderr());
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert_eq!(login.logins().len(), 1, "the second copy opened no tab");
+}
