@@ -257,10 +257,12 @@ fn parse(raw: Bytes) -> Result<Message, Bytes> {
 async fn forward(upstream: Arc<Upstream>, downstream: Arc<Downstream>, msg: Message) {
     if let Err(e) = upstream.forward(&msg).await {
         if msg.expects_no_answer() {
-            tracing::warn!(
-                "could not forward a {}: {e}",
-                msg.method().unwrap_or("response")
-            );
+            let what = msg.method().unwrap_or("response");
+            match e {
+                // Told already, with the request that met it first.
+                UpstreamError::Again { .. } => tracing::debug!("could not forward a {what}: {e}"),
+                _ => tracing::warn!("could not forward a {what}: {e}"),
+            }
         }
         downstream.fail(&msg, &e).await;
     }

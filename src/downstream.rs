@@ -215,11 +215,13 @@ impl Downstream {
 
     /// Answers each request of `msg` still in flight with `err`.
     pub async fn fail(&self, msg: &Message, err: &UpstreamError) {
-        let ids: Vec<RawId> = {
+        let ids: Vec<(RawId, Box<str>)> = {
             let mut ledger = self.ledger.lock().expect("ledger lock");
             msg.request_ids()
-                .filter(|id| ledger.remove(&id.match_key()).is_some())
-                .cloned()
+                .filter_map(|id| match ledger.remove(&id.match_key()) {
+                    Some(Pending::Client { id, method, .. }) => Some((id, method)),
+                    _ => None,
+                })
                 .collect()
         };
         self.answer_with(ids, err).await;
@@ -228,7 +230,7 @@ impl Downstream {
     /// Answers every host request in flight with `err` (a legacy SSE stream
     /// was lost, so none of their answers can arrive any more).
     pub async fn fail_all(&self, err: &UpstreamError) {
-        let ids: Vec<RawId> = {
+        let ids: Vec<(RawId, Box<str>)> = {
             let mut ledger = self.ledger.lock().expect("ledger lock");
             let keys: Vec<IdKey> = ledger
                 .iter()
@@ -237,7 +239,7 @@ impl Downstream {
                 .collect();
             keys.into_iter()
                 .filter_map(|k| match ledger.remove(&k) {
-                    Some(Pending::Client { id, .. }) => Some(id),
+                    Some(Pending::Client { id, method, .. }) => Some((id, method)),
                     _ => None,
                 })
                 .collect()
@@ -253,15 +255,30 @@ impl Downstream {
         }
     }
 
-    async fn answer_with(&self, ids: Vec<RawId>, err: &UpstreamError) {
-        if !ids.is_empty()
-            && let Some(errors) = &self.errors
-        {
+    /// Answers each request with `err`, and tells the person once, in
+    /// words: which request failed and why. A failure already told (the
+    /// same detection failure again), or the bridge's own shutdown, is
+    /// logged only with -v.
+    async fn answer_with(&self, ids: Vec<(RawId, Box<str>)>, err: &UpstreamError) {
+        let Some((_, first)) = ids.first() else {
+            return;
+        };
+        if let Some(errors) = &self.errors {
             errors.record(err);
         }
-        for id in ids {
-            tracing::warn!("✗ {id}: {err}");
-            self.write(err.to_response(&id)).await;
+        let what = match ids.len() {
+            1 => format!("{first} failed"),
+            n => format!("{first} and {} more requests failed", n - 1),
+        };
+        match err {
+            UpstreamError::Again { .. } | UpstreamError::ShuttingDown => {
+                tracing::debug!("{what}: {err}");
+            }
+            _ => tracing::warn!("{what}: {err}"),
+        }
+        for (id, method) in &ids {
+            tracing::debug!(target: TRAFFIC, "✗ {id} {method}");
+            self.write(err.to_response(id)).await;
         }
     }
 

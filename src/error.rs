@@ -78,6 +78,21 @@ pub enum UpstreamError {
     )]
     CrossOrigin { url: String, endpoint: String },
 
+    #[error(
+        "{url} serves a web page, not MCP ({found}). Check the path: an MCP endpoint usually \
+         ends in /mcp, or /sse for older servers"
+    )]
+    WebPage { url: String, found: String },
+
+    /// A failure the bridge met a moment ago, told again without asking
+    /// the server again (detection is not re-run for every message).
+    #[error("{message}")]
+    Again {
+        message: String,
+        code: i64,
+        status: Option<StatusCode>,
+    },
+
     #[error("{url} does not speak {tried}. {hint}")]
     NoTransport {
         url: String,
@@ -108,6 +123,7 @@ impl UpstreamError {
     pub fn code(&self) -> i64 {
         match self {
             UpstreamError::Timeout { .. } => code::TIMEOUT,
+            UpstreamError::Again { code, .. } => *code,
             _ => code::UPSTREAM,
         }
     }
@@ -129,10 +145,56 @@ impl UpstreamError {
     pub fn suggests_other_transport(&self) -> bool {
         match self {
             UpstreamError::Status { status, .. } => {
-                matches!(status.as_u16(), 400 | 404 | 405 | 406 | 415)
+                matches!(status.as_u16(), 400 | 404 | 405 | 406 | 415 | 501)
             }
-            UpstreamError::BadBody { .. } | UpstreamError::NoTransport { .. } => true,
+            UpstreamError::BadBody { .. }
+            | UpstreamError::NoTransport { .. }
+            | UpstreamError::WebPage { .. } => true,
             _ => false,
+        }
+    }
+
+    /// Whether the server answered with a web page where MCP was expected
+    /// (an HTML answer to a POST, or to the event stream's GET).
+    pub fn is_web_page(&self) -> bool {
+        match self {
+            UpstreamError::Status { hint, .. } => *hint == WEB_PAGE_HINT,
+            UpstreamError::WebPage { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// What happened, in a few words and without the URL: for an error
+    /// that is one of several about the same URL.
+    pub fn brief(&self) -> String {
+        match self {
+            UpstreamError::Status { status, detail, .. } => format!("HTTP {status}{detail}"),
+            UpstreamError::WebPage { found, .. } => found.clone(),
+            UpstreamError::NoTransport { hint, .. } => hint.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether the failure is worth remembering for a moment, so that the
+    /// messages right behind the one that met it do not ask the server
+    /// again: what the server is or says, not authorization (which has its
+    /// own memory) or the bridge's own shutdown.
+    pub fn is_lasting(&self) -> bool {
+        !matches!(
+            self,
+            UpstreamError::Unauthorized { .. }
+                | UpstreamError::ShuttingDown
+                | UpstreamError::Again { .. }
+                | UpstreamError::HeaderCommand(_)
+        )
+    }
+
+    /// This failure, to be told again.
+    pub fn again(&self) -> UpstreamError {
+        UpstreamError::Again {
+            message: self.to_string(),
+            code: self.code(),
+            status: self.status(),
         }
     }
 
@@ -143,6 +205,7 @@ impl UpstreamError {
                 Some(*status)
             }
             UpstreamError::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
+            UpstreamError::Again { status, .. } => *status,
             _ => None,
         }
     }
@@ -176,9 +239,11 @@ impl UpstreamError {
         if status == StatusCode::UNAUTHORIZED {
             return UpstreamError::credentials_refused(url);
         }
+        let detail = describe_body(content_type, body);
         let hint = match status.as_u16() {
+            404 | 405 | 501 if detail == HTML_PAGE => WEB_PAGE_HINT,
             403 => "The server refused access; check the credentials in your headers",
-            404 | 405 => "Check that the URL is the server's MCP endpoint",
+            404 | 405 | 501 => "Check that the URL is the server's MCP endpoint",
             408 | 429 => "The server is busy; try again in a moment",
             400..=499 => "The server rejected the request; see its message",
             502..=504 => "A proxy or gateway in front of the server failed; try again later",
@@ -187,11 +252,18 @@ impl UpstreamError {
         UpstreamError::Status {
             url: url.into(),
             status,
-            detail: describe_body(content_type, body),
+            detail,
             hint,
         }
     }
 }
+
+/// What [`describe_body`] says of an HTML page.
+const HTML_PAGE: &str = " (an HTML page)";
+
+/// The hint for a web page where an MCP endpoint was expected.
+const WEB_PAGE_HINT: &str = "This URL serves a web page, not MCP: check the path (an MCP \
+                             endpoint usually ends in /mcp, or /sse for older servers)";
 
 /// What to check after a failed connection, by what failed.
 fn connect_hint(reason: &str) -> &'static str {
@@ -211,7 +283,7 @@ fn connect_hint(reason: &str) -> &'static str {
 /// document it was (an HTML error page is not worth quoting).
 pub fn describe_body(content_type: &str, body: &[u8]) -> String {
     if content_type.contains("html") || body.trim_ascii_start().starts_with(b"<") {
-        return " (an HTML page)".into();
+        return HTML_PAGE.into();
     }
     #[derive(serde::Deserialize)]
     struct ErrorBody {

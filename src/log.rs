@@ -38,8 +38,10 @@ pub fn init_with(
 ) -> io::Result<Option<PathBuf>> {
     let stderr_level = match (config.silent, config.verbosity) {
         (true, _) => LevelFilter::OFF,
-        (false, 0) if config.quiet => LevelFilter::WARN,
-        (false, 0) => LevelFilter::INFO,
+        // By default only what a person should act on: hosts show a
+        // bridge's stderr to people (Claude Code files every line as an
+        // error), so what went as planned is said from -v on (issue 19).
+        (false, 0) => LevelFilter::WARN,
         (false, 1) => LevelFilter::DEBUG,
         (false, _) => LevelFilter::TRACE,
     };

@@ -15,6 +15,7 @@ pub(crate) mod sse;
 mod streamable;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 use url::Url;
@@ -191,7 +192,15 @@ pub struct Upstream {
     /// For a 2026-07-28 host on a legacy server (E8): the `server/discover`
     /// result the bridge answers with, made from the server's `initialize`.
     discover_answer: std::sync::OnceLock<String>,
+    /// The last failed detection, told again to the messages right behind
+    /// the one that met it instead of asking the server again (issue 16).
+    failed_detection: std::sync::Mutex<Option<(Instant, UpstreamError)>>,
 }
+
+/// How long a failed detection is told again without asking the server:
+/// long enough for the messages a host sends right after `initialize`,
+/// short enough that a server restarting is found soon.
+const DETECTION_MEMORY: Duration = Duration::from_secs(5);
 
 impl Upstream {
     pub fn new(config: &Config, downstream: Arc<Downstream>) -> Result<Self, UpstreamError> {
@@ -217,17 +226,20 @@ impl Upstream {
             detecting: Mutex::new(()),
             host_initialize: std::sync::OnceLock::new(),
             discover_answer: std::sync::OnceLock::new(),
+            failed_detection: std::sync::Mutex::new(None),
         })
     }
 
     /// Sends one host message to the server.
     pub async fn forward(&self, msg: &Message) -> Result<(), UpstreamError> {
-        if msg.is_request("initialize")
-            && let Some(auth) = &self.shared.auth
-        {
+        if msg.is_request("initialize") {
             // The host starts over: the user asked to reconnect, which is
-            // worth a new sign-in after one that did not complete.
-            auth.allow_new_sign_in();
+            // worth a new detection and a new sign-in after one that did
+            // not complete.
+            self.failed_detection.lock().expect("detection lock").take();
+            if let Some(auth) = &self.shared.auth {
+                auth.allow_new_sign_in();
+            }
         }
         let transport = match self.current() {
             Some(transport) => transport,
@@ -236,11 +248,14 @@ impl Upstream {
                 match self.current() {
                     Some(transport) => transport,
                     None => {
+                        if let Some(again) = self.recent_detection_failure() {
+                            return Err(again);
+                        }
                         self.shared.load_headers().await?;
                         if msg.is_request("initialize") {
                             let _ = self.host_initialize.set(msg.clone());
                         }
-                        return self.detect(msg).await;
+                        return self.detect(msg).await.map_err(|e| self.remember(e));
                     }
                 }
             }
@@ -254,6 +269,23 @@ impl Upstream {
             }
             other => other,
         }
+    }
+
+    /// A detection that failed a moment ago, if any, to be told again.
+    fn recent_detection_failure(&self) -> Option<UpstreamError> {
+        let failed = self.failed_detection.lock().expect("detection lock");
+        let (at, first) = failed.as_ref()?;
+        (at.elapsed() < DETECTION_MEMORY).then(|| first.again())
+    }
+
+    /// Keeps a failed detection for [`DETECTION_MEMORY`], when it says
+    /// something lasting about the server.
+    fn remember(&self, e: UpstreamError) -> UpstreamError {
+        if e.is_lasting() {
+            *self.failed_detection.lock().expect("detection lock") =
+                Some((Instant::now(), e.again()));
+        }
+        e
     }
 
     fn current(&self) -> Option<Arc<Transport>> {
@@ -571,11 +603,20 @@ fn both_failed(
     streamable: &UpstreamError,
     legacy: &UpstreamError,
 ) -> UpstreamError {
+    let attempts = format!(
+        "Streamable HTTP: {}; HTTP+SSE: {}",
+        streamable.brief(),
+        legacy.brief()
+    );
+    if streamable.is_web_page() && legacy.is_web_page() {
+        return UpstreamError::WebPage {
+            url: shared.shown_url.clone(),
+            found: attempts,
+        };
+    }
     UpstreamError::NoTransport {
         url: shared.shown_url.clone(),
         tried: "Streamable HTTP or legacy HTTP+SSE",
-        hint: format!(
-            "Streamable HTTP: {streamable}. HTTP+SSE: {legacy}. Check that the URL is the server's MCP endpoint"
-        ),
+        hint: format!("{attempts}. Check that the URL is the server's MCP endpoint"),
     }
 }

@@ -234,6 +234,15 @@ async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
         let body = shared.http.read_error_body(response, shown, 4096).await;
         return Err(UpstreamError::from_status(shown, status, &kind, &body));
     }
+    if kind.starts_with("text/html") {
+        return Err(UpstreamError::WebPage {
+            url: shown.clone(),
+            found: format!(
+                "its GET answered HTTP {} with an HTML page",
+                status.as_u16()
+            ),
+        });
+    }
     if kind != "text/event-stream" {
         return Err(UpstreamError::NoTransport {
             url: shown.clone(),

@@ -25,6 +25,7 @@ mod logging;
 mod login;
 mod matrix;
 mod mcpb;
+mod messages;
 mod migrate;
 mod npm;
 mod oauth;

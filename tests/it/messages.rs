@@ -1,0 +1,126 @@
+//! What a person sees (issues 16 and 19): hosts show a bridge's stderr to
+//! people (Claude Code files every line as an error), so at default
+//! verbosity the bridge says only what a person should act on, once, in
+//! words; and a URL that is not an MCP endpoint is named for what it is.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::everything::Everything;
+use crate::common::fault::{FaultServer, reply};
+use crate::common::{Bridge, error_message, free_port, initialize_request, wait_for_port};
+
+/// The stderr lines that are not empty.
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.trim().is_empty()).collect()
+}
+
+/// A host's usual opening: initialize, initialized, tools/list.
+async fn open_session(bridge: &mut Bridge) -> (serde_json::Value, serde_json::Value) {
+    bridge.send(&initialize_request(0, "2025-06-18")).await;
+    let init = bridge.answer_to(&json!(0)).await;
+    bridge
+        .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    let listed = bridge.request(json!(1), "tools/list", json!({})).await;
+    (init, listed)
+}
+
+/// Issue 19: a static web server (Python's http.server, which answers a
+/// POST with 501 and an HTML page) is named as one, with the path to
+/// check; the error says each thing once, and stderr has one line.
+#[tokio::test]
+async fn a_static_web_server_is_named_as_a_web_page() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("index.html"), "<html>hello</html>").unwrap();
+    let port = free_port();
+    let _server = tokio::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(root.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 serves files");
+    wait_for_port(port).await;
+    let url = format!("http://127.0.0.1:{port}/");
+    let mut bridge = Bridge::start(&[&url]);
+    let (init, listed) = open_session(&mut bridge).await;
+    let text = error_message(&init);
+    assert!(
+        text.contains("serves a web page, not MCP") && text.contains("HTTP 501"),
+        "{init}"
+    );
+    assert_eq!(text.matches(&url).count(), 1, "the URL once: {text}");
+    assert_eq!(text.matches("Check the path").count(), 1, "{text}");
+    assert_eq!(error_message(&listed), text, "the same reason");
+    bridge.close_stdin();
+    bridge.wait_exit().await;
+    let stderr = bridge.stderr();
+    assert_eq!(lines(&stderr).len(), 1, "one line: {stderr}");
+    assert!(stderr.contains("initialize failed:"), "{stderr}");
+}
+
+/// Issue 16: a failed detection is remembered for a moment: the messages
+/// right behind `initialize` get the same answer at once, without asking
+/// the server again; a new `initialize` (the host reconnecting) asks again.
+#[tokio::test]
+async fn a_failed_detection_is_not_rerun_for_every_message() {
+    let server = FaultServer::start(|_| async { reply(404, "text/html", "<html>no</html>") }).await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    bridge.send(&initialize_request(0, "2025-06-18")).await;
+    let init = bridge.answer_to(&json!(0)).await;
+    assert!(error_message(&init).contains("serves a web page"), "{init}");
+    let detection = server.got().len();
+    bridge
+        .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    let listed = bridge.request(json!(1), "tools/list", json!({})).await;
+    assert_eq!(error_message(&listed), error_message(&init));
+    assert_eq!(server.got().len(), detection, "{:?}", server.got());
+
+    bridge.send(&initialize_request(2, "2025-06-18")).await;
+    bridge.answer_to(&json!(2)).await;
+    assert_eq!(
+        server.got().len(),
+        2 * detection,
+        "a new initialize asks again"
+    );
+}
+
+/// Issue 19: connecting as planned is silent at default verbosity, also
+/// when it takes the fallback to legacy HTTP+SSE or `--protocol legacy`;
+/// `-v` tells the story.
+#[tokio::test]
+async fn a_normal_connection_is_silent_at_default_verbosity() {
+    let sse = Everything::sse().await;
+    let streamable = Everything::streamable().await;
+    for args in [
+        vec![sse.url()],
+        vec![streamable.url(), "--protocol".into(), "legacy".into()],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut bridge = Bridge::start(&args);
+        let (init, listed) = open_session(&mut bridge).await;
+        assert!(init["result"].is_object(), "{init}");
+        assert!(listed["result"]["tools"].is_array(), "{listed}");
+        bridge.close_stdin();
+        bridge.wait_exit().await;
+        assert_eq!(bridge.stderr(), "", "{args:?}");
+    }
+    let mut verbose = Bridge::start(&[&sse.url(), "-v"]);
+    open_session(&mut verbose).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        verbose.stderr().contains("connected over legacy HTTP+SSE"),
+        "{}",
+        verbose.stderr()
+    );
+}
