@@ -183,7 +183,7 @@ async fn import_mcp_remote(cli: Cli) -> anyhow::Result<()> {
     let shown = redact_url(&config.url);
     let base = crate::auth::mcp_remote::base_dir()
         .context("no home directory, so no mcp-remote store to look in")?;
-    let auth = Authorizer::new(http.clone(), config.url.clone(), options);
+    let auth = Authorizer::new(http.for_oauth(), config.url.clone(), options);
     let found = discovery::discover(&http, &config.url, None)
         .await
         .with_context(|| format!("finding {shown}'s authorization server"))?;
@@ -214,7 +214,7 @@ async fn login(cli: Cli) -> anyhow::Result<()> {
     }
     let http = Http::new(&config)?;
     let shown = redact_url(&config.url);
-    let auth = Authorizer::new(http.clone(), config.url.clone(), options);
+    let auth = Authorizer::new(http.for_oauth(), config.url.clone(), options);
     let sent = auth.header();
     match probe(&http, &config.url, &auth).await? {
         None if sent.is_some() => println!("Already signed in to {shown}."),

@@ -78,6 +78,13 @@ pub enum UpstreamError {
     )]
     CrossOrigin { url: String, endpoint: String },
 
+    #[error("{url} redirected to {to}, which mcp-tether does not follow: {reason}")]
+    Redirect {
+        url: String,
+        to: String,
+        reason: String,
+    },
+
     #[error(
         "{url} serves a web page, not MCP ({found}). Check the path: an MCP endpoint usually \
          ends in /mcp, or /sse for older servers"
@@ -175,18 +182,24 @@ impl UpstreamError {
         }
     }
 
-    /// Whether the failure is worth remembering for a moment, so that the
-    /// messages right behind the one that met it do not ask the server
-    /// again: what the server is or says, not authorization (which has its
-    /// own memory) or the bridge's own shutdown.
+    /// Whether the failure says something lasting about the URL (it is
+    /// not an MCP endpoint, or refuses the request for good), worth
+    /// remembering for a moment so that the messages right behind the one
+    /// that met it do not ask the server again. What may pass (a server
+    /// down, slow or failing, a 408 or 429) is not: the next request tries
+    /// again; authorization has its own memory.
     pub fn is_lasting(&self) -> bool {
-        !matches!(
-            self,
-            UpstreamError::Unauthorized { .. }
-                | UpstreamError::ShuttingDown
-                | UpstreamError::Again { .. }
-                | UpstreamError::HeaderCommand(_)
-        )
+        match self {
+            UpstreamError::WebPage { .. }
+            | UpstreamError::NoTransport { .. }
+            | UpstreamError::Redirect { .. }
+            | UpstreamError::CrossOrigin { .. }
+            | UpstreamError::BadBody { .. } => true,
+            UpstreamError::Status { status, .. } => {
+                status.is_client_error() && !matches!(status.as_u16(), 408 | 429)
+            }
+            _ => false,
+        }
     }
 
     /// This failure, to be told again.

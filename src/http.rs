@@ -6,6 +6,10 @@
 //! response headers ([`Http::send`]) and waiting between body chunks
 //! ([`Http::next_chunk`]), so an idle server-to-client stream is not cut by a
 //! limit meant for answers.
+//!
+//! Redirects are followed here, by hand, never by reqwest: every hop must
+//! pass the checks the first URL passed (scheme, reach), and what is sent to
+//! another origin is scoped ([`Redirects`], SECURITY.md "Redirects").
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -24,6 +28,41 @@ use crate::error::{UpstreamError, describe_reqwest};
 /// refused with an error, not held).
 pub const MAX_BODY: usize = 128 * 1024 * 1024;
 
+/// At most this many redirects per request.
+const MAX_REDIRECTS: usize = 5;
+
+/// Which redirects a request may follow, by what it is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redirects {
+    /// The MCP endpoint: GETs follow any redirect, other methods 307 and
+    /// 308 only (their body goes again; 301–303 would turn them into GETs).
+    /// Another origin gets only the protocol's own headers.
+    Mcp,
+    /// OAuth: documents (GET) follow redirects on their own origin only;
+    /// requests that carry credentials (registration, token, revocation:
+    /// POST) follow none.
+    OAuth,
+}
+
+/// The headers that may go to another origin after a redirect: the
+/// protocol's own. The user's headers (`--header`, `--header-command`),
+/// credentials (`Authorization`, `DPoP`, cookies) and the session id stay
+/// with the origin they were meant for.
+fn crosses_origins(name: &reqwest::header::HeaderName) -> bool {
+    let name = name.as_str();
+    matches!(
+        name,
+        "accept"
+            | "content-type"
+            | "content-length"
+            | "user-agent"
+            | "last-event-id"
+            | "mcp-protocol-version"
+            | "mcp-method"
+            | "mcp-name"
+    ) || name.starts_with("mcp-param-")
+}
+
 /// The shared client, with the user's headers and time limits.
 #[derive(Clone)]
 pub struct Http {
@@ -34,6 +73,7 @@ pub struct Http {
     timeouts: Timeouts,
     /// Host names servers named, and where they may resolve (SSRF).
     guard: std::sync::Arc<crate::reach::Guard>,
+    redirects: Redirects,
 }
 
 impl Http {
@@ -46,6 +86,8 @@ impl Http {
             .user_agent(concat!("mcp-tether/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.timeouts.connect)
             .tcp_nodelay(true)
+            // Followed in `send`, where every hop is checked.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(90))
             .dns_resolver(std::sync::Arc::new(crate::reach::Resolver(
                 std::sync::Arc::clone(&guard),
@@ -66,7 +108,17 @@ impl Http {
             dynamic: Default::default(),
             timeouts: config.timeouts,
             guard,
+            redirects: Redirects::Mcp,
         })
+    }
+
+    /// The same client for OAuth requests, which follow fewer redirects
+    /// ([`Redirects::OAuth`]).
+    pub fn for_oauth(&self) -> Http {
+        Http {
+            redirects: Redirects::OAuth,
+            ..self.clone()
+        }
     }
 
     /// Where host names may resolve: what servers named is watched (SSRF).
@@ -107,13 +159,88 @@ impl Http {
         self.client.request(method, url.clone())
     }
 
-    /// Sends a request and waits for its response headers, within the limit.
+    /// Sends a request and waits for its response headers, within the
+    /// limit, following the redirects its kind may follow ([`Redirects`]);
+    /// each hop is checked like the first URL ([`check_hop`]).
     pub async fn send(
         &self,
         request: RequestBuilder,
         shown_url: &str,
     ) -> Result<Response, UpstreamError> {
-        match tokio::time::timeout(self.timeouts.headers, request.send()).await {
+        let (client, request) = request.build_split();
+        let mut request = request.map_err(|e| UpstreamError::Connect {
+            url: shown_url.to_owned(),
+            reason: describe_reqwest(&e),
+        })?;
+        let first = request.url().clone();
+        for hop in 0.. {
+            let again = request.try_clone();
+            let from = request.url().clone();
+            let method = request.method().clone();
+            let response = self.execute(&client, request, shown_url).await?;
+            let Some(next) = redirect_target(&response, &from) else {
+                return Ok(response);
+            };
+            let refused = |reason: String| UpstreamError::Redirect {
+                url: shown_url.to_owned(),
+                to: crate::log::redact_url(&next),
+                reason,
+            };
+            let status = response.status().as_u16();
+            let Some(mut again) =
+                again.filter(|_| follows(self.redirects, &method, status, &from, &next))
+            else {
+                return Err(refused(self.why_not_followed(&method, status)));
+            };
+            if hop >= MAX_REDIRECTS {
+                return Err(refused(format!("more than {MAX_REDIRECTS} redirects")));
+            }
+            check_hop(&self.guard, &first, &from, &next).map_err(refused)?;
+            if next.origin() != from.origin() {
+                let headers = again.headers_mut();
+                let dropped: Vec<_> = headers
+                    .keys()
+                    .filter(|name| !crosses_origins(name))
+                    .cloned()
+                    .collect();
+                for name in dropped {
+                    headers.remove(name);
+                }
+                tracing::debug!(
+                    "following a redirect to {} without the headers meant for {}",
+                    crate::log::redact_url(&next),
+                    crate::log::redact_url(&from)
+                );
+            }
+            *again.url_mut() = next;
+            request = again;
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Why a redirect of this kind of request is not followed.
+    fn why_not_followed(&self, method: &reqwest::Method, status: u16) -> String {
+        match (self.redirects, *method == reqwest::Method::GET) {
+            (Redirects::OAuth, true) => {
+                "OAuth documents are followed only on their own origin".into()
+            }
+            (Redirects::OAuth, false) => {
+                "OAuth requests that carry credentials follow no redirect".into()
+            }
+            (Redirects::Mcp, _) => format!(
+                "a {method} answered with HTTP {status} would become a GET; use the URL it names"
+            ),
+        }
+    }
+
+    /// One request, within the response-headers limit.
+    async fn execute(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        shown_url: &str,
+    ) -> Result<Response, UpstreamError> {
+        match tokio::time::timeout(self.timeouts.headers, client.execute(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(UpstreamError::Connect {
                 url: shown_url.to_owned(),
@@ -191,6 +318,57 @@ impl Http {
     }
 }
 
+/// Where a redirect leads, if `response` is one (301, 302, 303, 307, 308
+/// with a `Location` that is a URL).
+fn redirect_target(response: &Response, from: &Url) -> Option<Url> {
+    if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response.headers().get(reqwest::header::LOCATION)?;
+    from.join(location.to_str().ok()?).ok()
+}
+
+/// Whether a request of this kind follows this redirect at all.
+fn follows(kind: Redirects, method: &reqwest::Method, status: u16, from: &Url, next: &Url) -> bool {
+    let get = *method == reqwest::Method::GET || *method == reqwest::Method::HEAD;
+    match kind {
+        Redirects::Mcp => get || matches!(status, 307 | 308),
+        Redirects::OAuth => get && next.origin() == from.origin(),
+    }
+}
+
+/// The checks every hop passes, as the first URL did (issue 17): the
+/// scheme (never from https down to http; plain http only to this machine
+/// or the same host, as H6 allows), and reach (SSRF: never nearer to this
+/// machine than the first URL, by what the URL says; a host name is
+/// watched, so the resolver holds it to the same when it is resolved).
+pub fn check_hop(
+    guard: &crate::reach::Guard,
+    first: &Url,
+    from: &Url,
+    next: &Url,
+) -> Result<(), String> {
+    match (from.scheme(), next.scheme()) {
+        (_, "https") => {}
+        ("https", "http") => return Err("it leads from https down to plain http".into()),
+        ("http", "http")
+            if crate::config::is_loopback(next) || next.host_str() == from.host_str() => {}
+        ("http", "http") => {
+            return Err("plain http to another host is allowed only on this machine".into());
+        }
+        (_, other) => return Err(format!("{other}: is not an http(s) URL")),
+    }
+    if crate::reach::of_url(next) < guard.reach_of(first) {
+        return Err(
+            "it leads nearer to this machine than the server (this machine or the local \
+             network; refused so that a server cannot reach services it should not, SSRF)"
+                .into(),
+        );
+    }
+    guard.watch(next, first);
+    Ok(())
+}
+
 /// The certificates of a PEM file to trust beside the system's.
 fn ca_certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, UpstreamError> {
     let failed = |reason: String| UpstreamError::Connect {
@@ -214,4 +392,101 @@ pub fn content_type(response: &Response) -> String {
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    /// Issue 17: every hop of a redirect passes the checks the first URL
+    /// passed. A public server cannot redirect the bridge to a cloud
+    /// metadata address, the local network or this machine (SSRF), nor
+    /// from https down to plain http.
+    #[test]
+    fn a_redirect_may_not_lead_nearer_or_down_to_plain_http() {
+        let guard = crate::reach::Guard::default();
+        let public = url("https://mcp.example.com/mcp");
+        for near in [
+            "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://10.0.0.8/mcp",
+            "https://127.0.0.1:8080/mcp",
+            "https://localhost/mcp",
+            "https://[::1]/mcp",
+        ] {
+            assert!(
+                check_hop(&guard, &public, &public, &url(near)).is_err(),
+                "{near}"
+            );
+        }
+        let down = check_hop(&guard, &public, &public, &url("http://mcp.example.com/mcp"));
+        assert!(down.unwrap_err().contains("down to plain http"));
+        assert!(
+            check_hop(
+                &guard,
+                &public,
+                &public,
+                &url("https://other.example.com/mcp")
+            )
+            .is_ok()
+        );
+        assert!(check_hop(&guard, &public, &public, &url("file:///etc/passwd")).is_err());
+        // A server on this machine (local development) may redirect on it.
+        let local = url("http://127.0.0.1:3000/mcp");
+        assert!(check_hop(&guard, &local, &local, &url("http://localhost:4000/mcp")).is_ok());
+        // The check is against the first URL, not the last hop.
+        let lan = url("https://10.0.0.8/mcp");
+        assert!(check_hop(&guard, &public, &lan, &url("https://10.0.0.9/mcp")).is_err());
+    }
+
+    /// Issue 17: which redirects each kind of request follows at all.
+    #[test]
+    fn each_kind_of_request_follows_only_its_redirects() {
+        use reqwest::Method;
+        let here = url("https://as.example.com/.well-known/oauth-authorization-server");
+        let same = url("https://as.example.com/.well-known/oauth-authorization-server/");
+        let other = url("https://elsewhere.example.com/metadata");
+        // OAuth documents: on their own origin only.
+        assert!(follows(Redirects::OAuth, &Method::GET, 301, &here, &same));
+        assert!(!follows(Redirects::OAuth, &Method::GET, 302, &here, &other));
+        // OAuth requests with credentials: never.
+        assert!(!follows(Redirects::OAuth, &Method::POST, 307, &here, &same));
+        // The MCP endpoint: a POST keeps its method and body only on 307/308.
+        assert!(follows(Redirects::Mcp, &Method::POST, 307, &here, &other));
+        assert!(follows(Redirects::Mcp, &Method::POST, 308, &here, &other));
+        assert!(!follows(Redirects::Mcp, &Method::POST, 302, &here, &other));
+        assert!(follows(Redirects::Mcp, &Method::GET, 302, &here, &other));
+    }
+
+    /// Issue 17: only the protocol's own headers cross to another origin.
+    #[test]
+    fn only_protocol_headers_cross_origins() {
+        use reqwest::header::HeaderName;
+        for kept in [
+            "accept",
+            "content-type",
+            "mcp-protocol-version",
+            "mcp-method",
+            "mcp-param-region",
+        ] {
+            assert!(crosses_origins(&HeaderName::from_static(kept)), "{kept}");
+        }
+        for dropped in [
+            "authorization",
+            "dpop",
+            "cookie",
+            "mcp-session-id",
+            "x-api-key",
+            "proxy-authorization",
+        ] {
+            assert!(
+                !crosses_origins(&HeaderName::from_static(dropped)),
+                "{dropped}"
+            );
+        }
+    }
 }

@@ -205,10 +205,13 @@ const DETECTION_MEMORY: Duration = Duration::from_secs(5);
 impl Upstream {
     pub fn new(config: &Config, downstream: Arc<Downstream>) -> Result<Self, UpstreamError> {
         let http = Http::new(config)?;
-        let auth = config
-            .auth
-            .clone()
-            .map(|options| Arc::new(Authorizer::new(http.clone(), config.url.clone(), options)));
+        let auth = config.auth.clone().map(|options| {
+            Arc::new(Authorizer::new(
+                http.for_oauth(),
+                config.url.clone(),
+                options,
+            ))
+        });
         let shared = Shared {
             http,
             url: config.url.clone(),

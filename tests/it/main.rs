@@ -32,6 +32,7 @@ mod oauth;
 mod probe;
 mod proxy;
 mod record;
+mod redirects;
 mod release;
 mod shutdown;
 mod signin;
