@@ -35,7 +35,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         tracing::info!("writing a debug log to {}", path.display());
     }
     for note in &config.notes {
-        tracing::info!("{note}");
+        tracing::warn!("{note}");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -62,7 +62,7 @@ async fn the_bridge_takes_over_mcp_remotes_sign_in_by_itself() {
     let mut env = login.vars().to_vec();
     let store_dir = store.path().to_str().unwrap();
     env.push(("MCP_REMOTE_CONFIG_DIR", store_dir));
-    let mut bridge = Bridge::start_with_env(&[&server.url()], &env);
+    let mut bridge = Bridge::start_with_env(&[&server.url(), "-v"], &env);
     bridge.initialize("2025-06-18").await;
     let echo = bridge
         .call_tool(1, "echo", json!({ "message": "switched" }))
