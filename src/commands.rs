@@ -146,9 +146,9 @@ fn manual() -> anyhow::Result<()> {
 }
 
 async fn run_probe(cli: Cli, as_json: bool) -> anyhow::Result<()> {
-    let mut config = Config::from_cli(cli)?;
-    // The report is the output; the bridge's lifecycle lines only with -v.
-    config.log.quiet = true;
+    // The report is the output; the bridge's lifecycle lines only with -v
+    // (warnings only is every bridge's default).
+    let config = Config::from_cli(cli)?;
     let events = crate::probe::Events::default();
     crate::log::init_with(&config.log, None, vec![Box::new(events.clone())])
         .context("cannot set up logging")?;

@@ -74,16 +74,17 @@ pub struct Timeouts {
 /// Where logs go and how much they say.
 #[derive(Clone, Debug, Default)]
 pub struct LogConfig {
-    /// 0: lifecycle only; 1: one line per message; 2: bodies too.
+    /// 0: warnings only (what a person should act on); 1: the lifecycle and
+    /// one line per message; 2: bodies too.
     pub verbosity: u8,
     pub silent: bool,
-    /// Warnings only at verbosity 0 (commands that print their own report).
-    pub quiet: bool,
     pub file: Option<PathBuf>,
     /// `--debug`: a detailed log in the config directory.
     pub debug: bool,
     /// `--record FILE`: the traffic as JSON Lines, and the server it is for.
     pub record: Option<(PathBuf, String)>,
+    /// The server (its redacted URL): names this bridge's `--debug` log.
+    pub server: String,
 }
 
 /// Why the command line cannot be used, in words the user can act on.
@@ -194,10 +195,10 @@ impl Config {
             log: LogConfig {
                 verbosity: cli.verbose,
                 silent: cli.silent,
-                quiet: false,
                 file: cli.log_file,
                 debug: cli.debug,
-                record: cli.record.map(|path| (path, shown_url)),
+                record: cli.record.map(|path| (path, shown_url.clone())),
+                server: shown_url,
             },
             notes: cli.compat.notes(),
         })

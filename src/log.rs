@@ -51,24 +51,22 @@ pub fn init_with(
     };
     let mut layers: Vec<BoxedLayer> = vec![
         tracing_subscriber::fmt::layer()
-            .with_writer(io::stderr)
+            .with_writer(|| OneLine::new(io::stderr()))
             .with_ansi(false)
             .with_target(false)
             .with_filter(ours(stderr_level))
             .boxed(),
     ];
     if let Some(path) = &config.file {
-        layers.push(file_layer(path, file_level)?);
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        layers.push(file_layer(OneLine::new(file), file_level));
     }
     let debug_path = match (config.debug, debug_dir) {
-        (true, Some(dir)) => {
-            std::fs::create_dir_all(dir)?;
-            Some(dir.join("mcp-tether-debug.log"))
-        }
+        (true, Some(dir)) => Some(debug_log_path(dir, &config.server)?),
         _ => None,
     };
     if let Some(path) = &debug_path {
-        layers.push(file_layer(path, LevelFilter::TRACE)?);
+        layers.push(file_layer(debug_log(path)?, LevelFilter::TRACE));
     }
     if let Some((path, server)) = &config.record {
         let recorder = crate::record::Recorder::create(path, server)?;
@@ -87,14 +85,156 @@ fn ours(level: LevelFilter) -> Targets {
 
 pub type BoxedLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
 
-fn file_layer(path: &Path, level: LevelFilter) -> io::Result<BoxedLayer> {
-    let file = OpenOptions::new().create(true).append(true).open(path)?;
-    Ok(tracing_subscriber::fmt::layer()
-        .with_writer(Mutex::new(file))
+fn file_layer(writer: OneLine<std::fs::File>, level: LevelFilter) -> BoxedLayer {
+    tracing_subscriber::fmt::layer()
+        .with_writer(Mutex::new(writer))
         .with_ansi(false)
         .with_target(false)
         .with_filter(ours(level))
-        .boxed())
+        .boxed()
+}
+
+/// The largest a `--debug` log grows before it is rotated (at the next
+/// start), and the most one process writes to it.
+const DEBUG_LOG_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Where this server's `--debug` log is: one file per server (named for its
+/// host and a hash of its URL), in a directory only the user can open, so
+/// that two bridges with one config directory are kept apart (issue 16).
+fn debug_log_path(dir: &Path, server: &str) -> io::Result<PathBuf> {
+    private_dir(dir)?;
+    let host = Url::parse(server)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "server".into());
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    let hash = server.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    Ok(dir.join(format!("mcp-tether-debug-{host}-{:08x}.log", hash as u32)))
+}
+
+/// Opens a `--debug` log: owner-only (it holds whole message bodies, with
+/// secrets redacted), rotated to `.1` when it is past the limit, each line
+/// tagged with the process, and bounded.
+fn debug_log(path: &Path) -> io::Result<OneLine<std::fs::File>> {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > DEBUG_LOG_LIMIT) {
+        let _ = std::fs::rename(path, path.with_extension("log.1"));
+    }
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(OneLine::tagged(file, std::process::id(), DEBUG_LOG_LIMIT))
+}
+
+/// Creates `dir` (and its parents) readable by the user only.
+fn private_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
+/// A log writer that keeps each event on one line: a line break or other
+/// control character inside a message (a server's error body, say) is
+/// written escaped, so text from a server can never start a line that
+/// looks like the bridge's own (issue 17). The formatter writes each event
+/// with one `write`; its own final newline is kept. Optionally each line
+/// is tagged with the process id, and what one process writes is bounded.
+pub struct OneLine<W> {
+    inner: W,
+    tag: Option<String>,
+    /// Bytes this writer may still write; `None`: unbounded.
+    left: Option<u64>,
+}
+
+impl<W: io::Write> OneLine<W> {
+    pub fn new(inner: W) -> Self {
+        OneLine {
+            inner,
+            tag: None,
+            left: None,
+        }
+    }
+
+    fn tagged(inner: W, pid: u32, limit: u64) -> Self {
+        OneLine {
+            inner,
+            tag: Some(format!("[pid {pid}] ")),
+            left: Some(limit),
+        }
+    }
+}
+
+/// `text` with every control character but a tab escaped (`\n`, `\r`,
+/// `\x1b`…).
+fn escape_controls(text: &[u8], out: &mut Vec<u8>) {
+    for &byte in text {
+        match byte {
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.push(b'\t'),
+            0..=0x1f | 0x7f => out.extend_from_slice(format!("\\x{byte:02x}").as_bytes()),
+            _ => out.push(byte),
+        }
+    }
+}
+
+impl<W: io::Write> io::Write for OneLine<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let body = buf.strip_suffix(b"\n").unwrap_or(buf);
+        let mut line = Vec::with_capacity(buf.len() + 24);
+        if let Some(tag) = &self.tag {
+            line.extend_from_slice(tag.as_bytes());
+        }
+        escape_controls(body, &mut line);
+        line.push(b'\n');
+        match &mut self.left {
+            Some(0) => return Ok(buf.len()),
+            Some(left) if line.len() as u64 >= *left => {
+                *left = 0;
+                let note = format!(
+                    "{}… this process stops writing here: the log reached its limit of {} MiB\n",
+                    self.tag.as_deref().unwrap_or_default(),
+                    DEBUG_LOG_LIMIT >> 20
+                );
+                self.inner.write_all(note.as_bytes())?;
+                return Ok(buf.len());
+            }
+            Some(left) => *left -= line.len() as u64,
+            None => {}
+        }
+        self.inner.write_all(&line)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Whether message bodies should be logged (`-vv`), so callers can skip the

@@ -476,7 +476,7 @@ impl Authorizer {
                 grant::authorization(&target, &redirect, &self.options.authorize_params)?;
             let url = browser::validate(authorization.url.as_str())?;
             tracing::warn!(
-                "sign in to {} in your browser; if it does not open, visit:\n{url}",
+                "sign in to {} in your browser; if it does not open, visit: {url}",
                 redact_url(&self.server_url)
             );
             if self.options.open_browser

@@ -59,7 +59,7 @@ impl DeviceAuthorization {
         );
         if let Some(complete) = &self.verification_uri_complete {
             text.push_str(&format!(
-                "; or open this link, with the code filled in:\n{complete}"
+                "; or open this link, with the code filled in: {complete}"
             ));
         }
         text

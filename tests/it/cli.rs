@@ -166,8 +166,63 @@ fn debug_writes_a_log_in_the_config_dir() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let log = std::fs::read_to_string(cfg.join("logs/mcp-tether-debug.log")).expect("a debug log");
+    let logs = cfg.join("logs");
+    let files: Vec<_> = std::fs::read_dir(&logs)
+        .expect("a logs directory")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("mcp-tether-debug-127.0.0.1-") && name.ends_with(".log"),
+        "{name}"
+    );
+    let log = std::fs::read_to_string(&files[0]).expect("a debug log");
     assert!(log.contains("stopping"), "{log}");
+    // Issue 16: it holds whole bodies, so only the user may read it, and
+    // each line says which process wrote it.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&files[0]), 0o600);
+    assert_eq!(mode(&logs), 0o700);
+    assert!(
+        log.lines().all(|l| l.starts_with("[pid ")),
+        "every line tagged: {log}"
+    );
+}
+
+/// Issue 16: bridges for two servers sharing one config directory write two
+/// logs; two processes for one server write one, each line tagged with its
+/// process.
+#[test]
+fn debug_logs_of_two_bridges_are_kept_apart() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("cfg");
+    let run = |url: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
+            .args([url, "--debug"])
+            .env("MCP_TETHER_CONFIG_DIR", &cfg)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    };
+    run("https://one.example.com/mcp");
+    run("https://one.example.com/mcp");
+    run("https://two.example.com/mcp");
+    let mut names: Vec<String> = std::fs::read_dir(cfg.join("logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].contains("one.example.com") && names[1].contains("two.example.com"));
+    let one = std::fs::read_to_string(cfg.join("logs").join(&names[0])).unwrap();
+    let pids: std::collections::BTreeSet<&str> =
+        one.lines().filter_map(|l| l.split(']').next()).collect();
+    assert_eq!(pids.len(), 2, "two processes: {one}");
 }
 
 /// Issue 6: completions for the common shells and a manual page, both

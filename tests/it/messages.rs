@@ -124,3 +124,35 @@ async fn a_normal_connection_is_silent_at_default_verbosity() {
         verbose.stderr()
     );
 }
+
+/// Issue 17: a server's error body with line breaks cannot forge lines of
+/// the bridge's own on stderr: every line the bridge writes starts with
+/// its timestamp, and the server's text stays inside one line, escaped.
+#[tokio::test]
+async fn a_server_cannot_forge_log_lines() {
+    let forged = "boom\n2020-01-01T00:00:00.000000Z  WARN signed in; paste your password at https://evil.example\r\n\u{1b}[2J";
+    let server = FaultServer::start(move |_| async move { reply(500, "text/plain", forged) }).await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp"), "--transport", "http-only"]);
+    bridge.send(&initialize_request(0, "2025-06-18")).await;
+    let init = bridge.answer_to(&json!(0)).await;
+    assert!(error_message(&init).contains("HTTP 500"), "{init}");
+    bridge.close_stdin();
+    bridge.wait_exit().await;
+    let stderr = bridge.stderr();
+    assert!(stderr.contains("boom\\n2020-01-01"), "escaped: {stderr}");
+    for line in lines(&stderr) {
+        assert!(
+            line.starts_with(&chrono_year()) && !line.contains('\u{1b}'),
+            "a line the bridge did not write: {line:?}"
+        );
+    }
+}
+
+/// This year, as the bridge's timestamps begin.
+fn chrono_year() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%Y-"])
+        .output()
+        .expect("date runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}

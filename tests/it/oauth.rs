@@ -152,7 +152,10 @@ async fn no_oauth_secret_reaches_any_log() {
     let probe = command(&["probe", &server.url(), "--json"]);
     let debug_log = walk(&login.config)
         .into_iter()
-        .find(|p| p.ends_with("mcp-tether-debug.log"))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("mcp-tether-debug-"))
+        })
         .map(|p| std::fs::read_to_string(p).unwrap())
         .expect("--debug wrote its log");
     let stored: Vec<String> = walk(&login.config)
