@@ -10,9 +10,15 @@
 //! that says what to do.
 //!
 //! The HTTP it speaks is the least a browser needs: one request line read
-//! (bounded), one response written, connection closed.
+//! (bounded in size and time), one response written, connection closed.
+//! Connections are served concurrently, up to a cap, each with a short read
+//! deadline, so idle or flooding local connections cannot delay the
+//! browser's redirect (issue 17). The listener holds the port on both
+//! loopback addresses when the redirect URI names `localhost`: a browser may
+//! resolve it to `::1`, and another local process must not be able to take
+//! `[::1]` on the same port and receive the code.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -23,6 +29,11 @@ use crate::secret::Secret;
 
 /// The longest request line read from the browser.
 const MAX_REQUEST_LINE: usize = 16 * 1024;
+/// How long a connection may take to send its request line: a browser
+/// sends it at once.
+const READ_DEADLINE: Duration = Duration::from_millis(1500);
+/// Connections served at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 256;
 
 /// What the redirect must carry to be accepted.
 #[derive(Debug)]
@@ -61,20 +72,30 @@ pub enum CallbackError {
 
 /// A bound callback listener.
 pub struct Callback {
-    listener: TcpListener,
+    /// 127.0.0.1, and `[::1]` on the same port where the machine has IPv6.
+    listeners: Vec<TcpListener>,
     redirect_uri: Url,
     path: String,
 }
 
 impl Callback {
     /// Binds `host:port` (port 0: any free port) on the loopback interface.
-    /// `host` is the name written into the redirect URI (`--host`).
+    /// `host` is the name written into the redirect URI (`--host`). The
+    /// port is held on `127.0.0.1` and, for any host name other than an
+    /// IPv4 literal, on `[::1]` too; a port another program holds on either
+    /// is reported (or, for port 0, another port is taken).
     pub async fn bind(host: &str, port: u16, path: &str) -> Result<Callback, CallbackError> {
-        let address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| CallbackError::Bind { port, source })?;
-        let port = listener
+        let both = host.parse::<Ipv4Addr>().is_err();
+        let mut tries = 0;
+        let listeners = loop {
+            match bind_loopback(port, both).await {
+                Ok(listeners) => break listeners,
+                // Port 0: the IPv4 port was free but not its IPv6 twin.
+                Err(_) if port == 0 && tries < 8 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        };
+        let port = listeners[0]
             .local_addr()
             .map_err(|source| CallbackError::Bind { port, source })?
             .port();
@@ -90,7 +111,7 @@ impl Callback {
             }
         })?;
         Ok(Callback {
-            listener,
+            listeners,
             redirect_uri,
             path,
         })
@@ -104,22 +125,37 @@ impl Callback {
     /// Serves requests until the login's redirect arrives, or `timeout`.
     /// Returns the authorization code. Requests for other paths (a browser's
     /// favicon) and redirects with the wrong `state` are answered and ignored.
+    /// Connections are served concurrently (at most [`MAX_CONNECTIONS`],
+    /// each given [`READ_DEADLINE`] to send its request line).
     pub async fn wait(
         &self,
         expect: &Expect,
         timeout: Duration,
     ) -> Result<Secret<String>, CallbackError> {
+        use futures_util::StreamExt as _;
         let deadline = tokio::time::Instant::now() + timeout;
+        let mut serving = futures_util::stream::FuturesUnordered::new();
+        let accepts: Vec<_> = self.listeners.iter().collect();
         loop {
-            let accepted = tokio::time::timeout_at(deadline, self.listener.accept()).await;
-            let Ok(Ok((stream, _))) = accepted else {
-                if accepted.is_err() {
+            let accept =
+                futures_util::future::select_all(accepts.iter().map(|l| Box::pin(l.accept())));
+            tokio::select! {
+                (accepted, _, _) = accept => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    if serving.len() >= MAX_CONNECTIONS {
+                        drop(stream);
+                        continue;
+                    }
+                    serving.push(self.serve(stream, expect));
+                }
+                Some(outcome) = serving.next(), if !serving.is_empty() => {
+                    if let Some(outcome) = outcome {
+                        return outcome;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
                     return Err(CallbackError::TimedOut(timeout));
                 }
-                continue;
-            };
-            if let Some(outcome) = self.serve(stream, expect).await {
-                return outcome;
             }
         }
     }
@@ -134,12 +170,7 @@ impl Callback {
         let mut line = Vec::new();
         let mut limited = (&mut stream).take(MAX_REQUEST_LINE as u64);
         let read = limited.read_until(b'\n', &mut line);
-        if tokio::time::timeout(Duration::from_secs(10), read)
-            .await
-            .ok()?
-            .ok()?
-            == 0
-        {
+        if tokio::time::timeout(READ_DEADLINE, read).await.ok()?.ok()? == 0 {
             return None;
         }
         let target = std::str::from_utf8(&line)
@@ -178,6 +209,28 @@ impl Callback {
             Rejection::Denied(error, description) => CallbackError::Denied { error, description },
             Rejection::Foreign(_) => unreachable!("handled above"),
         }))
+    }
+}
+
+/// Binds `port` on 127.0.0.1, and with `both` on `[::1]` as well (the same
+/// port). A machine without IPv6 gets the IPv4 listener alone; `[::1]`
+/// taken by another program is an error, since the browser may go there.
+async fn bind_loopback(port: u16, both: bool) -> Result<Vec<TcpListener>, CallbackError> {
+    let bind_error = |port, source| CallbackError::Bind { port, source };
+    let v4 = TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+        .await
+        .map_err(|e| bind_error(port, e))?;
+    let port = v4.local_addr().map_err(|e| bind_error(port, e))?.port();
+    if !both {
+        return Ok(vec![v4]);
+    }
+    match TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port)).await {
+        Ok(v6) => Ok(vec![v4, v6]),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(bind_error(port, e)),
+        Err(e) => {
+            tracing::debug!("no IPv6 loopback for the callback ({e}); 127.0.0.1 only");
+            Ok(vec![v4])
+        }
     }
 }
 

@@ -162,3 +162,63 @@ async fn a_taken_callback_port_is_reported_at_once() {
     assert!(matches!(err, CallbackError::Bind { .. }));
     assert!(err.to_string().contains(&port.to_string()), "{err}");
 }
+
+/// Issue 17: a flood of idle local connections cannot stall a sign-in:
+/// connections are served concurrently, each with a short deadline, so the
+/// browser's redirect is taken at once among 130 idle ones.
+#[tokio::test]
+async fn idle_connections_do_not_delay_the_browsers_redirect() {
+    let callback = Callback::bind("localhost", 0, "/cb").await.unwrap();
+    let base = callback.redirect_uri().clone();
+    let port = base.port().unwrap();
+    let waiting = tokio::spawn(async move {
+        let started = tokio::time::Instant::now();
+        let code = callback.wait(&expect("s"), Duration::from_secs(30)).await;
+        (code, started.elapsed())
+    });
+    let mut idle = Vec::new();
+    for _ in 0..130 {
+        idle.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sent = tokio::time::Instant::now();
+    let (status, _, _) = get(&format!("{base}?code=the-code&state=s")).await;
+    assert_eq!(status, 200);
+    let (code, _) = waiting.await.unwrap();
+    assert_eq!(code.unwrap().expose(), "the-code");
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "the redirect waited {:?}",
+        sent.elapsed()
+    );
+    drop(idle);
+}
+
+/// Issue 17: the redirect URI says `localhost`, which a browser may resolve
+/// to `::1`; the listener holds the port there too, so no other local
+/// process can take `[::1]` on it and receive the code; and a port whose
+/// `[::1]` another program holds is reported, not half-bound.
+#[tokio::test]
+async fn the_callback_port_is_held_on_both_loopbacks() {
+    let Ok(probe) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("this machine has no IPv6 loopback; nothing to hold there");
+        return;
+    };
+    drop(probe);
+    let callback = Callback::bind("localhost", 0, "/cb").await.unwrap();
+    let port = callback.redirect_uri().port().unwrap();
+    let taken = std::net::TcpListener::bind(("::1", port));
+    assert!(taken.is_err(), "another process could bind [::1]:{port}");
+
+    let squatter = std::net::TcpListener::bind("[::1]:0").unwrap();
+    let squatted = squatter.local_addr().unwrap().port();
+    let err = Callback::bind("localhost", squatted, "/cb")
+        .await
+        .err()
+        .expect("[::1] on that port is taken");
+    assert!(matches!(err, CallbackError::Bind { .. }), "{err}");
+}
