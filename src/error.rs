@@ -18,6 +18,11 @@ pub enum UpstreamError {
     #[error("could not connect to {url}: {reason}. {}", connect_hint(reason))]
     Connect { url: String, reason: String },
 
+    /// The bridge's own set-up failed (a CA file, the HTTP client): the
+    /// user's to fix, not the server's.
+    #[error("{0}")]
+    Setup(String),
+
     #[error("{url} did not {phase} within {}s. The server may be overloaded; try again, or raise --{flag}", after.as_secs_f64())]
     Timeout {
         url: String,
@@ -280,6 +285,9 @@ const WEB_PAGE_HINT: &str = "This URL serves a web page, not MCP: check the path
 
 /// What to check after a failed connection, by what failed.
 fn connect_hint(reason: &str) -> &'static str {
+    if let Some(explained) = crate::tls::explain(reason) {
+        return explained;
+    }
     let reason = reason.to_ascii_lowercase();
     if reason.contains("certificate") || reason.contains("tls") || reason.contains("handshake") {
         "The server's TLS certificate is not trusted by this machine, or TLS failed; check the \

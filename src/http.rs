@@ -95,12 +95,20 @@ impl Http {
         if config.ipv4 {
             builder = builder.local_address(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         }
-        for path in &config.ca_files {
-            builder = builder.tls_certs_merge(ca_certificates(path)?);
+        if !config.ca_files.is_empty() {
+            let setup = |e: crate::tls::TlsSetupError| UpstreamError::Setup(e.to_string());
+            let mut given = Vec::new();
+            for path in &config.ca_files {
+                given.extend(crate::tls::pem_certificates(path).map_err(setup)?);
+            }
+            builder =
+                builder.tls_backend_preconfigured(crate::tls::client_config(given).map_err(setup)?);
         }
-        let client = builder.build().map_err(|e| UpstreamError::Connect {
-            url: "(client set-up)".into(),
-            reason: describe_reqwest(&e),
+        let client = builder.build().map_err(|e| {
+            UpstreamError::Setup(format!(
+                "cannot set up the HTTP client: {}",
+                describe_reqwest(&e)
+            ))
         })?;
         Ok(Http {
             client,
@@ -367,20 +375,6 @@ pub fn check_hop(
     }
     guard.watch(next, first);
     Ok(())
-}
-
-/// The certificates of a PEM file to trust beside the system's.
-fn ca_certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, UpstreamError> {
-    let failed = |reason: String| UpstreamError::Connect {
-        url: "(client set-up)".into(),
-        reason: format!("cannot use the CA file {}: {reason}", path.display()),
-    };
-    let pem = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| failed(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(failed("it holds no PEM certificate".into()));
-    }
-    Ok(certs)
 }
 
 /// The media type of a response, lowercased, without parameters.

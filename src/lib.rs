@@ -47,6 +47,7 @@ pub mod replay;
 pub mod secret;
 pub mod stdio;
 pub mod store;
+pub mod tls;
 pub mod upstream;
 
 use std::path::PathBuf;

@@ -73,3 +73,117 @@ fn an_unreadable_ca_file_is_a_clear_error() {
         "{text}"
     );
 }
+
+/// Makes a self-signed certificate for localhost with the real openssl,
+/// as a person would: `extra` adds to its extensions.
+fn openssl_self_signed(dir: &std::path::Path, extra: &[&str]) {
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .arg("-keyout")
+        .arg(dir.join("server.key"))
+        .arg("-out")
+        .arg(dir.join("server.pem"))
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success());
+}
+
+/// Issue 16: a server with its own self-signed certificate (openssl's
+/// default `req -x509`, which is CA:TRUE, and a CA:FALSE one) is refused in
+/// words that say what to do, and trusted as the user means when they give
+/// that certificate with --ca-file or NODE_EXTRA_CA_CERTS (as mcp-remote
+/// users do).
+#[tokio::test]
+async fn a_self_signed_server_is_trusted_when_its_certificate_is_given() {
+    for extra in [
+        &[][..],
+        &["-addext", "basicConstraints=critical,CA:FALSE"][..],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        openssl_self_signed(dir.path(), extra);
+        let port = free_port();
+        let _server = crate::common::python(
+            "tls_server.py",
+            &[&port.to_string(), dir.path().to_str().unwrap(), "given"],
+        );
+        wait_for_port(port).await;
+        let url = format!("https://localhost:{port}/mcp");
+
+        let mut refused = Bridge::start(&[&url]);
+        refused.send(&initialize_request(1, "2025-06-18")).await;
+        let answer = refused.answer_to(&json!(1)).await;
+        let message = error_message(&answer);
+        assert!(message.contains("--ca-file"), "{extra:?}: {answer}");
+        if extra.is_empty() {
+            assert!(message.contains("self-signed"), "{answer}");
+        }
+
+        let cert = dir.path().join("server.pem");
+        let cert = cert.to_str().unwrap();
+        let ways: [Way<'_>; 2] = [
+            (&["--ca-file", cert], &[]),
+            (&[], &[("NODE_EXTRA_CA_CERTS", cert)]),
+        ];
+        for (args, env) in ways {
+            let mut all = vec![url.as_str()];
+            all.extend_from_slice(args);
+            let mut bridge = Bridge::start_with_env(&all, env);
+            bridge.initialize("2025-06-18").await;
+            let echo = bridge
+                .call_tool(2, "echo", json!({ "message": "pinned" }))
+                .await;
+            assert_eq!(
+                tool_text(&echo),
+                "pinned",
+                "{extra:?} {args:?} {env:?}: {echo}"
+            );
+        }
+    }
+}
+
+/// Issue 16: a certificate given for one server does not vouch for another
+/// server's different self-signed certificate.
+#[tokio::test]
+async fn a_given_certificate_vouches_only_for_itself() {
+    let theirs = tempfile::tempdir().unwrap();
+    openssl_self_signed(theirs.path(), &[]);
+    let mine = tempfile::tempdir().unwrap();
+    openssl_self_signed(mine.path(), &[]);
+    let port = free_port();
+    let _server = crate::common::python(
+        "tls_server.py",
+        &[&port.to_string(), theirs.path().to_str().unwrap(), "given"],
+    );
+    wait_for_port(port).await;
+    let other = mine.path().join("server.pem");
+    let mut bridge = Bridge::start(&[
+        &format!("https://localhost:{port}/mcp"),
+        "--ca-file",
+        other.to_str().unwrap(),
+    ]);
+    bridge.send(&initialize_request(1, "2025-06-18")).await;
+    let answer = bridge.answer_to(&json!(1)).await;
+    assert!(answer["error"].is_object(), "{answer}");
+}
+
+/// Issue 16: https:// to a port that speaks plain HTTP says so.
+#[tokio::test]
+async fn https_to_a_plain_http_port_says_to_use_http() {
+    let server = crate::common::everything::Everything::streamable().await;
+    let url = format!("https://127.0.0.1:{}/mcp", server.port);
+    let mut bridge = Bridge::start(&[&url]);
+    bridge.send(&initialize_request(1, "2025-06-18")).await;
+    let answer = bridge.answer_to(&json!(1)).await;
+    assert!(error_message(&answer).contains("use http://"), "{answer}");
+}

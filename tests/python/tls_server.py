@@ -1,10 +1,12 @@
 """A FastMCP server over HTTPS with a certificate from a private CA, like a
 company's internal server: for the --ca-file tests.
 
-Usage: tls_server.py PORT DIR
+Usage: tls_server.py PORT DIR [given]
 
 Writes DIR/ca.pem (the CA to trust) and serves https://localhost:PORT/mcp
-with a certificate that CA signed (for localhost and 127.0.0.1).
+with a certificate that CA signed (for localhost and 127.0.0.1). With
+`given`, serves DIR/server.pem and DIR/server.key as they are (a
+self-signed certificate made with openssl, say).
 """
 
 import datetime
@@ -21,6 +23,7 @@ from fastmcp import FastMCP
 
 port = int(sys.argv[1])
 out = sys.argv[2]
+given = len(sys.argv) > 3 and sys.argv[3] == "given"
 now = datetime.datetime.now(datetime.timezone.utc)
 valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=1))
 
@@ -68,16 +71,17 @@ cert = (
     .sign(ca_key, hashes.SHA256())
 )
 pem = serialization.Encoding.PEM
-with open(os.path.join(out, "ca.pem"), "wb") as f:
-    f.write(ca_cert.public_bytes(pem))
-with open(os.path.join(out, "server.pem"), "wb") as f:
-    f.write(cert.public_bytes(pem))
-with open(os.path.join(out, "server.key"), "wb") as f:
-    f.write(
-        key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+if not given:
+    with open(os.path.join(out, "ca.pem"), "wb") as f:
+        f.write(ca_cert.public_bytes(pem))
+    with open(os.path.join(out, "server.pem"), "wb") as f:
+        f.write(cert.public_bytes(pem))
+    with open(os.path.join(out, "server.key"), "wb") as f:
+        f.write(
+            key.private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
         )
-    )
 
 mcp = FastMCP("tether-tls-test")
 
