@@ -63,8 +63,12 @@ pub enum AuthError {
          services it should not (SSRF)"
     )]
     OutOfReach { url: String, server: String },
-    #[error("could not fetch {url}: {reason}")]
-    Fetch { url: String, reason: String },
+    #[error("could not fetch the {what} at {url}: {reason}")]
+    Fetch {
+        what: &'static str,
+        url: String,
+        reason: String,
+    },
 
     #[error("{url} is not valid {what}: {reason}")]
     BadDocument {

@@ -226,6 +226,34 @@ impl Http {
         unreachable!("the loop returns")
     }
 
+    /// Sends one request of a sign-in (`step`: "protected resource
+    /// metadata", "token request (refresh_token)"…): logged at -v with its
+    /// URL, status and time, and so recorded by `--record`, since these
+    /// happen between a 401 and a sign-in with nothing else to show them
+    /// (issue 16).
+    pub async fn send_step(
+        &self,
+        request: RequestBuilder,
+        shown_url: &str,
+        step: &str,
+    ) -> Result<Response, UpstreamError> {
+        let started = std::time::Instant::now();
+        let result = self.send(request, shown_url).await;
+        let took = started.elapsed();
+        match &result {
+            Ok(response) => tracing::debug!(
+                target: crate::log::TRAFFIC,
+                "OAuth {step}: {shown_url} → HTTP {} in {took:.1?}",
+                response.status().as_u16()
+            ),
+            Err(e) => tracing::debug!(
+                target: crate::log::TRAFFIC,
+                "OAuth {step}: {shown_url} failed in {took:.1?}: {e}"
+            ),
+        }
+        result
+    }
+
     /// Why a redirect of this kind of request is not followed.
     fn why_not_followed(&self, method: &reqwest::Method, status: u16) -> String {
         match (self.redirects, *method == reqwest::Method::GET) {

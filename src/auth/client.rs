@@ -111,7 +111,7 @@ pub async fn register(
         .body(body.to_string())
         .timeout(std::time::Duration::from_secs(30));
     let response = http
-        .send(request, &shown)
+        .send_step(request, &shown, "client registration")
         .await
         .map_err(|e| failed(e.to_string()))?;
     let status = response.status();

@@ -147,8 +147,9 @@ pub async fn discover(
     }
     if resource.is_some() {
         return Err(AuthError::Fetch {
+            what: "authorization server metadata",
             url: redact_url(&issuer),
-            reason: "no authorization server metadata at any well-known location".into(),
+            reason: "there is none at any well-known location".into(),
         });
     }
     Ok(Discovered {
@@ -174,7 +175,7 @@ async fn resource_metadata(
     }
     candidates.extend(well_known(server_url, "oauth-protected-resource"));
     for url in candidates {
-        let Some(body) = fetch(http, &url).await? else {
+        let Some(body) = fetch(http, &url, "protected resource metadata").await? else {
             continue;
         };
         let metadata: ResourceMetadata = parse(&url, &body, "protected resource metadata")?;
@@ -213,6 +214,7 @@ pub async fn issuer_metadata(http: &Http, issuer: &Url) -> Result<ServerMetadata
     match server_metadata(http, issuer, Some(issuer.as_str())).await? {
         Some((metadata, _)) => Ok(metadata),
         None => Err(AuthError::Fetch {
+            what: "authorization server metadata",
             url: redact_url(issuer),
             reason: "it publishes no OAuth or OpenID metadata".into(),
         }),
@@ -225,7 +227,7 @@ async fn server_metadata(
     named: Option<&str>,
 ) -> Result<Option<(ServerMetadata, Url)>, AuthError> {
     for url in server_metadata_urls(issuer) {
-        let Some(body) = fetch(http, &url).await? else {
+        let Some(body) = fetch(http, &url, "authorization server metadata").await? else {
             continue;
         };
         let metadata: ServerMetadata = parse(&url, &body, "authorization server metadata")?;
@@ -349,19 +351,20 @@ pub fn checked_url(text: &str) -> Result<Url, AuthError> {
 
 /// GETs a metadata document. `Ok(None)` when it is not there (any 4xx), so
 /// the next candidate is tried; other failures are errors.
-async fn fetch(http: &Http, url: &Url) -> Result<Option<Vec<u8>>, AuthError> {
+async fn fetch(http: &Http, url: &Url, what: &'static str) -> Result<Option<Vec<u8>>, AuthError> {
     let shown = redact_url(url);
     let request = http
         .bare_request(Method::GET, url)
         .header(ACCEPT, "application/json")
         .timeout(FETCH_TIMEOUT);
-    let mut response = http
-        .send(request, &shown)
-        .await
-        .map_err(|e| AuthError::Fetch {
-            url: shown.clone(),
-            reason: e.to_string(),
-        })?;
+    let mut response =
+        http.send_step(request, &shown, what)
+            .await
+            .map_err(|e| AuthError::Fetch {
+                what,
+                url: shown.clone(),
+                reason: e.to_string(),
+            })?;
     let status = response.status();
     if status.is_client_error() {
         tracing::debug!("no document at {shown} (HTTP {})", status.as_u16());
@@ -369,6 +372,7 @@ async fn fetch(http: &Http, url: &Url) -> Result<Option<Vec<u8>>, AuthError> {
     }
     if status != StatusCode::OK {
         return Err(AuthError::Fetch {
+            what,
             url: shown,
             reason: format!("HTTP {status}"),
         });
@@ -378,6 +382,7 @@ async fn fetch(http: &Http, url: &Url) -> Result<Option<Vec<u8>>, AuthError> {
         http.next_chunk(&mut response, &shown)
             .await
             .map_err(|e| AuthError::Fetch {
+                what,
                 url: shown.clone(),
                 reason: e.to_string(),
             })?

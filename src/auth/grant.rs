@@ -303,6 +303,21 @@ pub async fn revoke(
     })
 }
 
+/// Which step of a sign-in a form posted to the authorization server is,
+/// for the log: a token request by its grant, a revocation, or another
+/// request (the device authorization).
+fn step_of(fields: &[(&str, &str)]) -> String {
+    let field = |name: &str| fields.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    match (field("grant_type"), field("token")) {
+        (Some(grant), _) => format!(
+            "token request ({})",
+            grant.rsplit(':').next().unwrap_or(grant)
+        ),
+        (None, Some(_)) => "revocation".into(),
+        (None, None) => "device authorization".into(),
+    }
+}
+
 /// POSTs `fields` to an endpoint of `target`'s authorization server as its
 /// client (with a DPoP proof when bound), and returns the body of a
 /// successful answer, or why it failed.
@@ -341,7 +356,7 @@ pub(super) async fn post_form(
             request = request.header("dpop", key.proof("POST", url, None));
         }
         let response = http
-            .send(request, &shown)
+            .send_step(request, &shown, &step_of(fields))
             .await
             .map_err(|e| GrantError::Network(e.to_string()))?;
         let status = response.status();
@@ -643,8 +658,12 @@ async fn send(
     if let Some(key) = dpop {
         builder = builder.header("dpop", key.proof(request.method().as_str(), &url, None));
     }
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(request.body())
+        .into_owned()
+        .collect();
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut response = http
-        .send(builder, &shown)
+        .send_step(builder, &shown, &step_of(&form))
         .await
         .map_err(|e| HttpFailure(e.to_string()))?;
     let status = response.status();

@@ -73,9 +73,10 @@ impl LegacySse {
                 .header(CONTENT_TYPE, "application/json")
                 .body(msg.raw().clone())
         };
+        let started = std::time::Instant::now();
         let response = self.shared.send_authorized("POST", endpoint, build).await?;
         let status = response.status();
-        tracing::debug!(target: TRAFFIC, "POST {} → HTTP {}", msg.method().unwrap_or("(response)"), status.as_u16());
+        tracing::debug!(target: TRAFFIC, "POST {} → HTTP {} in {:.1?}", msg.method().unwrap_or("(response)"), status.as_u16(), started.elapsed());
         if status.is_success() {
             return Ok(());
         }

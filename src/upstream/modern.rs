@@ -243,13 +243,19 @@ impl Modern {
             ("mcp-protocol-version".into(), version),
             ("mcp-method".into(), method.to_owned()),
         ];
+        let started = std::time::Instant::now();
         let response = self
             .shared
             .send_authorized("POST", &self.shared.url, || {
                 build_post(&self.shared, msg.raw().clone(), &headers)
             })
             .await?;
-        tracing::debug!("{method} → HTTP {}", response.status().as_u16());
+        tracing::debug!(
+            target: crate::log::TRAFFIC,
+            "POST {method} → HTTP {} in {:.1?}",
+            response.status().as_u16(),
+            started.elapsed()
+        );
         Ok(())
     }
 
@@ -722,12 +728,24 @@ fn build_post(
 /// A refusal that carries a JSON-RPC error is that answer.
 async fn post(shared: &Shared, body: Bytes, headers: Vec<(Cow<'static, str>, String)>) -> Answer {
     let shown = &shared.shown_url;
+    let started = std::time::Instant::now();
     let response = shared
         .send_authorized("POST", &shared.url, || {
             build_post(shared, body.clone(), &headers)
         })
         .await?;
     let status = response.status();
+    let method = headers
+        .iter()
+        .find(|(name, _)| name == "mcp-method")
+        .map_or("(request)", |(_, value)| value.as_str());
+    // The same line as every transport's, so `--record` has it too.
+    tracing::debug!(
+        target: crate::log::TRAFFIC,
+        "POST {method} → HTTP {} in {:.1?}",
+        status.as_u16(),
+        started.elapsed()
+    );
     let kind = content_type(&response);
     if !status.is_success() {
         let body = shared

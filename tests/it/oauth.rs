@@ -312,3 +312,53 @@ async fn signs_in_over_legacy_sse() {
         assert_eq!(login.logins().len(), 1, "{transport}: one login");
     }
 }
+
+/// Issue 16: every step of a sign-in and of a refresh is visible at -v,
+/// with its URL, status and time, and recorded by --record: nothing happens
+/// unseen between the server's 401 and the sign-in.
+#[tokio::test]
+async fn every_sign_in_step_is_visible_at_v_and_recorded() {
+    let server = FastMcp::start(2).await;
+    let login = LoginEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("session.jsonl");
+    let mut bridge = Bridge::start_with_env(
+        &[&server.url(), "-v", "--record", record.to_str().unwrap()],
+        &login.vars(),
+    );
+    bridge.initialize("2025-06-18").await;
+    // The token lives 2 s: the next call refreshes first.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let echo = bridge
+        .call_tool(1, "echo", json!({ "message": "later" }))
+        .await;
+    assert_eq!(tool_text(&echo), "later");
+    bridge.close_stdin();
+    bridge.wait_exit().await;
+    let stderr = bridge.stderr();
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    for step in [
+        "OAuth protected resource metadata: ",
+        "OAuth authorization server metadata: ",
+        "OAuth client registration: ",
+        "OAuth token request (authorization_code): ",
+        "OAuth token request (refresh_token): ",
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(step))
+            .unwrap_or_else(|| panic!("no {step:?} at -v: {stderr}"));
+        assert!(
+            line.contains("http://127.0.0.1:")
+                && line.contains(" → HTTP ")
+                && line.contains(" in "),
+            "{line}"
+        );
+        assert!(
+            recorded
+                .lines()
+                .any(|l| l.contains("\"kind\":\"http\"") && l.contains(step)),
+            "{step:?} not recorded: {recorded}"
+        );
+    }
+}

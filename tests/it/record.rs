@@ -19,7 +19,8 @@ fn normalized(text: &str, pair: &OidcPair, code: &str) -> String {
         let mut line = line
             .replace(code, "CODE")
             .replace(&pair.issuer, "http://AS")
-            .replace(&pair.url(), "http://MCP/mcp");
+            .replace(&pair.url(), "http://MCP/mcp")
+            .replace(pair.url().trim_end_matches("/mcp"), "http://MCP");
         // "+1.234s" offsets and "(12.3 ms)" / "in 4.5ms" latencies.
         let words: Vec<String> = line
             .split(' ')
