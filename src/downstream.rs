@@ -35,6 +35,9 @@ pub struct Downstream {
     filter: Filter,
     errors: Option<ErrorRecorder>,
     next_private: AtomicU64,
+    /// Tools the server listed whose `x-mcp-header` annotations break
+    /// SEP-2243: left out of `tools/list`, calls to them refused.
+    unusable_tools: Mutex<std::collections::HashSet<String>>,
     /// Set for a 2026-07-28 host on a handshake server (E8): answers are
     /// made valid 2026-07-28 results on their way out, with the server's
     /// `serverInfo` (raw JSON) when it gave one.
@@ -58,6 +61,7 @@ impl Downstream {
             filter,
             errors: None,
             next_private: AtomicU64::new(1),
+            unusable_tools: Mutex::default(),
             modern_results: std::sync::OnceLock::new(),
         }
     }
@@ -93,6 +97,9 @@ impl Downstream {
     /// request is not sent at all: each of its requests is answered, the
     /// refused ones with their rule.
     fn refusal(&self, msg: &Message) -> Option<Bytes> {
+        if let Some(refused) = self.call_to_unusable_tool(msg) {
+            return Some(refused);
+        }
         if self.filter.is_empty() {
             return None;
         }
@@ -105,6 +112,38 @@ impl Downstream {
             Shape::Batch(kinds) => self.batch_refusal(msg.raw(), kinds),
             Shape::Single(_) => None,
         }
+    }
+
+    /// The answer to a call of a tool left out of `tools/list` because its
+    /// annotations break SEP-2243.
+    fn call_to_unusable_tool(&self, msg: &Message) -> Option<Bytes> {
+        let Shape::Single(Kind::Request { id, method }) = msg.shape() else {
+            return None;
+        };
+        if &**method != "tools/call" {
+            return None;
+        }
+        let name = msg.param("name")?;
+        let name: String = serde_json::from_str(&name).ok()?;
+        if !self
+            .unusable_tools
+            .lock()
+            .expect("tools lock")
+            .contains(&name)
+        {
+            return None;
+        }
+        tracing::info!("refused tools/call {name}: its x-mcp-header annotations break SEP-2243");
+        let message = format!(
+            "mcp-tether: tool '{name}' is not offered: its x-mcp-header annotations break the MCP \
+             rules (SEP-2243), so its calls cannot be routed; the server's inputSchema needs fixing"
+        );
+        Some(error_response(
+            Some(id),
+            code::INVALID_PARAMS,
+            &message,
+            None,
+        ))
     }
 
     fn batch_refusal(&self, raw: &[u8], kinds: &[Kind]) -> Option<Bytes> {
@@ -189,7 +228,11 @@ impl Downstream {
                     let raw = self
                         .filter
                         .filter_list(method, msg.raw())
-                        .unwrap_or_else(|| msg.into_raw());
+                        .unwrap_or_else(|| msg.raw().clone());
+                    let raw = match &**method {
+                        "tools/list" => self.without_unusable_tools(&msg, raw),
+                        _ => raw,
+                    };
                     self.complete_for_modern_host(method, raw)
                 }
                 _ => msg.into_raw(),
@@ -197,6 +240,30 @@ impl Downstream {
             self.send_out(raw, latency).await;
         }
         answered
+    }
+
+    /// A `tools/list` answer without the tools no client may call
+    /// (SEP-2243), which are remembered so that calls to them are refused.
+    fn without_unusable_tools(&self, msg: &Message, raw: Bytes) -> Bytes {
+        let unusable = crate::era::unusable_tools(msg);
+        if unusable.is_empty() {
+            return raw;
+        }
+        {
+            let mut known = self.unusable_tools.lock().expect("tools lock");
+            for name in &unusable {
+                if known.insert(name.clone()) {
+                    tracing::warn!(
+                        "left out the server's tool '{name}': its x-mcp-header annotations break \
+                         the MCP rules (SEP-2243), so no client may call it"
+                    );
+                }
+            }
+        }
+        crate::filter::retain_items(&raw, "tools", "name", |name| {
+            !unusable.iter().any(|u| u == name)
+        })
+        .unwrap_or(raw)
     }
 
     /// From now on, answers to the host are made valid 2026-07-28 results

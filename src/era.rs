@@ -535,8 +535,29 @@ impl ToolHeaders {
 /// The `x-mcp-header` designations of each tool in a `tools/list` answer:
 /// tool name → (path of property names, header token). Tools whose
 /// designations break the rules (SEP-2243) get none, so nothing is mirrored
-/// from them.
+/// from them (and the host never sees them: [`unusable_tools`]).
 pub fn tool_headers(answer: &Message) -> HashMap<String, Designations> {
+    tools_designations(answer)
+        .into_iter()
+        .map(|(name, found)| (name, found.unwrap_or_default()))
+        .collect()
+}
+
+/// The tools of a `tools/list` answer whose `x-mcp-header` annotations
+/// break SEP-2243's rules (an empty or non-token name, on a property that
+/// is not a string, integer or boolean, or a duplicate ignoring case): a
+/// client must not call them, so the bridge leaves them out of the list
+/// the host sees and refuses calls to them.
+pub fn unusable_tools(answer: &Message) -> Vec<String> {
+    tools_designations(answer)
+        .into_iter()
+        .filter(|(_, found)| found.is_none())
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// Each tool's designations, `None` where they break the rules.
+fn tools_designations(answer: &Message) -> Vec<(String, Option<Designations>)> {
     #[derive(Deserialize)]
     struct List {
         tools: Vec<Tool>,
@@ -548,7 +569,7 @@ pub fn tool_headers(answer: &Message) -> HashMap<String, Designations> {
         input_schema: Option<Value>,
     }
     let Some(list) = result_of::<List>(answer) else {
-        return HashMap::new();
+        return Vec::new();
     };
     list.tools
         .into_iter()
@@ -558,14 +579,7 @@ pub fn tool_headers(answer: &Message) -> HashMap<String, Designations> {
                 Some(schema) => designations(schema, &mut Vec::new(), &mut found),
                 None => true,
             };
-            if !valid {
-                tracing::warn!(
-                    tool = %tool.name,
-                    "the tool's x-mcp-header annotations break SEP-2243's rules; none are mirrored"
-                );
-                found.clear();
-            }
-            (tool.name, found)
+            (tool.name, valid.then_some(found))
         })
         .collect()
 }

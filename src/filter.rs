@@ -166,27 +166,13 @@ impl Filter {
         if rules.allow.0.is_empty() && rules.ignore.0.is_empty() {
             return None;
         }
-        let mut top = RawObject::parse(raw).ok()?;
-        let mut result = RawObject::parse(top.get("result")?.as_bytes()).ok()?;
-        let items: Vec<&RawValue> = serde_json::from_str(result.get(member)?).ok()?;
-        let kept: Vec<&str> = items
-            .iter()
-            .filter(|item| match item_name(item.get(), key) {
-                Some(name) => match self.verdict(kind, &name) {
-                    Some(refusal) => {
-                        tracing::debug!("filtered from {method}: {}", refusal.0);
-                        false
-                    }
-                    None => true,
-                },
-                None => true,
-            })
-            .map(|item| item.get())
-            .collect();
-        result.set(member, &format!("[{}]", kept.join(",")));
-        let result = result.to_bytes();
-        top.set("result", std::str::from_utf8(&result).ok()?);
-        Some(top.to_bytes())
+        retain_items(raw, member, key, |name| match self.verdict(kind, name) {
+            Some(refusal) => {
+                tracing::debug!("filtered from {method}: {}", refusal.0);
+                false
+            }
+            None => true,
+        })
     }
 
     /// Whether a server notification is about a filtered resource
@@ -197,6 +183,29 @@ impl Filter {
         }
         params_str(raw, "uri").is_some_and(|uri| self.verdict(Kind::Resource, &uri).is_some())
     }
+}
+
+/// A list answer (`result.<member>`, items named by `key`) with only the
+/// items `keep` accepts by name; every kept item, and every other member,
+/// keeps its bytes. `None` when the answer has no such list.
+pub fn retain_items(
+    raw: &[u8],
+    member: &str,
+    key: &str,
+    mut keep: impl FnMut(&str) -> bool,
+) -> Option<Bytes> {
+    let mut top = RawObject::parse(raw).ok()?;
+    let mut result = RawObject::parse(top.get("result")?.as_bytes()).ok()?;
+    let items: Vec<&RawValue> = serde_json::from_str(result.get(member)?).ok()?;
+    let kept: Vec<&str> = items
+        .iter()
+        .filter(|item| item_name(item.get(), key).is_none_or(|name| keep(&name)))
+        .map(|item| item.get())
+        .collect();
+    result.set(member, &format!("[{}]", kept.join(",")));
+    let result = result.to_bytes();
+    top.set("result", std::str::from_utf8(&result).ok()?);
+    Some(top.to_bytes())
 }
 
 /// The item a request uses: its kind and name (or URI).

@@ -231,10 +231,11 @@ async fn server_metadata(
             continue;
         };
         let metadata: ServerMetadata = parse(&url, &body, "authorization server metadata")?;
-        // G4/G5: the issuer named, up to a trailing slash, which servers
-        // (and the 0.1.16 conformance suite) add or drop between their
-        // resource and server metadata. FIXME: SEP-2468 (conformance
-        // 0.2.0 alphas) wants an exact match; the pinned suite fails on it.
+        // G4/G5 (RFC 8414 §3.3): the issuer named, up to a trailing slash,
+        // which servers (and the 0.1.16 conformance suite) add or drop
+        // between their resource and server metadata. From here on the
+        // metadata's own issuer string is the one compared, exactly, with
+        // the `iss` of the redirect (SEP-2468, `loopback::check`).
         if let Some(expected) = named
             && metadata.issuer.trim_end_matches('/') != expected.trim_end_matches('/')
         {

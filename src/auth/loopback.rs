@@ -253,10 +253,14 @@ fn check(url: &Url, expect: &Expect) -> Result<Secret<String>, Rejection> {
         return Err(Rejection::Foreign("its state does not match"));
     }
     // A present iss must name the server, promised or not; a promised one
-    // must be present (RFC 9207). Up to a trailing slash, as the 0.1.16
-    // conformance suite's server sends it (FIXME: SEP-2468 wants exact).
+    // must be present (RFC 9207). Compared as strings, exactly, with the
+    // issuer the authorization server's metadata states (SEP-2468): no case
+    // folding, default-port elision, trailing slash or percent-decoding.
+    // (The tolerance for a trailing slash that servers need is between the
+    // issuer a resource names and the one its server's metadata states,
+    // RFC 8414 §3.3, in `auth::discovery`; never here.)
     match (param("iss"), &expect.issuer) {
-        (Some(iss), Some(issuer)) if iss.trim_end_matches('/') != issuer.trim_end_matches('/') => {
+        (Some(iss), Some(issuer)) if iss != *issuer => {
             return Err(Rejection::Foreign(
                 "its iss is not the authorization server's",
             ));
@@ -364,11 +368,38 @@ mod tests {
         let with_iss = expect(Some("https://as.example"));
         assert!(
             check(
-                &url("code=c1&state=st-1&iss=https%3A%2F%2Fas.example%2F"),
+                &url("code=c1&state=st-1&iss=https%3A%2F%2Fas.example"),
                 &with_iss
             )
             .is_ok()
         );
+        // SEP-2468: the exact string, never a normalized variant of it.
+        for variant in [
+            "https%3A%2F%2Fas.example%2F",
+            "https%3A%2F%2FAS.example",
+            "HTTPS%3A%2F%2Fas.example",
+            "https%3A%2F%2Fas.example%3A443",
+        ] {
+            assert!(
+                matches!(
+                    check(
+                        &url(&format!("code=c1&state=st-1&iss={variant}")),
+                        &with_iss
+                    ),
+                    Err(Rejection::Foreign(_))
+                ),
+                "{variant}"
+            );
+        }
+        // Percent-encoding inside the value is not undone either.
+        let tilde = expect(Some("https://as.example/~t"));
+        assert!(matches!(
+            check(
+                &url("code=c1&state=st-1&iss=https%3A%2F%2Fas.example%2F%257Et"),
+                &tilde
+            ),
+            Err(Rejection::Foreign(_))
+        ));
         assert!(matches!(
             check(
                 &url("code=c1&state=st-1&iss=https%3A%2F%2Fevil.example"),

@@ -68,7 +68,9 @@ def plan(tools, context):
         return [(name, {}) for name in by_name]
     if not tools:
         return [("test-tool", {})]
-    return [(tools[0]["name"], sample_arguments(tools[0].get("inputSchema", {})))]
+    # A host calls whatever it is shown: every tool, so a tool the bridge
+    # should have kept from the host (SEP-2243) would be called here.
+    return [(tool["name"], sample_arguments(tool.get("inputSchema", {}))) for tool in tools]
 
 
 def sample_arguments(schema):

@@ -247,3 +247,63 @@ async fn list_changes_flow_and_the_new_list_is_filtered() {
     );
     assert!(listed.contains(&"announce_tools".to_owned()) && !listed.contains(&"bytes".to_owned()));
 }
+
+/// Issue 17 (SEP-2243): a tool whose `x-mcp-header` annotations break the
+/// rules is left out of the list the host sees, every other tool kept byte
+/// for byte; a host that calls it anyway is refused with the reason, and
+/// the server never gets the call.
+#[tokio::test]
+async fn tools_with_invalid_header_annotations_are_not_offered() {
+    use crate::common::fault::{FaultServer, Got, accepted, answer};
+    const LIST: &str = r#"{"tools":[
+        {"name":"valid_tool","inputSchema":{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}}}},
+        {"name":"on_a_number","inputSchema":{"type":"object","properties":{"score":{"type":"number","x-mcp-header":"Score"}}}},
+        {"name":"twice","inputSchema":{"type":"object","properties":{"a":{"type":"string","x-mcp-header":"MyField"},"b":{"type":"string","x-mcp-header":"myfield"}}}},
+        {"name":"with_colon","inputSchema":{"type":"object","properties":{"v":{"type":"string","x-mcp-header":"Region:Primary"}}}},
+        {"name":"plain","inputSchema":{"type":"object","properties":{"n":{"type":"number"}}}}]}"#;
+    let server = FaultServer::start(|got: Got| async move {
+        match got.rpc_method().as_deref() {
+            Some("initialize") => answer(&got, r#"{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"f","version":"1"}}"#),
+            Some("tools/list") => answer(&got, LIST),
+            Some("tools/call") => answer(&got, r#"{"content":[]}"#),
+            _ => accepted(),
+        }
+    })
+    .await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    bridge.initialize("2025-06-18").await;
+    let listed = bridge.request(json!(1), "tools/list", json!({})).await;
+    assert_eq!(names(&listed, "tools", "name"), ["valid_tool", "plain"]);
+    let refused = bridge
+        .request(
+            json!(2),
+            "tools/call",
+            json!({"name": "twice", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert!(error_message(&refused).contains("SEP-2243"), "{refused}");
+    let called = bridge
+        .request(
+            json!(3),
+            "tools/call",
+            json!({"name": "valid_tool", "arguments": {"region": "eu"}}),
+        )
+        .await;
+    assert!(called["result"].is_object(), "{called}");
+    let calls: Vec<String> = server
+        .posts_of("tools/call")
+        .iter()
+        .map(|g| String::from_utf8_lossy(&g.body).into_owned())
+        .collect();
+    assert_eq!(
+        calls.len(),
+        1,
+        "only the valid tool reached the server: {calls:?}"
+    );
+    let stderr = bridge.stderr();
+    assert!(
+        stderr.contains("left out the server's tool 'on_a_number'"),
+        "{stderr}"
+    );
+}
