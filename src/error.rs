@@ -56,6 +56,17 @@ pub enum UpstreamError {
     TooLarge { url: String, limit_mib: usize },
 
     #[error(
+        "{url} sent an answer that does not fit: the answers in flight already hold {held_mib} \
+         MiB, and the bridge holds at most {limit_mib} MiB at once. Try again when fewer large \
+         answers are on their way"
+    )]
+    OverBudget {
+        url: String,
+        held_mib: usize,
+        limit_mib: usize,
+    },
+
+    #[error(
         "{url} accepted the request but sent no answer (HTTP 202). The server does not follow \
          the MCP Streamable HTTP transport"
     )]

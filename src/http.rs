@@ -28,6 +28,119 @@ use crate::error::{UpstreamError, describe_reqwest};
 /// refused with an error, not held).
 pub const MAX_BODY: usize = 128 * 1024 * 1024;
 
+/// The most the answers in flight may hold at once, together (issue 17:
+/// each answer is capped at [`MAX_BODY`], yet twenty concurrent 127 MiB
+/// answers took the bridge to 2.5 GB). Twice the cap, so the largest
+/// answer always fits on its own.
+pub const ANSWER_BUDGET: usize = 2 * MAX_BODY;
+
+/// The bytes of answers held at once, across every request and transport.
+/// An answer's bytes count from the chunk that brings them until the last
+/// copy of them is dropped (written to stdout, or refused).
+#[derive(Clone, Debug)]
+pub struct Budget {
+    held: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    limit: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::with_limit(ANSWER_BUDGET)
+    }
+}
+
+/// Bytes counted against the [`Budget`] until dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    budget: Budget,
+    bytes: usize,
+}
+
+impl Budget {
+    pub fn with_limit(limit: usize) -> Budget {
+        Budget {
+            held: Default::default(),
+            limit,
+        }
+    }
+
+    /// The bytes held now.
+    pub fn held(&self) -> usize {
+        self.held.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// An empty reservation, to grow as bytes arrive.
+    pub fn reservation(&self) -> Reservation {
+        Reservation {
+            budget: self.clone(),
+            bytes: 0,
+        }
+    }
+
+    /// `bytes`, counted against the budget until the last copy is dropped;
+    /// `None` when they do not fit.
+    pub fn hold(&self, bytes: Bytes) -> Option<Bytes> {
+        let mut reservation = self.reservation();
+        reservation.grow(bytes.len()).ok()?;
+        Some(Bytes::from_owner(Held { bytes, reservation }))
+    }
+}
+
+impl Reservation {
+    /// Counts `more` bytes, if they fit; else nothing changes.
+    pub fn grow(&mut self, more: usize) -> Result<(), usize> {
+        use std::sync::atomic::Ordering;
+        let budget = &self.budget;
+        budget
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held + more <= budget.limit).then_some(held + more)
+            })?;
+        self.bytes += more;
+        Ok(())
+    }
+
+    /// Counts exactly `bytes` from now on (more or fewer), if they fit.
+    pub fn resize(&mut self, bytes: usize) -> Result<(), usize> {
+        match bytes.checked_sub(self.bytes) {
+            Some(more) => self.grow(more),
+            None => {
+                let less = self.bytes - bytes;
+                self.budget
+                    .held
+                    .fetch_sub(less, std::sync::atomic::Ordering::AcqRel);
+                self.bytes = bytes;
+                Ok(())
+            }
+        }
+    }
+
+    pub fn limit_mib(&self) -> usize {
+        self.budget.limit >> 20
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget
+            .held
+            .fetch_sub(self.bytes, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// Bytes and the reservation that counts them.
+struct Held {
+    bytes: Bytes,
+    #[allow(dead_code)] // held for its Drop
+    reservation: Reservation,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// At most this many redirects per request.
 const MAX_REDIRECTS: usize = 5;
 
@@ -74,6 +187,8 @@ pub struct Http {
     /// Host names servers named, and where they may resolve (SSRF).
     guard: std::sync::Arc<crate::reach::Guard>,
     redirects: Redirects,
+    /// What the answers in flight hold, together.
+    budget: Budget,
 }
 
 impl Http {
@@ -117,6 +232,7 @@ impl Http {
             timeouts: config.timeouts,
             guard,
             redirects: Redirects::Mcp,
+            budget: Budget::default(),
         })
     }
 
@@ -315,13 +431,17 @@ impl Http {
 
     /// Reads a whole body into one buffer, sized from `Content-Length` when
     /// the server sends it, so a large answer is held once, not regrown.
+    /// The answer's bytes count against the shared [`Budget`] as they
+    /// arrive and until the last copy is dropped; an answer that does not
+    /// fit is refused with an error, the others go on.
     pub async fn read_body(
         &self,
         mut response: Response,
         shown_url: &str,
     ) -> Result<Bytes, UpstreamError> {
         let hint = response.content_length().unwrap_or(0).min(MAX_BODY as u64) as usize;
-        let mut body = BytesMut::with_capacity(hint);
+        let mut reservation = self.budget.reservation();
+        let mut body = BytesMut::with_capacity(0);
         while let Some(chunk) = self.next_chunk(&mut response, shown_url).await? {
             if body.len() + chunk.len() > MAX_BODY {
                 return Err(UpstreamError::TooLarge {
@@ -329,9 +449,39 @@ impl Http {
                     limit_mib: MAX_BODY >> 20,
                 });
             }
+            self.count(&mut reservation, body.len() + chunk.len(), shown_url)?;
+            if body.capacity() == 0 && hint > 0 {
+                // Sized from Content-Length once it is known to fit.
+                body.reserve(hint.max(chunk.len()));
+            }
             body.extend_from_slice(&chunk);
         }
-        Ok(body.freeze())
+        Ok(Bytes::from_owner(Held {
+            bytes: body.freeze(),
+            reservation,
+        }))
+    }
+
+    /// The shared answer budget.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// Counts `bytes` of one answer against the budget, or says why it
+    /// cannot be held.
+    pub fn count(
+        &self,
+        reservation: &mut Reservation,
+        bytes: usize,
+        shown_url: &str,
+    ) -> Result<(), UpstreamError> {
+        reservation
+            .resize(bytes)
+            .map_err(|held| UpstreamError::OverBudget {
+                url: shown_url.to_owned(),
+                held_mib: held >> 20,
+                limit_mib: reservation.limit_mib(),
+            })
     }
 
     /// Reads at most `limit` bytes of an error body, for the error message.
@@ -510,5 +660,34 @@ mod tests {
                 "{dropped}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    /// Issue 17: answers in flight share one budget; bytes count until the
+    /// last copy of them is dropped, and what does not fit is refused
+    /// without changing what is held.
+    #[test]
+    fn answers_share_one_budget_until_dropped() {
+        let budget = Budget::with_limit(100);
+        let first = budget.hold(Bytes::from(vec![1u8; 60])).expect("fits");
+        assert_eq!(budget.held(), 60);
+        let copy = first.slice(10..20);
+        assert!(budget.hold(Bytes::from(vec![2u8; 50])).is_none());
+        assert_eq!(budget.held(), 60, "a refusal holds nothing");
+        drop(first);
+        assert_eq!(budget.held(), 60, "a slice still holds the answer");
+        drop(copy);
+        assert_eq!(budget.held(), 0);
+        let mut growing = budget.reservation();
+        assert!(growing.resize(80).is_ok());
+        assert_eq!(growing.resize(120), Err(80));
+        assert!(growing.resize(30).is_ok());
+        assert_eq!(budget.held(), 30);
+        drop(growing);
+        assert_eq!(budget.held(), 0);
     }
 }

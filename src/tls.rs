@@ -145,7 +145,7 @@ pub fn explain(reason: &str) -> Option<&'static str> {
         )
     } else if has("UnknownIssuer") {
         Some(
-            "The server's certificate is signed by an authority this machine does not trust \
+            "The server's certificate is signed by a certificate authority this machine does not trust \
              (a company CA?): pass that CA's certificate with --ca-file",
         )
     } else if has("NotValidForName") || has("NotValidForNameContext") {

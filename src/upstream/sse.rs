@@ -167,6 +167,8 @@ pub struct SseReader {
     pub last_event_id: Option<String>,
     /// The server's advice on how long to wait before reconnecting.
     pub retry: Option<Duration>,
+    /// What the parser holds, counted against the shared answer budget.
+    held: crate::http::Reservation,
 }
 
 impl SseReader {
@@ -178,6 +180,7 @@ impl SseReader {
             shown_url: shown_url.to_owned(),
             last_event_id: None,
             retry: None,
+            held: http.budget().reservation(),
         }
     }
 
@@ -192,8 +195,22 @@ impl SseReader {
     /// server-to-client stream waits as long as it takes.
     pub async fn next(&mut self, idle: bool) -> Result<Option<Item>, UpstreamError> {
         loop {
-            while let Some(event) = self.parser.next_event() {
+            while let Some(mut event) = self.parser.next_event() {
                 self.remember();
+                // The event's data is counted on its own from here, until
+                // it is written to the host or dropped.
+                let data = std::mem::take(&mut event.data);
+                event.data =
+                    self.http
+                        .budget()
+                        .hold(data)
+                        .ok_or_else(|| UpstreamError::OverBudget {
+                            url: self.shown_url.clone(),
+                            held_mib: self.http.budget().held() >> 20,
+                            limit_mib: self.held.limit_mib(),
+                        })?;
+                self.http
+                    .count(&mut self.held, self.parser.buffered(), &self.shown_url)?;
                 if let Some(item) = self.item(event) {
                     return Ok(Some(item));
                 }
@@ -205,6 +222,8 @@ impl SseReader {
                     limit_mib: MAX_BODY >> 20,
                 });
             }
+            self.http
+                .count(&mut self.held, self.parser.buffered(), &self.shown_url)?;
             let chunk = match idle {
                 true => {
                     self.http

@@ -83,6 +83,69 @@ async fn a_five_hundred_megabyte_answer_is_refused_in_bounded_memory() {
     assert!(peak < 200 * 1024, "the bridge peaked at {peak} KiB");
 }
 
+/// Issue 17: twenty concurrent 60 MiB answers (1.2 GB together, each under
+/// the 128 MiB cap) are held within the shared budget: the bridge's memory
+/// stays bounded, every request gets exactly one answer (its result, or an
+/// error saying it did not fit), and some get through.
+#[tokio::test]
+async fn twenty_concurrent_large_answers_stay_within_the_memory_budget() {
+    const MIB: usize = 60;
+    let server = FaultServer::start(|got| async move {
+        if got.rpc_method().as_deref() != Some("tools/call") {
+            return answer(&got, r#"{"tools":[]}"#);
+        }
+        let id = serde_json::from_slice::<Value>(&got.body).unwrap()["id"].clone();
+        let head = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":""#
+        );
+        let chunk = Bytes::from(vec![b'x'; 1 << 20]);
+        let tail = Bytes::from_static(br#""}]}}"#);
+        // Slowly, so that all twenty are on their way at once.
+        let parts = std::iter::once(Bytes::from(head))
+            .chain(std::iter::repeat_n(chunk, MIB))
+            .chain(std::iter::once(tail));
+        let body = futures_util::stream::iter(parts).then(|part| async move {
+            tokio::time::sleep(Duration::from_millis(15)).await;
+            Ok::<_, std::io::Error>(part)
+        });
+        axum::response::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from_stream(body))
+            .unwrap()
+    })
+    .await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    bridge.initialize("2025-11-25").await;
+    for n in 1..=20 {
+        bridge
+            .send(
+                &json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                          "params": {"name": "large", "arguments": {}}})
+                .to_string(),
+            )
+            .await;
+    }
+    let (mut results, mut refused) = (0, 0);
+    for _ in 1..=20 {
+        let msg = bridge.recv().await;
+        if msg["result"].is_object() {
+            assert_eq!(tool_text(&msg).len(), MIB << 20);
+            results += 1;
+        } else {
+            assert!(error_message(&msg).contains("does not fit"), "{msg}");
+            refused += 1;
+        }
+    }
+    assert!(results >= 2, "{results} results, {refused} refused");
+    let peak = bridge.peak_rss_kib();
+    eprintln!(
+        "20 x {MIB} MiB answers: {results} delivered, {refused} refused, peak RSS {} MiB",
+        peak >> 10
+    );
+    assert!(peak < 450 * 1024, "the bridge peaked at {} MiB", peak >> 10);
+}
+
 /// stdin closes while a request is in flight: it still gets an answer (its
 /// result if it comes within the drain time, else an error saying the
 /// bridge is stopping), and the bridge exits.
