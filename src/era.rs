@@ -7,7 +7,10 @@
 //! `params._meta`. Desktop hosts are legacy clients today, so when a server
 //! speaks only the modern revision the bridge speaks it for them.
 //!
-//! Everything here is pure: it reads and builds JSON. A host's message is
+//! Everything here reads and builds JSON, with no I/O; the one piece of
+//! state is [`ToolHeaders`], the `x-mcp-header` designations learned from
+//! the latest `tools/list` (behind a mutex, shared by the transports). A
+//! host's message is
 //! changed only where the translation must (its `params._meta`, and on a
 //! Multi Round-Trip retry `inputResponses` and `requestState`); every other
 //! member keeps its bytes ([`RawObject`]).

@@ -3,23 +3,50 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command line as typed (clap), including every mcp-remote
-//!   argument.
-//! - [`config`]: the validated configuration, built once from the command line.
-//! - [`jsonrpc`]: a raw view of messages; reads routing fields, never re-encodes.
-//! - [`stdio`]: the stdin line framer and the single stdout writer.
-//! - [`downstream`]: the ledger of in-flight requests (one answer each), the
-//!   tool filter, the way to stdout.
-//! - [`upstream`]: transport detection, Streamable HTTP, legacy HTTP+SSE,
-//!   sessions and their transparent restart.
-//! - [`http`]: the shared HTTP client and its time limits.
-//! - [`bridge`]: the pump from stdin to the server, and shutdown.
-//! - [`error`]: upstream failures and the JSON-RPC errors that report them.
-//! - [`log`]: logging set-up and redaction of secrets.
+//! One line per module, from the leaves up; `ARCHITECTURE.md` maps the
+//! boundaries and their invariants.
+//!
+//! Leaves (nothing else from this crate):
 //! - [`secret`]: `Secret<T>`, values that never format themselves.
-//! - [`auth`]: OAuth client side (in progress: challenge parsing, discovery).
+//! - [`reach`]: how near an address is to this machine, and the resolver
+//!   that keeps servers from sending the bridge nearer (SSRF).
+//! - [`header_command`]: `--header-command`, run without a shell.
+//!
+//! Protocol:
+//! - [`jsonrpc`]: a raw view of messages; reads routing fields, never
+//!   re-encodes.
+//! - [`era`]: the protocol eras: the 2026-07-28 envelope, discover ⇄
+//!   initialize, results made valid for a modern host, tool headers.
+//!
+//! The host's side:
+//! - [`stdio`]: the stdin line framer and the single stdout writer.
+//! - [`filter`]: what the host may see and use (`--allow-*`/`--ignore-*`).
+//! - [`downstream`]: the ledger of in-flight requests (one answer each), the
+//!   filter and tool exclusions applied, the way to stdout.
+//!
+//! The server's side:
+//! - [`http`]: the shared HTTP client: time limits, checked redirects, the
+//!   answer memory budget, the OAuth steps' log lines.
+//! - [`tls`]: certificates the user gives, as anchors or pinned.
+//! - [`upstream`]: transport detection, Streamable HTTP, legacy HTTP+SSE,
+//!   the 2026-07-28 exchange, sessions and their transparent restart.
+//! - [`auth`]: OAuth: challenges, discovery, registration, grants (browser,
+//!   device, client credentials, federation), DPoP, the one sign-in attempt.
 //! - [`store`]: atomic owner-only files, cross-process locks, credentials.
-//! - [`commands`]: `login`, `logout`, `status`.
+//!
+//! Telemetry:
+//! - [`log`]: logging set-up, one-line writers, redaction of secrets.
+//! - [`record`], [`replay`]: `--record` as JSON Lines, and reading it back.
+//! - [`health`]: the last failure per server, for `status`.
+//!
+//! The bridge and its edges:
+//! - [`error`]: upstream failures and the JSON-RPC errors that report them.
+//! - [`config`]: the validated configuration, built once from the command
+//!   line.
+//! - [`bridge`]: the pump from stdin to the server, and shutdown.
+//! - [`probe`]: `mcp-tether probe`, the real bridge over an in-memory pipe.
+//! - [`cli`], [`commands`]: the command line (the only place clap types
+//!   belong) and `login`, `logout`, `status`, `replay`…
 //!
 //! `ARCHITECTURE.md` at the repository root maps the invariants.
 

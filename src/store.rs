@@ -11,8 +11,10 @@
 //!
 //! - [`keychain`]: the OS credential store, where secrets go when it is
 //!   available (`--credential-store`).
-//!
-//! Nothing here knows about OAuth or HTTP.
+//! - [`credentials`]: one server's records (its client registration,
+//!   tokens, DPoP key, and which server they are for), in the store or the
+//!   files. It stores `auth`'s types (`ClientIdentity`, `Tokens`) as they
+//!   are; it knows no OAuth flow and nothing of HTTP.
 
 pub mod credentials;
 pub mod file;

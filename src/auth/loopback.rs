@@ -125,8 +125,8 @@ impl Callback {
     /// Serves requests until the login's redirect arrives, or `timeout`.
     /// Returns the authorization code. Requests for other paths (a browser's
     /// favicon) and redirects with the wrong `state` are answered and ignored.
-    /// Connections are served concurrently (at most [`MAX_CONNECTIONS`],
-    /// each given [`READ_DEADLINE`] to send its request line).
+    /// Connections are served concurrently (at most `MAX_CONNECTIONS`,
+    /// each given `READ_DEADLINE` to send its request line).
     pub async fn wait(
         &self,
         expect: &Expect,

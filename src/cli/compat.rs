@@ -11,7 +11,7 @@ use clap::{ArgAction, Args};
 /// Accepted for compatibility with mcp-remote; see [`CompatArgs::notes`].
 #[derive(Debug, Default, Args)]
 #[command(
-    next_help_heading = "mcp-remote compatibility (accepted; OAuth arrives in a later release)"
+    next_help_heading = "OAuth and mcp-remote compatibility"
 )]
 pub struct CompatArgs {
     /// Host name of the OAuth callback URL.
