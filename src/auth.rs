@@ -49,6 +49,12 @@ pub enum AuthError {
     )]
     Busy,
     #[error(
+        "it asks for authorization but publishes no OAuth metadata, and signing in at the \
+         default endpoints failed ({reason}). If it wants an API token, pass it: --header \
+         \"Authorization: Bearer ${{TOKEN}}\" (with TOKEN in the host config's env)"
+    )]
+    NoOAuth { reason: String },
+    #[error(
         "an earlier sign-in did not complete ({reason}), so no new browser tab is opened: run \
          `mcp-tether login {server}`, then retry (this bridge picks the new sign-in up)"
     )]

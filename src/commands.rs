@@ -302,10 +302,20 @@ async fn logout(url: Option<&str>, all: bool) -> anyhow::Result<()> {
         println!("Not signed in to any server.");
     }
     for (credentials, url) in targets {
-        let shown = url
-            .as_ref()
-            .map(redact_url)
-            .unwrap_or_else(|| credentials.dir().display().to_string());
+        let shown = url.as_ref().map(redact_url).unwrap_or_else(|| {
+            format!(
+                "a server whose URL was not recorded (its files: {})",
+                credentials.dir().display()
+            )
+        });
+        if !all && credentials.info().is_none() && credentials.tokens(None).is_none() {
+            // Issue 16: say so, rather than "signed out" of nothing.
+            println!(
+                "Not signed in to {shown}: nothing is stored for it (`mcp-tether status` lists \
+                 the servers with a sign-in)."
+            );
+            continue;
+        }
         let revoked = match &url {
             Some(url) => revoke(&credentials, url).await,
             None => Ok(false),

@@ -380,7 +380,9 @@ impl Http {
                 "OAuth requests that carry credentials follow no redirect".into()
             }
             (Redirects::Mcp, _) => format!(
-                "a {method} answered with HTTP {status} would become a GET; use the URL it names"
+                "a {method} answered with HTTP {status} would become a GET. If it leads to a \
+                 sign-in page, the network may want you to sign in first (a captive portal or \
+                 proxy): open any web page in a browser, then retry; otherwise use the URL it names"
             ),
         }
     }

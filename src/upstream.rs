@@ -432,14 +432,18 @@ impl Upstream {
         }
         match first {
             Ok(answer) => {
-                tracing::info!("connected over Streamable HTTP");
-                if let Some(version) = answer
+                match answer
                     .as_ref()
                     .and_then(Message::negotiated_protocol_version)
                 {
-                    tracing::info!(
-                        "the server answered initialize (MCP {version}); messages pass as they are"
-                    );
+                    Some(version) => {
+                        tracing::info!("connected over Streamable HTTP");
+                        tracing::info!(
+                            "the server answered initialize (MCP {version}); messages pass as they are"
+                        );
+                    }
+                    // Its answer (an error, most likely) goes to the host.
+                    None => tracing::debug!("the server did not accept initialize"),
                 }
                 self.set_transport(Transport::Streamable(streamable));
                 if let Some(answer) = answer {

@@ -290,7 +290,18 @@ impl Authorizer {
             });
         }
         lock.note(&format!("pid {}", std::process::id()));
-        let result = self.login(&found, challenge, &lock).await;
+        let result = self.login(&found, challenge, &lock).await.map_err(|e| {
+            // No metadata anywhere, and the 2025-03-26 default endpoints
+            // failed too: most likely a server that wants a static token.
+            match (&found.resource, &found.source, &e) {
+                (None, discovery::Source::Defaults, AuthError::Registration(_)) => {
+                    AuthError::NoOAuth {
+                        reason: e.to_string(),
+                    }
+                }
+                _ => e,
+            }
+        });
         if let Err(e) = &result
             && self.asks_a_person()
         {
@@ -595,6 +606,12 @@ impl Authorizer {
         .await?;
         if source == ClientSource::Registered {
             self.credentials.save_client(issuer, &key, &client)?;
+            // Which server the files are for, so that `logout --all` and
+            // `status` can name it even before a sign-in completes.
+            self.credentials.save_info(&ServerInfo {
+                url: redact_url(&self.server_url),
+                resource: self.options.explicit_resource().map(str::to_owned),
+            })?;
         }
         Ok((client, source))
     }

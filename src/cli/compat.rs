@@ -10,9 +10,7 @@ use clap::{ArgAction, Args};
 
 /// Accepted for compatibility with mcp-remote; see [`CompatArgs::notes`].
 #[derive(Debug, Default, Args)]
-#[command(
-    next_help_heading = "OAuth and mcp-remote compatibility"
-)]
+#[command(next_help_heading = "OAuth and mcp-remote compatibility")]
 pub struct CompatArgs {
     /// Host name of the OAuth callback URL.
     #[arg(long, value_name = "HOST")]

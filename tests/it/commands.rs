@@ -168,3 +168,20 @@ async fn status_shows_the_last_error_a_bridge_met() {
         "the message the host got: {message}"
     );
 }
+
+/// Issue 16: logging out of a server never signed in to says so, instead
+/// of "signed out".
+#[tokio::test]
+async fn logout_of_a_server_never_used_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let env = [("MCP_TETHER_CONFIG_DIR", config.to_str().unwrap())];
+    let out = mcp_tether(&["logout", "https://never.example.com/mcp"], &env).await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("Not signed in to https://never.example.com/mcp"),
+        "{}",
+        out.stdout
+    );
+}

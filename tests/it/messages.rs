@@ -156,3 +156,32 @@ fn chrono_year() -> String {
         .expect("date runs");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Issue 16: a server that answers 401 but publishes no OAuth metadata (it
+/// wants a static token) gets a hint to pass the token, not a bare
+/// registration failure; no browser opens.
+#[tokio::test]
+async fn a_static_token_server_gets_a_hint_to_pass_the_token() {
+    let server = FaultServer::start(|got| async move {
+        if got.path == "/mcp" {
+            let mut response = reply(401, "application/json", r#"{"error":"unauthorized"}"#);
+            response
+                .headers_mut()
+                .insert("www-authenticate", "Bearer".parse().unwrap());
+            return response;
+        }
+        reply(404, "text/plain", "not found")
+    })
+    .await;
+    let login = crate::common::fastmcp::LoginEnv::new();
+    let mut bridge = Bridge::start_with_env(&[&server.url("/mcp")], &login.vars());
+    bridge.send(&initialize_request(0, "2025-06-18")).await;
+    let init = bridge.answer_to(&json!(0)).await;
+    let text = error_message(&init);
+    assert!(
+        text.contains("publishes no OAuth metadata")
+            && text.contains(r#"--header "Authorization: Bearer ${TOKEN}""#),
+        "{init}"
+    );
+    assert!(login.logins().is_empty(), "a browser was opened");
+}
