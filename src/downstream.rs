@@ -199,7 +199,10 @@ impl Downstream {
                 let key = id.match_key();
                 match ledger.remove(&key) {
                     Some(Pending::Client { method, since, .. }) => {
-                        tracing::debug!(target: TRAFFIC, "← {id} {method} answered in {:.1?}", since.elapsed());
+                        if tracing::enabled!(target: TRAFFIC, tracing::Level::DEBUG) {
+                            let outcome = outcome_of(msg.raw());
+                            tracing::debug!(target: TRAFFIC, "← {id} {method} answered in {:.1?}{outcome}", since.elapsed());
+                        }
                         latency = Some(since.elapsed());
                         answered_method = Some(method);
                         answered.push(key);
@@ -423,6 +426,69 @@ impl Downstream {
     }
 }
 
+/// What an answer says beyond "answered", for `-v`: a tool's own error
+/// (`isError`), or a JSON-RPC error with its code and message.
+fn outcome_of(raw: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        result: Option<Outcome<'a>>,
+        error: Option<ErrorObject>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Outcome<'a> {
+        #[serde(rename = "isError")]
+        is_error: Option<bool>,
+        #[serde(borrow, rename = "resultType")]
+        result_type: Option<&'a str>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorObject {
+        code: Option<i64>,
+        message: Option<String>,
+    }
+    match serde_json::from_slice::<Answer<'_>>(raw) {
+        Ok(Answer {
+            error: Some(error), ..
+        }) => {
+            let message = error.message.unwrap_or_default();
+            let short: String = message.chars().take(120).collect();
+            format!(": error {}: {short}", error.code.unwrap_or_default())
+        }
+        Ok(Answer {
+            result:
+                Some(Outcome {
+                    is_error: Some(true),
+                    ..
+                }),
+            ..
+        }) => ": the tool reported an error (isError)".into(),
+        Ok(Answer {
+            result:
+                Some(Outcome {
+                    result_type: Some(kind),
+                    ..
+                }),
+            ..
+        }) if kind != "complete" => format!(" ({kind})"),
+        _ => String::new(),
+    }
+}
+
+/// What a request is about, for `-v`: the tool or prompt name, or the
+/// resource URI (from a single message's params).
+fn subject_of(msg: &Message, method: &str) -> String {
+    let key = match method {
+        "tools/call" | "prompts/get" => "name",
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
+        _ => return String::new(),
+    };
+    msg.param(key)
+        .and_then(|raw| serde_json::from_str::<String>(&raw).ok())
+        .map(|name| format!(" {}", name.chars().take(80).collect::<String>()))
+        .unwrap_or_default()
+}
+
 fn log_message(arrow: &str, msg: &Message, with_responses: bool) {
     if !tracing::enabled!(target: TRAFFIC, tracing::Level::DEBUG) {
         return;
@@ -430,7 +496,11 @@ fn log_message(arrow: &str, msg: &Message, with_responses: bool) {
     for kind in msg.kinds() {
         match kind {
             Kind::Request { id, method } => {
-                tracing::debug!(target: TRAFFIC, "{arrow} request {id} {method}")
+                let subject = match msg.shape() {
+                    Shape::Single(_) => subject_of(msg, method),
+                    Shape::Batch(_) => String::new(),
+                };
+                tracing::debug!(target: TRAFFIC, "{arrow} request {id} {method}{subject}")
             }
             Kind::Notification { method } => {
                 tracing::debug!(target: TRAFFIC, "{arrow} notification {method}")

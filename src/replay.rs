@@ -28,6 +28,10 @@ struct Summary {
     events: Vec<(String, usize)>,
     warnings: usize,
     unreadable: usize,
+    /// Host requests not answered yet: id (as JSON) → method.
+    pending: Vec<(String, String)>,
+    /// Latencies by method, in milliseconds.
+    latencies: Vec<(String, Vec<f64>)>,
 }
 
 /// Reads a recording and renders it: the timeline (unless `summary_only`)
@@ -87,7 +91,7 @@ fn describe(entry: &Value, summary: &mut Summary) -> (&'static str, String) {
                 .as_f64()
                 .map(|ms| format!(" ({ms:.1} ms)"))
                 .unwrap_or_default();
-            let text = to_host_message(&entry["message"], summary);
+            let text = to_host_message(&entry["message"], entry["latency_ms"].as_f64(), summary);
             ("→ host", format!("{text}{latency}"))
         }
         Some("http") => {
@@ -119,6 +123,9 @@ fn host_message(message: &Value, summary: &mut Summary) -> String {
         .map(|part| match (part.get("method"), part.get("id")) {
             (Some(method), Some(id)) => {
                 summary.host_requests += 1;
+                summary
+                    .pending
+                    .push((id.to_string(), format!("{}{}", text(method), target(part))));
                 format!("request {id} {}{}", text(method), target(part))
             }
             (Some(method), None) => {
@@ -137,7 +144,7 @@ fn host_message(message: &Value, summary: &mut Summary) -> String {
         .join("; ")
 }
 
-fn to_host_message(message: &Value, summary: &mut Summary) -> String {
+fn to_host_message(message: &Value, latency: Option<f64>, summary: &mut Summary) -> String {
     if message.get("omitted").is_some() {
         return format!("message of {}", text(&message["omitted"]));
     }
@@ -153,6 +160,7 @@ fn to_host_message(message: &Value, summary: &mut Summary) -> String {
                 summary.server_notifications += 1;
                 return format!("notification {}", text(method));
             }
+            summary.answered(&id, latency);
             if let Some(error) = part.get("error") {
                 summary.errors += 1;
                 return format!("error {id} {}: {}", error["code"], text(&error["message"]));
@@ -189,6 +197,21 @@ fn text(value: &Value) -> String {
 }
 
 impl Summary {
+    /// A host request answered (with a result or an error): no longer
+    /// pending, and its latency counted for its method.
+    fn answered(&mut self, id: &str, latency: Option<f64>) {
+        let Some(at) = self.pending.iter().position(|(pending, _)| pending == id) else {
+            return;
+        };
+        let (_, what) = self.pending.remove(at);
+        let method = what.split(' ').next().unwrap_or_default().to_owned();
+        let Some(ms) = latency else { return };
+        match self.latencies.iter_mut().find(|(m, _)| *m == method) {
+            Some((_, all)) => all.push(ms),
+            None => self.latencies.push((method, vec![ms])),
+        }
+    }
+
     /// Groups the transport events a reader looks for first.
     fn count_event(&mut self, text: &str) {
         let kind = if text.contains("session") && text.contains("started") {
@@ -241,6 +264,27 @@ impl Summary {
                 .collect();
             let _ = writeln!(out, "  events: {}", events.join(", "));
         }
+        for (method, all) in &self.latencies {
+            let mut sorted = all.clone();
+            sorted.sort_by(f64::total_cmp);
+            let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+            let _ = writeln!(
+                out,
+                "  {method}: {} answered, p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+                sorted.len(),
+                at(0.5),
+                at(0.9),
+                at(1.0)
+            );
+        }
+        if !self.pending.is_empty() {
+            let never: Vec<String> = self
+                .pending
+                .iter()
+                .map(|(id, what)| format!("{id} {what}"))
+                .collect();
+            let _ = writeln!(out, "  never answered: {}", never.join("; "));
+        }
         let _ = writeln!(out, "  warnings: {}", self.warnings);
         if self.unreadable > 0 {
             let _ = writeln!(out, "  unreadable lines: {}", self.unreadable);
@@ -292,6 +336,7 @@ mod tests {
 {"t":"2026-11-23T14:48:09.273Z","kind":"http","text":"POST tools/call → HTTP 404 in 28.4ms","status":404}
 {"t":"2026-11-23T14:48:09.274Z","kind":"event","level":"INFO","text":"session #04ff19 started"}
 {"t":"2026-11-23T14:48:09.300Z","kind":"message","dir":"to-host","latency_ms":56.0,"message":{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"down"}}}
+{"t":"2026-11-23T14:48:09.310Z","kind":"message","dir":"host","message":{"jsonrpc":"2.0","id":"slow-2","method":"tools/call","params":{"name":"wait"}}}
 not json
 "#;
         let text = render(recording.as_bytes(), false).unwrap();
@@ -303,12 +348,15 @@ not json
    +0.054s  http     POST tools/call → HTTP 404 in 28.4ms
    +0.055s  event    session #04ff19 started
    +0.081s  → host   error 1 -32000: down (56.0 ms)
+   +0.091s  host →   request "slow-2" tools/call wait
 
 Summary
-  from the host: 1 requests, 0 notifications, 0 answers to the server
+  from the host: 2 requests, 0 notifications, 0 answers to the server
   to the host: 0 answers, 1 errors, 0 server requests, 0 notifications
   HTTP exchanges: 1 (not 2xx: 404)
   events: 1 sessions started
+  tools/call: 1 answered, p50 56.0 ms, p90 56.0 ms, max 56.0 ms
+  never answered: "slow-2" tools/call wait
   warnings: 0
   unreadable lines: 1
 "

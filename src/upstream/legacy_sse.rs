@@ -76,7 +76,11 @@ impl LegacySse {
         let started = std::time::Instant::now();
         let response = self.shared.send_authorized("POST", endpoint, build).await?;
         let status = response.status();
-        tracing::debug!(target: TRAFFIC, "POST {} → HTTP {} in {:.1?}", msg.method().unwrap_or("(response)"), status.as_u16(), started.elapsed());
+        let id = msg
+            .request_id()
+            .map(|id| format!(" {id}"))
+            .unwrap_or_default();
+        tracing::debug!(target: TRAFFIC, "POST {}{id} → HTTP {} in {:.1?}", msg.method().unwrap_or("(response)"), status.as_u16(), started.elapsed());
         if status.is_success() {
             return Ok(());
         }

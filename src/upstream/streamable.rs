@@ -208,7 +208,12 @@ impl Streamable {
         let started = std::time::Instant::now();
         let response = self.shared.http.send(request, shown).await?;
         let status = response.status();
-        tracing::debug!(target: TRAFFIC, "POST {} → HTTP {} in {:.1?}", msg.method().unwrap_or("(response)"), status.as_u16(), started.elapsed());
+        // The host's id, so the HTTP line can be matched with its request.
+        let id = msg
+            .request_id()
+            .map(|id| format!(" {id}"))
+            .unwrap_or_default();
+        tracing::debug!(target: TRAFFIC, "POST {}{id} → HTTP {} in {:.1?}", msg.method().unwrap_or("(response)"), status.as_u16(), started.elapsed());
         if !status.is_success() {
             return Err(self.refusal(response, session).await);
         }

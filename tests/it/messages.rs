@@ -185,3 +185,36 @@ async fn a_static_token_server_gets_a_hint_to_pass_the_token() {
     );
     assert!(login.logins().is_empty(), "a browser was opened");
 }
+
+/// Issue 16: -v answers the usual questions: which tool was called, which
+/// HTTP exchange a request caused (by the host's id), and whether a tool
+/// reported an error of its own (isError) or the call failed.
+#[tokio::test]
+async fn v_shows_the_tool_the_id_and_tool_errors() {
+    use crate::common::fault::{Got, answer};
+    let server = FaultServer::start(|got: Got| async move {
+        let body: serde_json::Value = serde_json::from_slice(&got.body).unwrap_or_default();
+        match (got.rpc_method().as_deref(), body["params"]["name"].as_str()) {
+            (Some("initialize"), _) => answer(&got, r#"{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"f","version":"1"}}"#),
+            (Some("tools/call"), Some("fails")) => answer(&got, r#"{"content":[{"type":"text","text":"no such row"}],"isError":true}"#),
+            (Some("tools/call"), _) => answer(&got, r#"{"content":[]}"#),
+            _ => crate::common::fault::accepted(),
+        }
+    })
+    .await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp"), "-v"]);
+    bridge.initialize("2025-06-18").await;
+    bridge.call_tool(7, "lookup_user", json!({})).await;
+    bridge.call_tool(8, "fails", json!({})).await;
+    bridge.close_stdin();
+    bridge.wait_exit().await;
+    let stderr = bridge.stderr();
+    for expected in [
+        "→ request 7 tools/call lookup_user",
+        "POST tools/call 7 → HTTP 200",
+        "← 8 tools/call answered in",
+        "the tool reported an error (isError)",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} in {stderr}");
+    }
+}

@@ -38,6 +38,13 @@ fn normalized(text: &str, pair: &OidcPair, code: &str) -> String {
                     && w[1..].chars().all(|c| c.is_ascii_hexdigit())
                 {
                     "#SESSION".to_owned()
+                } else if w.contains('.') && digits(w.trim_end_matches(',')) {
+                    // Latency percentiles in the summary: "p50 12.3 ms,".
+                    if w.ends_with(',') {
+                        "N,".to_owned()
+                    } else {
+                        "N".to_owned()
+                    }
                 } else {
                     w.to_owned()
                 }
