@@ -348,7 +348,7 @@ not json
    +0.054s  http     POST tools/call → HTTP 404 in 28.4ms
    +0.055s  event    session #04ff19 started
    +0.081s  → host   error 1 -32000: down (56.0 ms)
-   +0.091s  host →   request "slow-2" tools/call wait
+   +0.091s  host →   request \"slow-2\" tools/call wait
 
 Summary
   from the host: 2 requests, 0 notifications, 0 answers to the server
@@ -356,7 +356,7 @@ Summary
   HTTP exchanges: 1 (not 2xx: 404)
   events: 1 sessions started
   tools/call: 1 answered, p50 56.0 ms, p90 56.0 ms, max 56.0 ms
-  never answered: "slow-2" tools/call wait
+  never answered: \"slow-2\" tools/call wait
   warnings: 0
   unreadable lines: 1
 "
