@@ -19,8 +19,9 @@ fn the_official_client_conformance_suite_passes() {
 /// Issue 8 (and 4, 10): the 0.2.0 alpha's 48 client scenarios, among them
 /// the 2026-07-28 revision's (`request-metadata`, `sep-2322-client-request-
 /// state`, `http-standard-headers`, `http-custom-headers`, `http-invalid-
-/// tool-headers`, `json-schema-2020-12-preservation`). One is known to
-/// fail: tests/conformance/expected-failures-next.txt says why.
+/// tool-headers`, `json-schema-2020-12-preservation`), all passing, with a
+/// host that calls every tool it is shown (issue 17: `auth/iss-normalized`
+/// and `http-invalid-tool-headers` too).
 #[test]
 fn the_next_conformance_suite_with_the_2026_scenarios_passes() {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -35,7 +36,7 @@ fn the_next_conformance_suite_with_the_2026_scenarios_passes() {
         ),
     ]);
     assert!(
-        report.contains("conformance: 47 passed, 1 failed"),
+        report.contains("conformance: 48 passed, 0 failed"),
         "{report}"
     );
 }
