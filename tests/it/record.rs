@@ -31,9 +31,10 @@ fn normalized(text: &str, pair: &OidcPair, code: &str) -> String {
                     "+T".to_owned()
                 } else if w.starts_with('(') && digits(&w[1..]) {
                     "(N".to_owned()
-                } else if ["ms", "µs", "ns", "s"].iter().any(|unit| {
-                    w.strip_suffix(unit).is_some_and(|n| digits(n))
-                }) {
+                } else if ["ms", "µs", "ns", "s"]
+                    .iter()
+                    .any(|unit| w.strip_suffix(unit).is_some_and(|n| digits(n)))
+                {
                     // Durations as Debug prints them: "4.5ms", "873.2µs", "1.2s".
                     "Nms".to_owned()
                 } else if w.len() == 7
