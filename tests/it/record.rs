@@ -33,7 +33,7 @@ fn normalized(text: &str, pair: &OidcPair, code: &str) -> String {
                     "(N".to_owned()
                 } else if ["ms", "µs", "ns", "s"]
                     .iter()
-                    .any(|unit| w.strip_suffix(unit).is_some_and(|n| digits(n)))
+                    .any(|unit| w.strip_suffix(unit).is_some_and(&digits))
                 {
                     // Durations as Debug prints them: "4.5ms", "873.2µs", "1.2s".
                     "Nms".to_owned()
