@@ -163,3 +163,35 @@ async fn the_python_sdks_default_client_falls_back_cleanly_on_a_legacy_sse_serve
     let report = session(Host::PythonDefault, &server.url()).await;
     assert_whole_session(&report, "mcp-servers/everything", "Echo: hi");
 }
+
+/// Issue 19: every SDK host against FastMCP (PyPI, pinned), a dual-era
+/// server. The hosts that send `initialize` get the whole session; the
+/// Python SDK's default client speaks 2026-07-28 with it, passed through
+/// untouched, and gets what FastMCP offers on that path: its tools, progress
+/// and resources (FastMCP 4.1.2 has no way to ask a 2026-07-28 client for
+/// sampling or elicitation, and says so in the tool's result).
+#[tokio::test]
+async fn every_sdk_host_works_with_fastmcp() {
+    let port = crate::common::free_port();
+    let _server = crate::common::python("fastmcp_server.py", &[&port.to_string()]);
+    crate::common::wait_for_port(port).await;
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    for host in [Host::PythonInitialize, Host::TypeScript] {
+        let report = session(host, &url).await;
+        assert_whole_session(&report, "fastmcp-host-test", "5");
+        assert_eq!(report["elicited"], "booked A", "{host:?}: {report}");
+    }
+    let report = session(Host::PythonDefault, &url).await;
+    assert_eq!(report["protocolVersion"], "2026-07-28", "{report}");
+    assert_eq!(report["serverName"], "fastmcp-host-test", "{report}");
+    assert_eq!(report["plain"], "5", "{report}");
+    assert!(report["progress"].as_u64().unwrap() >= 1, "{report}");
+    assert!(report["read"].as_u64().unwrap() >= 1, "{report}");
+    assert!(
+        report["sampled"]
+            .as_str()
+            .unwrap()
+            .contains("no back-channel"),
+        "FastMCP's own answer, passed through: {report}"
+    );
+}
