@@ -311,6 +311,17 @@ fn connect_hint(reason: &str) -> &'static str {
     }
 }
 
+/// The cause of a failure in a few words, without its URL: what a person
+/// reading "reopening it failed (…)" needs ("connection refused").
+pub fn brief_cause(err: &UpstreamError) -> String {
+    match err {
+        UpstreamError::Connect { reason, .. } | UpstreamError::ConnectionLost { reason, .. } => {
+            reason.clone()
+        }
+        other => other.brief(),
+    }
+}
+
 /// A few words about an error body: its JSON-RPC message, or what kind of
 /// document it was (an HTML error page is not worth quoting).
 pub fn describe_body(content_type: &str, body: &[u8]) -> String {

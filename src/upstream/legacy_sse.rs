@@ -34,6 +34,12 @@ pub struct LegacySse {
     shared: Arc<Shared>,
     /// Where to POST, once the connection is ready for the host's messages.
     ready: watch::Sender<Option<Url>>,
+    /// Reconnection attempts that failed while the stream is down: how many,
+    /// and the last one's reason (cleared once the stream is back).
+    failed: watch::Sender<(u64, Option<String>)>,
+    /// Wakes the reconnection loop: a host request is waiting (issue 16:
+    /// the first call after the server is back need not wait out a backoff).
+    wake: tokio::sync::Notify,
     host_initialize: Mutex<Option<Message>>,
     reader: Mutex<Option<JoinHandle<()>>>,
 }
@@ -44,9 +50,12 @@ impl LegacySse {
         let (reader, endpoint) = open(&shared).await?;
         tracing::info!("connected over legacy HTTP+SSE");
         let (ready, _) = watch::channel(Some(endpoint));
+        let (failed, _) = watch::channel((0, None));
         let this = Arc::new(LegacySse {
             shared,
             ready,
+            failed,
+            wake: tokio::sync::Notify::new(),
             host_initialize: Mutex::new(None),
             reader: Mutex::new(None),
         });
@@ -93,16 +102,36 @@ impl LegacySse {
         Err(UpstreamError::from_status(shown, status, &kind, &body))
     }
 
-    /// The endpoint to POST to, waiting for a reconnection if one is under way.
+    /// The endpoint to POST to. While the stream is down, asks for a
+    /// reconnection now and waits for that attempt only: back, the request
+    /// goes; still down, it fails at once with the reason (issue 16: not
+    /// after a long wait, with the cause hidden at -v).
     async fn endpoint(&self) -> Result<Url, UpstreamError> {
+        if let Some(endpoint) = self.ready.borrow().clone() {
+            return Ok(endpoint);
+        }
         let mut ready = self.ready.subscribe();
+        let mut failed = self.failed.subscribe();
+        let attempts = failed.borrow().0;
+        self.wake.notify_one();
         let wait = self.shared.http.timeouts().connect + ENDPOINT_WAIT;
-        match tokio::time::timeout(wait, ready.wait_for(Option::is_some)).await {
-            Ok(Ok(endpoint)) => Ok(endpoint.clone().expect("waited for Some")),
-            _ => Err(UpstreamError::ConnectionLost {
-                url: self.shared.shown_url.clone(),
-                reason: "the event stream is down and could not be reopened".into(),
-            }),
+        let down = |reason: String| UpstreamError::ConnectionLost {
+            url: self.shared.shown_url.clone(),
+            reason: format!(
+                "its event stream is down and reopening it failed ({reason}); the bridge keeps \
+                 trying, so try again when the server is back"
+            ),
+        };
+        tokio::select! {
+            back = ready.wait_for(Option::is_some) => match back {
+                Ok(endpoint) => Ok(endpoint.clone().expect("waited for Some")),
+                Err(_) => Err(down("the connection was closed".into())),
+            },
+            attempt = failed.wait_for(|(n, _)| *n > attempts) => {
+                let reason = attempt.ok().and_then(|a| a.1.clone()).unwrap_or_default();
+                Err(down(reason))
+            }
+            () = tokio::time::sleep(wait) => Err(down("no answer in time".into())),
         }
     }
 
@@ -125,12 +154,24 @@ impl LegacySse {
                 let delay = wait
                     .saturating_mul(1 << failures.min(6))
                     .min(Duration::from_secs(30));
-                tokio::time::sleep(delay).await;
+                // A waiting host request cuts the backoff short.
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = self.wake.notified() => {}
+                }
                 match open(&self.shared).await {
-                    Ok((reader, url)) => break (reader, Some(url)),
+                    Ok((reader, url)) => {
+                        self.failed.send_modify(|(_, reason)| *reason = None);
+                        break (reader, Some(url));
+                    }
                     Err(e) => {
                         failures += 1;
                         tracing::debug!("reconnect failed: {e}");
+                        let reason = crate::error::brief_cause(&e);
+                        self.failed.send_modify(|(n, last)| {
+                            *n += 1;
+                            *last = Some(reason);
+                        });
                     }
                 }
             };

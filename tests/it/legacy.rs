@@ -70,3 +70,44 @@ async fn reconnects_after_the_legacy_stream_drops() {
         bridge.stderr()
     );
 }
+
+/// Issue 16: a legacy HTTP+SSE server goes down: a call fails at once with
+/// the cause ("connection refused"), not after a long wait; when the server
+/// is back, the next call reconnects at once instead of waiting out a
+/// backoff, and works.
+#[tokio::test]
+async fn an_sse_server_outage_fails_fast_and_recovers_at_once() {
+    let mut server = Everything::sse().await;
+    let mut bridge = Bridge::start(&[&server.url()]);
+    bridge.initialize("2024-11-05").await;
+    let echo = bridge
+        .call_tool(1, "echo", json!({ "message": "up" }))
+        .await;
+    assert_eq!(tool_text(&echo), "Echo: up");
+
+    server.stop().await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let started = std::time::Instant::now();
+    let down = bridge
+        .call_tool(2, "echo", json!({ "message": "down" }))
+        .await;
+    let took = started.elapsed();
+    let message = crate::common::error_message(&down);
+    assert!(message.contains("refused"), "the cause: {down}");
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "failed after {took:?}"
+    );
+
+    server.start_again().await;
+    let started = std::time::Instant::now();
+    let back = bridge
+        .call_tool(3, "echo", json!({ "message": "back" }))
+        .await;
+    assert_eq!(tool_text(&back), "Echo: back", "{back}");
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "recovered after {took:?}"
+    );
+}

@@ -56,6 +56,17 @@ impl Everything {
         }
     }
 
+    /// Stops the server (its port is closed until [`Everything::start_again`]).
+    pub async fn stop(&mut self) {
+        self.child.kill().await.expect("kill server-everything");
+        let _ = self.child.wait().await;
+    }
+
+    /// Starts a new server on the same port, after [`Everything::stop`].
+    pub async fn start_again(&mut self) {
+        *self = Self::start(self.mode, self.port).await;
+    }
+
     /// Stops the server and starts a new one on the same port: every
     /// session it knew is gone.
     pub async fn restart(&mut self) {
