@@ -394,8 +394,26 @@ impl Http {
         request: reqwest::Request,
         shown_url: &str,
     ) -> Result<Response, UpstreamError> {
+        if tracing::enabled!(target: crate::log::TRAFFIC, tracing::Level::TRACE) {
+            // Names only: values can be secrets (issue 16: "which headers
+            // went?" is a usual question at -vv).
+            tracing::trace!(
+                target: crate::log::TRAFFIC,
+                "{} {shown_url} with headers: {}",
+                request.method(),
+                header_names(request.headers())
+            );
+        }
         match tokio::time::timeout(self.timeouts.headers, client.execute(request)).await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => {
+                tracing::trace!(
+                    target: crate::log::TRAFFIC,
+                    "HTTP {} from {shown_url} with headers: {}",
+                    response.status().as_u16(),
+                    header_names(response.headers())
+                );
+                Ok(response)
+            }
             Ok(Err(e)) => Err(UpstreamError::Connect {
                 url: shown_url.to_owned(),
                 reason: describe_reqwest(&e),
@@ -504,6 +522,12 @@ impl Http {
         }
         body.freeze()
     }
+}
+
+/// The names of `headers`, for -vv (never their values).
+fn header_names(headers: &HeaderMap) -> String {
+    let names: Vec<&str> = headers.keys().map(|name| name.as_str()).collect();
+    names.join(", ")
 }
 
 /// Where a redirect leads, if `response` is one (301, 302, 303, 307, 308

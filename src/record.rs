@@ -165,7 +165,27 @@ fn http_status(text: &str) -> Option<u16> {
 /// its length when very large or not JSON.
 fn recorded_message(body: &str) -> Value {
     if body.len() > MAX_MESSAGE {
-        return json!({ "omitted": format!("{} bytes", body.len()) });
+        // Too large to keep, but what it is stays: its id, method and size.
+        #[derive(serde::Deserialize)]
+        struct Head<'a> {
+            #[serde(borrow)]
+            id: Option<&'a serde_json::value::RawValue>,
+            #[serde(borrow)]
+            method: Option<std::borrow::Cow<'a, str>>,
+        }
+        let mut omitted = json!({ "omitted": format!("{} bytes", body.len()) });
+        if let Ok(head) = serde_json::from_str::<Head<'_>>(body) {
+            if let Some(id) = head
+                .id
+                .and_then(|id| serde_json::from_str::<Value>(id.get()).ok())
+            {
+                omitted["id"] = id;
+            }
+            if let Some(method) = head.method {
+                omitted["method"] = Value::from(method.into_owned());
+            }
+        }
+        return omitted;
     }
     match serde_json::from_str::<Value>(body) {
         Ok(mut value) => {
@@ -267,5 +287,21 @@ mod tests {
         assert!(!text.contains("abc") && !text.contains("xyz"), "{text}");
         assert_eq!(message["result"]["n"], 1);
         assert_eq!(recorded_message("not json")["omitted"], "8 bytes, not JSON");
+    }
+
+    /// Issue 16: a message too large to keep is recorded with its id,
+    /// method and size, so a recording still says which request it was.
+    #[test]
+    fn a_large_message_is_recorded_with_its_id_and_size() {
+        let text = "x".repeat(5 << 20);
+        let request = format!(
+            r#"{{"jsonrpc":"2.0","id":"big-1","method":"tools/call","params":{{"name":"t","arguments":{{"s":"{text}"}}}}}}"#
+        );
+        let recorded = recorded_message(&request);
+        assert_eq!(recorded["id"], "big-1");
+        assert_eq!(recorded["method"], "tools/call");
+        assert_eq!(recorded["omitted"], format!("{} bytes", request.len()));
+        let answer = format!(r#"{{"jsonrpc":"2.0","id":7,"result":{{"text":"{text}"}}}}"#);
+        assert_eq!(recorded_message(&answer)["id"], 7);
     }
 }

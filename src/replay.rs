@@ -118,6 +118,19 @@ fn describe(entry: &Value, summary: &mut Summary) -> (&'static str, String) {
 }
 
 fn host_message(message: &Value, summary: &mut Summary) -> String {
+    if let (Some(size), Some(id), Some(method)) = (
+        message.get("omitted"),
+        message.get("id"),
+        message.get("method"),
+    ) {
+        summary.host_requests += 1;
+        summary.pending.push((id.to_string(), text(method)));
+        return format!(
+            "request {id} {} of {} (too large to record)",
+            text(method),
+            text(size)
+        );
+    }
     parts(message)
         .iter()
         .map(|part| match (part.get("method"), part.get("id")) {
@@ -145,8 +158,16 @@ fn host_message(message: &Value, summary: &mut Summary) -> String {
 }
 
 fn to_host_message(message: &Value, latency: Option<f64>, summary: &mut Summary) -> String {
-    if message.get("omitted").is_some() {
-        return format!("message of {}", text(&message["omitted"]));
+    if let Some(size) = message.get("omitted") {
+        let Some(id) = message.get("id") else {
+            return format!("message of {}", text(size));
+        };
+        if message.get("method").is_none() {
+            summary.answered(&id.to_string(), latency);
+            summary.answers += 1;
+            return format!("answer {id} of {} (too large to record)", text(size));
+        }
+        return format!("message {id} of {}", text(size));
     }
     parts(message)
         .iter()

@@ -169,6 +169,25 @@ pub struct SseReader {
     pub retry: Option<Duration>,
     /// What the parser holds, counted against the shared answer budget.
     held: crate::http::Reservation,
+    /// Events skipped as not JSON-RPC: a flood is summarized, not logged
+    /// line by line (issue 16).
+    skipped: u64,
+}
+
+/// How many skipped events are logged one by one before the rest are
+/// summarized.
+const SKIPPED_LOGGED: u64 = 3;
+
+impl Drop for SseReader {
+    fn drop(&mut self) {
+        if self.skipped > SKIPPED_LOGGED {
+            tracing::warn!(
+                "… {} more events like this from {} were skipped",
+                self.skipped - SKIPPED_LOGGED,
+                self.shown_url
+            );
+        }
+    }
 }
 
 impl SseReader {
@@ -181,6 +200,7 @@ impl SseReader {
             last_event_id: None,
             retry: None,
             held: http.budget().reservation(),
+            skipped: 0,
         }
     }
 
@@ -257,7 +277,7 @@ impl SseReader {
         }
     }
 
-    fn item(&self, event: Event) -> Option<Item> {
+    fn item(&mut self, event: Event) -> Option<Item> {
         match event.kind.as_str() {
             "endpoint" => Some(Item::Endpoint(
                 String::from_utf8_lossy(&event.data).trim().to_owned(),
@@ -266,7 +286,20 @@ impl SseReader {
                 match Message::parse(event.data) {
                     Ok(msg) => Some(Item::Message(msg)),
                     Err(e) => {
-                        tracing::warn!(url = %self.shown_url, "skipped an event that is not a JSON-RPC message: {e}");
+                        self.skipped += 1;
+                        match self.skipped {
+                            n if n <= SKIPPED_LOGGED => tracing::warn!(
+                                "{} sent an event that is not a JSON-RPC message; skipped it: {e}",
+                                self.shown_url
+                            ),
+                            // 1024, 2048, 4096…: a dozen lines for millions.
+                            n if n.is_power_of_two() && n >= 1024 => tracing::warn!(
+                                "{} has sent {n} events that are not JSON-RPC messages so far; \
+                                 all skipped",
+                                self.shown_url
+                            ),
+                            _ => {}
+                        }
                         None
                     }
                 }

@@ -218,3 +218,64 @@ async fn v_shows_the_tool_the_id_and_tool_errors() {
         assert!(stderr.contains(expected), "{expected:?} in {stderr}");
     }
 }
+
+/// Issue 16: a server that floods its answer stream with events that are
+/// not JSON-RPC gets a few lines on stderr and a summary, not a line each;
+/// the real answer still arrives.
+#[tokio::test]
+async fn a_flood_of_bad_events_is_summarized() {
+    use crate::common::fault::{Got, answer, sse};
+    let server = FaultServer::start(|got: Got| async move {
+        match got.rpc_method().as_deref() {
+            Some("tools/call") => {
+                let mut events: Vec<String> =
+                    (0..5000).map(|n| format!("data: not json {n}\n\n")).collect();
+                let id = serde_json::from_slice::<serde_json::Value>(&got.body).unwrap()["id"].clone();
+                events.push(format!(
+                    "data: {{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"content\":[]}}}}\n\n"
+                ));
+                sse(vec![events.concat()], std::time::Duration::ZERO, false)
+            }
+            Some("initialize") => answer(&got, r#"{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"f","version":"1"}}"#),
+            _ => crate::common::fault::accepted(),
+        }
+    })
+    .await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    bridge.initialize("2025-06-18").await;
+    let called = bridge.call_tool(1, "t", json!({})).await;
+    assert!(called["result"].is_object(), "{called}");
+    bridge.close_stdin();
+    bridge.wait_exit().await;
+    let stderr = bridge.stderr();
+    assert!(
+        lines(&stderr).len() <= 10,
+        "{} lines: {stderr}",
+        lines(&stderr).len()
+    );
+    assert!(stderr.contains("4997 more events like this"), "{stderr}");
+}
+
+/// Issue 16: -vv names the headers of each request and response (never
+/// their values).
+#[tokio::test]
+async fn vv_names_the_headers() {
+    let server = Everything::streamable().await;
+    let mut bridge = Bridge::start(&[&server.url(), "-vv", "--header", "X-Api-Key: s3cret-value"]);
+    open_session(&mut bridge).await;
+    bridge.close_stdin();
+    bridge.wait_exit().await;
+    let stderr = bridge.stderr();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("POST") && l.contains("with headers:"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        line.contains("x-api-key") && line.contains("mcp-protocol-version"),
+        "{line}"
+    );
+    assert!(
+        stderr.contains("HTTP 200 from") && !stderr.contains("s3cret-value"),
+        "{stderr}"
+    );
+}
