@@ -141,6 +141,14 @@ impl Shared {
             .map_err(|e| unauthorized(e.to_string()))
     }
 
+    /// Refreshes the token shortly before it expires (G16), on whichever
+    /// transport is about to send.
+    async fn refresh_if_expiring(&self) {
+        if let Some(auth) = &self.auth {
+            auth.refresh_if_expiring().await;
+        }
+    }
+
     /// Sends the request `build` makes, with the current token; after an
     /// authorization refusal, authorizes and sends it once more.
     async fn send_authorized(
@@ -149,6 +157,9 @@ impl Shared {
         url: &Url,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, UpstreamError> {
+        // Before the token expires, not after a 401: on every transport that
+        // sends through here (legacy SSE, 2026-07-28), as Streamable HTTP does.
+        self.refresh_if_expiring().await;
         let mut may_authorize = self.auth.is_some() || self.header_command.is_some();
         let mut may_renonce = self.auth.is_some();
         loop {

@@ -141,9 +141,7 @@ impl Streamable {
         if msg.is_request("initialize") {
             self.session.keep_initialize(msg);
         }
-        if let Some(auth) = &self.shared.auth {
-            auth.refresh_if_expiring().await;
-        }
+        self.shared.refresh_if_expiring().await;
         // Each recovery is tried once per message: a new session (T2), and
         // a new token (G16, G14), in whichever order the server asks.
         let (mut may_restart, mut may_authorize, mut may_renonce) = (true, true, true);

@@ -106,6 +106,42 @@ async fn expired_tokens_are_refreshed_without_a_failed_call() {
         "{}",
         bridge.stderr()
     );
+    assert_no_401_after_sign_in(&bridge.stderr());
+}
+
+/// The server refused no request once signed in: the token was refreshed
+/// before it expired, not after a 401 (only the first request, before the
+/// sign-in, may be refused).
+fn assert_no_401_after_sign_in(stderr: &str) {
+    let refused: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("→ HTTP 401"))
+        .collect();
+    assert!(refused.len() <= 1, "refused after the sign-in: {refused:?}");
+}
+
+/// Issue 15: refresh before expiry on the legacy HTTP+SSE transport too: it
+/// used to wait for the server's 401.
+#[tokio::test]
+async fn legacy_sse_refreshes_before_expiry_with_no_401() {
+    let server = FastMcp::start_sse(2).await;
+    let login = LoginEnv::new();
+    let mut bridge = Bridge::start_with_env(
+        &[&server.url(), "--transport", "sse-only", "-v"],
+        &login.vars(),
+    );
+    bridge.initialize("2024-11-05").await;
+    for i in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let echo = bridge
+            .call_tool(i, "echo", json!({ "message": format!("call {i}") }))
+            .await;
+        assert_eq!(tool_text(&echo), format!("call {i}"), "{echo}");
+    }
+    let stderr = bridge.stderr();
+    assert!(stderr.contains("refreshed the access token"), "{stderr}");
+    assert_no_401_after_sign_in(&stderr);
+    assert_eq!(login.logins().len(), 1);
 }
 
 /// H5 (issue 7: every log path): neither the access token nor the refresh
