@@ -132,6 +132,21 @@ impl Bridge {
         }
     }
 
+    /// The next stdout line as JSON, waiting up to `patience`: for tests
+    /// whose first answer may take long on a loaded machine (a burst of
+    /// thousands of requests), where only a hang should fail.
+    pub async fn recv_within(&mut self, patience: Duration) -> Value {
+        match tokio::time::timeout(patience, self.lines.recv()).await {
+            Ok(Some(line)) => serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not one JSON value ({e}): {line}")),
+            Ok(None) => panic!("stdout closed; stderr:\n{}", self.stderr()),
+            Err(_) => panic!(
+                "no line on stdout within {patience:?}; stderr:\n{}",
+                self.stderr()
+            ),
+        }
+    }
+
     /// The next stdout line, which must be one JSON value (T13).
     pub async fn recv(&mut self) -> Value {
         let line = self.recv_line().await;
