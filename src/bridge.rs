@@ -73,6 +73,8 @@ where
         downstream = downstream.with_error_recorder(errors);
     }
     let downstream = Arc::new(downstream);
+    let ledger = Arc::downgrade(&downstream);
+    crate::watch::count_in_flight(move || ledger.upgrade().map_or(0, |d| d.in_flight()));
     let upstream = Arc::new(Upstream::new(config, Arc::clone(&downstream))?);
     let mut reader = LineReader::new(BufReader::new(stdin));
     let mut pump = Pump::new(downstream, upstream);

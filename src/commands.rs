@@ -37,6 +37,7 @@ pub const NAMES: &[&str] = &[
     "completions",
     "man",
     "import-mcp-remote",
+    "watch",
 ];
 
 /// `mcp-tether <command>`.
@@ -88,6 +89,23 @@ pub enum Command {
         /// Only the summary, not the timeline.
         #[arg(long)]
         summary: bool,
+        /// Keep reading as the recording grows (a bridge still recording).
+        #[arg(long, conflicts_with = "summary")]
+        follow: bool,
+    },
+    /// List the bridges running for you (server, pid, uptime, transport and
+    /// protocol, session, sign-in, requests in flight, last error), or
+    /// watch one's traffic live as -v shows it: the copy your assistant
+    /// launched, without restarting it.
+    Watch {
+        /// Which bridge: its number in the list, its pid, or part of its URL.
+        choice: Option<String>,
+        /// Message bodies too, redacted (as -vv).
+        #[arg(long)]
+        bodies: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
     },
     /// Show what is stored: signed in or not, issuer, client, scopes, expiry.
     Status {
@@ -117,7 +135,20 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             Command::ImportMcpRemote(cli) => import_mcp_remote(*cli).await,
             Command::Logout { url, all } => logout(url.as_deref(), all).await,
             Command::Status { url, json } => status(url.as_deref(), json),
-            Command::Replay { file, summary } => replay(&file, summary),
+            Command::Replay {
+                file,
+                summary,
+                follow: false,
+            } => replay(&file, summary),
+            Command::Replay { file, .. } => crate::replay::follow(&file).await,
+            Command::Watch {
+                choice: None, json, ..
+            } => crate::watch::list(json),
+            Command::Watch {
+                choice: Some(choice),
+                bodies,
+                json,
+            } => crate::watch::attach(&choice, bodies, json),
         }
     })
 }

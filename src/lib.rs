@@ -38,6 +38,8 @@
 //! - [`log`]: logging set-up, one-line writers, redaction of secrets.
 //! - [`record`], [`replay`]: `--record` as JSON Lines, and reading it back.
 //! - [`health`]: the last failure per server, for `status`.
+//! - [`watch`]: the local endpoint `mcp-tether watch` lists and attaches
+//!   to: a running bridge's status and live traffic.
 //!
 //! The bridge and its edges:
 //! - [`error`]: upstream failures and the JSON-RPC errors that report them.
@@ -76,6 +78,7 @@ pub mod stdio;
 pub mod store;
 pub mod tls;
 pub mod upstream;
+pub mod watch;
 
 use std::path::PathBuf;
 

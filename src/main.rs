@@ -44,6 +44,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let result = runtime.block_on(async {
         // Inside the runtime: pipes and sockets register with its reactor.
         let (stdin, stdout) = (mcp_tether::stdio::stdin(), mcp_tether::stdio::stdout());
+        // `mcp-tether watch` can see this bridge while it runs.
+        let _watchable = mcp_tether::watch::serve(&mcp_tether::log::redact_url(&config.url));
         bridge::run(&config, stdin, stdout, shutdown_signal()).await
     });
     // The blocking stdin reader may still wait for input: don't wait for it.

@@ -42,34 +42,12 @@ pub fn render(reader: impl BufRead, summary_only: bool) -> std::io::Result<Strin
     let mut start: Option<u64> = None;
     for line in reader.lines() {
         let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-            summary.unreadable += 1;
+        let Some(text) = timeline_line(line.trim(), &mut start, &mut summary) else {
             continue;
         };
-        let at = entry["t"].as_str().and_then(parse_timestamp);
-        if entry["kind"] == "recording" {
-            start = at;
-            let _ = writeln!(
-                out,
-                "Recording of {} by {}, started {}\n",
-                entry["server"].as_str().unwrap_or("?"),
-                entry["by"].as_str().unwrap_or("?"),
-                entry["t"].as_str().unwrap_or("?"),
-            );
-            continue;
-        }
-        let start = *start.get_or_insert(at.unwrap_or(0));
-        let offset = at.map_or(String::from("      ?"), |at| {
-            format!("{:+.3}s", at.saturating_sub(start) as f64 / 1000.0)
-        });
-        let (column, text) = describe(&entry, &mut summary);
-        if !summary_only {
-            // Continuation lines of a multi-line event stay in the text column.
-            let text = text.replace('\n', &format!("\n{:21}", ""));
-            let _ = writeln!(out, "{offset:>10}  {column:<8} {text}");
+        if !summary_only || text.starts_with("Recording of") {
+            out.push_str(&text);
+            out.push('\n');
         }
     }
     if !summary_only {
@@ -77,6 +55,66 @@ pub fn render(reader: impl BufRead, summary_only: bool) -> std::io::Result<Strin
     }
     out.push_str(&summary.render());
     Ok(out)
+}
+
+/// `replay --follow`: the timeline of a recording that is still being
+/// written (a bridge running with `--record`), line by line as it grows,
+/// until the reader stops it. A line is rendered once it is complete.
+pub async fn follow(path: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::{Read as _, Seek as _};
+    let mut file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open the recording {}", path.display()))?;
+    let mut summary = Summary::default();
+    let mut start: Option<u64> = None;
+    let mut pending = String::new();
+    let mut at = 0u64;
+    loop {
+        let mut chunk = String::new();
+        file.seek(std::io::SeekFrom::Start(at))?;
+        let read = file.read_to_string(&mut chunk)?;
+        at += read as u64;
+        pending.push_str(&chunk);
+        while let Some(end) = pending.find('\n') {
+            let line: String = pending.drain(..=end).collect();
+            if let Some(text) = timeline_line(line.trim(), &mut start, &mut summary) {
+                println!("{text}");
+            }
+        }
+        if read == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// One recording line as a timeline line (`None` for the header, which is
+/// printed as a title, and for blank lines).
+fn timeline_line(line: &str, start: &mut Option<u64>, summary: &mut Summary) -> Option<String> {
+    if line.is_empty() {
+        return None;
+    }
+    let Ok(entry) = serde_json::from_str::<Value>(line) else {
+        summary.unreadable += 1;
+        return None;
+    };
+    let at = entry["t"].as_str().and_then(parse_timestamp);
+    if entry["kind"] == "recording" {
+        *start = at;
+        return Some(format!(
+            "Recording of {} by {}, started {}\n",
+            entry["server"].as_str().unwrap_or("?"),
+            entry["by"].as_str().unwrap_or("?"),
+            entry["t"].as_str().unwrap_or("?"),
+        ));
+    }
+    let start = *start.get_or_insert(at.unwrap_or(0));
+    let offset = at.map_or(String::from("      ?"), |at| {
+        format!("{:+.3}s", at.saturating_sub(start) as f64 / 1000.0)
+    });
+    let (column, text) = describe(&entry, summary);
+    // Continuation lines of a multi-line event stay in the text column.
+    let text = text.replace('\n', &format!("\n{:21}", ""));
+    Some(format!("{offset:>10}  {column:<8} {text}"))
 }
 
 /// The column and the text for one entry, counting it.

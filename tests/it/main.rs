@@ -39,3 +39,4 @@ mod signin;
 mod store;
 mod streamable;
 mod tls;
+mod watch;

@@ -1,0 +1,641 @@
+//! `mcp-tether watch`: a live view of a bridge someone else launched
+//! (issue 18), on a local endpoint only its user can open.
+//!
+//! Each bridge listens on a Unix socket, `<config dir>/run/<pid>.sock`
+//! (0600, in a 0700 directory; connections from another user are refused by
+//! their peer credentials), removed when it exits; one left by a bridge that
+//! was killed is found dead (nothing accepts on it) and removed by the next
+//! bridge or `watch`. A client writes one line: `status` (the bridge answers
+//! one JSON line and closes) or `watch` / `watch bodies` (the bridge streams
+//! its events, one JSON line each, as `-v` / `-vv` would log them, redacted
+//! the same way).
+//!
+//! Watching costs nothing when nobody watches: the tracing layer lets the
+//! per-message events through only while a watcher is attached. A slow or
+//! stuck watcher never slows the bridge or grows its memory: each has a
+//! bounded queue, and events that do not fit are dropped and counted
+//! ("… 312 events dropped").
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context;
+
+/// Events queued for one watcher, and their bytes; past either, events are
+/// dropped and counted (a body can be large: the bytes bound the memory).
+const QUEUE: usize = 1024;
+const QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The bridge's state as `watch` lists it, kept from its own events.
+#[derive(Debug, Default, Clone)]
+struct Status {
+    transport: Option<String>,
+    era: Option<String>,
+    session: Option<String>,
+    signed_in: Option<bool>,
+    last_error: Option<(String, String)>,
+}
+
+/// One attached watcher.
+struct Watcher {
+    tx: mpsc::Sender<Arc<str>>,
+    /// Bytes queued and not yet written to the watcher.
+    queued: Arc<AtomicUsize>,
+    bodies: bool,
+    dropped: u64,
+}
+
+impl Watcher {
+    /// Queues `line` unless the queue is full (by count or bytes).
+    fn offer(&self, line: Arc<str>) -> Result<(), mpsc::error::TrySendError<Arc<str>>> {
+        let len = line.len();
+        if self.queued.load(Ordering::Relaxed) + len > QUEUE_BYTES {
+            return Err(mpsc::error::TrySendError::Full(line));
+        }
+        self.tx.try_send(line)?;
+        self.queued.fetch_add(len, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// What this process offers to watchers.
+pub struct Hub {
+    server: String,
+    started: Instant,
+    started_at: String,
+    watchers: Mutex<Vec<Watcher>>,
+    /// How many are attached (read on every event: cheap).
+    attached: AtomicUsize,
+    /// Whether one of them wants bodies (`-vv`).
+    bodies: AtomicUsize,
+    status: Mutex<Status>,
+    in_flight: OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
+    /// The user this bridge runs as (the socket's owner): the only one let in.
+    uid: u32,
+}
+
+static HUB: OnceLock<Arc<Hub>> = OnceLock::new();
+
+/// Whether a watcher is attached now; `bodies`: one that wants bodies.
+pub fn attached(bodies: bool) -> bool {
+    HUB.get().is_some_and(|hub| match bodies {
+        true => hub.bodies.load(Ordering::Relaxed) > 0,
+        false => hub.attached.load(Ordering::Relaxed) > 0,
+    })
+}
+
+/// Tells the hub how to count the requests in flight (the ledger's size).
+pub fn count_in_flight(count: impl Fn() -> usize + Send + Sync + 'static) {
+    if let Some(hub) = HUB.get() {
+        let _ = hub.in_flight.set(Box::new(count));
+    }
+}
+
+/// Where the bridges' sockets are.
+pub fn run_dir() -> Option<PathBuf> {
+    crate::config_dir().map(|dir| dir.join("run"))
+}
+
+/// The tracing layer that feeds watchers and keeps the status. Installed
+/// by `log::init` with [`WatchFilter`]; does nothing until [`serve`] has run.
+pub struct WatchLayer;
+
+/// Which events [`WatchLayer`] wants: the bridge's lifecycle (for the
+/// status) always; its traffic only while someone watches. Its level hint
+/// follows the watchers, so with none attached the per-message events stay
+/// disabled at their call sites and cost nothing.
+pub struct WatchFilter;
+
+impl WatchFilter {
+    fn level() -> tracing_subscriber::filter::LevelFilter {
+        use tracing_subscriber::filter::LevelFilter;
+        match (attached(true), attached(false)) {
+            (true, _) => LevelFilter::TRACE,
+            (false, true) => LevelFilter::DEBUG,
+            _ => LevelFilter::INFO,
+        }
+    }
+}
+
+impl<S> tracing_subscriber::layer::Filter<S> for WatchFilter {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, _: &Context<'_, S>) -> bool {
+        metadata.target().starts_with("mcp_tether") && Self::level() >= *metadata.level()
+    }
+
+    fn callsite_enabled(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        match metadata.target().starts_with("mcp_tether") {
+            true => tracing::subscriber::Interest::sometimes(),
+            false => tracing::subscriber::Interest::never(),
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<tracing_subscriber::filter::LevelFilter> {
+        Some(Self::level())
+    }
+}
+
+impl<S: Subscriber> Layer<S> for WatchLayer {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let Some(hub) = HUB.get() else { return };
+        let mut text = Text::default();
+        event.record(&mut text);
+        let metadata = event.metadata();
+        let level = *metadata.level();
+        let traffic = metadata.target() == crate::log::TRAFFIC;
+        if level <= Level::INFO {
+            hub.note(level, &text.0);
+        }
+        if hub.attached.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let kind = match (traffic, text.0.contains(" → HTTP ")) {
+            (_, true) => "http",
+            (true, false) => "message",
+            (false, false) => "event",
+        };
+        let line = json!({
+            "t": crate::record::timestamp(std::time::SystemTime::now()),
+            "level": level.as_str(),
+            "kind": kind,
+            "text": text.0,
+        });
+        hub.publish(&line.to_string(), level == Level::TRACE);
+    }
+}
+
+/// The message of an event, with its other fields after it.
+#[derive(Default)]
+struct Text(String);
+
+impl Visit for Text {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0.insert_str(0, &format!("{value:?}"));
+        } else {
+            self.0.push_str(&format!(" {}={value:?}", field.name()));
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0.insert_str(0, value);
+        } else {
+            self.0.push_str(&format!(" {}={value}", field.name()));
+        }
+    }
+}
+
+impl Hub {
+    /// Keeps what the lifecycle events say, for `status`.
+    fn note(&self, level: Level, text: &str) {
+        let mut status = self.status.lock().expect("watch lock");
+        if let Some(transport) = text.strip_prefix("connected over ") {
+            status.transport = Some(transport.to_owned());
+        } else if text.starts_with("reconnected over legacy") {
+            status.transport = Some("legacy HTTP+SSE".into());
+        }
+        if let Some(rest) = text.strip_prefix("session ") {
+            status.session = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if text.contains("speaks only MCP 2026-07-28") || text.contains("speaks MCP 2026") {
+            status.era = Some("2026-07-28 (translated)".into());
+        } else if let Some(rest) = text.strip_prefix("the server answered initialize (MCP ") {
+            status.era = rest.split(')').next().map(str::to_owned);
+        }
+        if text.starts_with("signed in to") || text.starts_with("refreshed the access token") {
+            status.signed_in = Some(true);
+        } else if text.starts_with("sign in to ") {
+            status.signed_in = Some(false);
+        }
+        if level <= Level::WARN {
+            let at = crate::record::timestamp(std::time::SystemTime::now());
+            status.last_error = Some((at, text.chars().take(300).collect()));
+        }
+    }
+
+    /// Sends a line to every watcher that wants it, never waiting: a
+    /// watcher whose queue is full loses it, and is told how many later.
+    fn publish(&self, line: &str, body: bool) {
+        let line: Arc<str> = Arc::from(line);
+        let mut watchers = self.watchers.lock().expect("watch lock");
+        watchers.retain_mut(|watcher| {
+            if body && !watcher.bodies {
+                return true;
+            }
+            if watcher.dropped > 0 {
+                let notice = json!({
+                    "t": crate::record::timestamp(std::time::SystemTime::now()),
+                    "level": "WARN",
+                    "kind": "dropped",
+                    "text": format!("… {} events dropped (the watcher fell behind)", watcher.dropped),
+                });
+                match watcher.offer(Arc::from(notice.to_string())) {
+                    Ok(()) => watcher.dropped = 0,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        watcher.dropped += 1;
+                        return true;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                }
+            }
+            match watcher.offer(Arc::clone(&line)) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    watcher.dropped += 1;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+        self.recount(&watchers);
+    }
+
+    fn recount(&self, watchers: &[Watcher]) {
+        let bodies = watchers.iter().filter(|w| w.bodies).count();
+        let before = (
+            self.attached.swap(watchers.len(), Ordering::Relaxed),
+            self.bodies.swap(bodies, Ordering::Relaxed),
+        );
+        let (was_watched, had_bodies) = (before.0 > 0, before.1 > 0);
+        let (watched, has_bodies) = (!watchers.is_empty(), bodies > 0);
+        if was_watched != watched || had_bodies != has_bodies {
+            // The global level follows the watchers (WatchFilter's hint).
+            tracing::callsite::rebuild_interest_cache();
+        }
+    }
+
+    /// A new watcher: its queue, and the count of bytes in it (which the
+    /// writer lowers as it writes).
+    fn attach(&self, bodies: bool) -> (mpsc::Receiver<Arc<str>>, Arc<AtomicUsize>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let mut watchers = self.watchers.lock().expect("watch lock");
+        watchers.push(Watcher {
+            tx,
+            queued: Arc::clone(&queued),
+            bodies,
+            dropped: 0,
+        });
+        self.recount(&watchers);
+        (rx, queued)
+    }
+
+    fn detach_closed(&self) {
+        let mut watchers = self.watchers.lock().expect("watch lock");
+        watchers.retain(|w| !w.tx.is_closed());
+        self.recount(&watchers);
+    }
+
+    /// The status line `watch` lists.
+    fn status_json(&self) -> Value {
+        let status = self.status.lock().expect("watch lock").clone();
+        json!({
+            "pid": std::process::id(),
+            "server": self.server,
+            "started": self.started_at,
+            "uptime_s": self.started.elapsed().as_secs(),
+            "transport": status.transport,
+            "era": status.era,
+            "session": status.session,
+            "signed_in": status.signed_in,
+            "in_flight": self.in_flight.get().map(|count| count()),
+            "last_error": status.last_error.map(|(at, text)| json!({"at": at, "text": text})),
+            "watchers": self.attached.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// The socket of this bridge; removed when dropped.
+pub struct Endpoint {
+    path: PathBuf,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Offers this bridge to watchers: binds its socket (cleaning up those of
+/// bridges that are gone) and serves it on the current runtime. `server`
+/// is the redacted URL. `None` (logged) when the socket cannot be made: the
+/// bridge works the same, unwatched.
+#[cfg(unix)]
+pub fn serve(server: &str) -> Option<Endpoint> {
+    let dir = run_dir()?;
+    match bind(&dir, server) {
+        Ok(endpoint) => Some(endpoint),
+        Err(e) => {
+            tracing::debug!("no watch endpoint ({e}); `mcp-tether watch` will not see this bridge");
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+pub fn serve(_server: &str) -> Option<Endpoint> {
+    None
+}
+
+#[cfg(unix)]
+fn bind(dir: &Path, server: &str) -> std::io::Result<Endpoint> {
+    use std::os::unix::fs::PermissionsExt;
+    crate::store::file::private_dir(dir)?;
+    clean_stale(dir);
+    let path = dir.join(format!("{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    let hub = Arc::new(Hub {
+        server: server.to_owned(),
+        started: Instant::now(),
+        started_at: crate::record::timestamp(std::time::SystemTime::now()),
+        watchers: Mutex::default(),
+        attached: AtomicUsize::new(0),
+        bodies: AtomicUsize::new(0),
+        status: Mutex::default(),
+        in_flight: OnceLock::new(),
+        uid: std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&path)?),
+    });
+    let hub = Arc::clone(HUB.get_or_init(|| hub));
+    tokio::spawn(accept(listener, hub));
+    Ok(Endpoint { path })
+}
+
+/// Removes the sockets of bridges that are gone (nothing accepts on them).
+#[cfg(unix)]
+pub fn clean_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "sock")
+            && std::os::unix::net::UnixStream::connect(&path).is_err()
+        {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn accept(listener: tokio::net::UnixListener, hub: Arc<Hub>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        // Only this user: the socket's mode says so, and so must the peer.
+        let same_user = stream.peer_cred().is_ok_and(|peer| peer.uid() == hub.uid);
+        if !same_user {
+            continue;
+        }
+        tokio::spawn(serve_one(stream, Arc::clone(&hub)));
+    }
+}
+
+#[cfg(unix)]
+async fn serve_one(stream: tokio::net::UnixStream, hub: Arc<Hub>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let asked = tokio::time::timeout(std::time::Duration::from_secs(2), lines.next_line()).await;
+    let Ok(Ok(Some(asked))) = asked else { return };
+    match asked.trim() {
+        "status" => {
+            let line = format!("{}\n", hub.status_json());
+            let _ = write.write_all(line.as_bytes()).await;
+        }
+        watch @ ("watch" | "watch bodies") => {
+            let (mut rx, queued) = hub.attach(watch == "watch bodies");
+            let hello = format!(
+                "{}\n",
+                json!({"kind": "status", "status": hub.status_json()})
+            );
+            if write.write_all(hello.as_bytes()).await.is_err() {
+                return;
+            }
+            while let Some(line) = rx.recv().await {
+                queued.fetch_sub(line.len(), Ordering::Relaxed);
+                let written = async {
+                    write.write_all(line.as_bytes()).await?;
+                    write.write_all(b"\n").await
+                };
+                if written.await.is_err() {
+                    break;
+                }
+            }
+            drop(rx);
+            hub.detach_closed();
+        }
+        _ => {}
+    }
+}
+
+/// One running bridge, as its socket answers `status`.
+#[cfg(unix)]
+struct Running {
+    socket: PathBuf,
+    status: Value,
+}
+
+/// The bridges running for this user, oldest first; stale sockets removed.
+#[cfg(unix)]
+fn running() -> anyhow::Result<Vec<Running>> {
+    use std::io::{BufRead, Write};
+    let dir = run_dir().ok_or_else(|| anyhow::anyhow!("no configuration directory"))?;
+    clean_stale(&dir);
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(found);
+    };
+    for entry in entries.flatten() {
+        let socket = entry.path();
+        if socket.extension().is_none_or(|e| e != "sock") {
+            continue;
+        }
+        let Ok(mut stream) = std::os::unix::net::UnixStream::connect(&socket) else {
+            continue;
+        };
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+        if stream.write_all(b"status\n").is_err() {
+            continue;
+        }
+        let mut line = String::new();
+        if std::io::BufReader::new(stream)
+            .read_line(&mut line)
+            .is_err()
+        {
+            continue;
+        }
+        if let Ok(status) = serde_json::from_str::<Value>(&line) {
+            found.push(Running { socket, status });
+        }
+    }
+    found.sort_by_key(|r| std::cmp::Reverse(r.status["uptime_s"].as_u64().unwrap_or(0)));
+    Ok(found)
+}
+
+/// `mcp-tether watch`: the bridges running for this user.
+#[cfg(unix)]
+pub fn list(as_json: bool) -> anyhow::Result<()> {
+    let running = running()?;
+    if as_json {
+        for bridge in &running {
+            println!("{}", bridge.status);
+        }
+        return Ok(());
+    }
+    if running.is_empty() {
+        println!("No mcp-tether bridge is running for you.");
+        return Ok(());
+    }
+    for (n, bridge) in running.iter().enumerate() {
+        let s = &bridge.status;
+        let text = |key: &str| s[key].as_str().map(str::to_owned);
+        let protocol = match (text("transport"), text("era")) {
+            (Some(t), Some(e)) => format!("{t}, MCP {e}"),
+            (Some(t), None) => t,
+            _ => "not connected yet".into(),
+        };
+        let signed_in = match s["signed_in"].as_bool() {
+            Some(true) => "signed in",
+            Some(false) => "signing in",
+            None => "no sign-in",
+        };
+        println!(
+            "{:>2}  pid {}  up {}  {}",
+            n + 1,
+            s["pid"],
+            uptime(s["uptime_s"].as_u64().unwrap_or(0)),
+            text("server").unwrap_or_default()
+        );
+        println!(
+            "    {protocol}; session {}; {signed_in}; {} in flight; {} watching",
+            text("session").unwrap_or_else(|| "none".into()),
+            s["in_flight"].as_u64().unwrap_or(0),
+            s["watchers"].as_u64().unwrap_or(0)
+        );
+        if let Some(error) = s["last_error"].as_object() {
+            println!(
+                "    last error at {}: {}",
+                error["at"].as_str().unwrap_or("?"),
+                error["text"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    println!("\n`mcp-tether watch N` (or a pid, or part of the URL) shows one's traffic live.");
+    Ok(())
+}
+
+fn uptime(seconds: u64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// `mcp-tether watch CHOICE`: one bridge's traffic as it happens, until it
+/// exits or the watcher is stopped.
+#[cfg(unix)]
+pub fn attach(choice: &str, bodies: bool, as_json: bool) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    let running = running()?;
+    let chosen = match choice.parse::<usize>() {
+        Ok(n) if n >= 1 && n <= running.len() && n < 1000 => running.get(n - 1),
+        Ok(pid) => running
+            .iter()
+            .find(|r| r.status["pid"].as_u64() == Some(pid as u64)),
+        Err(_) => {
+            let matching: Vec<&Running> = running
+                .iter()
+                .filter(|r| {
+                    r.status["server"]
+                        .as_str()
+                        .is_some_and(|s| s.contains(choice))
+                })
+                .collect();
+            match matching.len() {
+                1 => matching.first().copied(),
+                0 => None,
+                n => anyhow::bail!("{n} bridges match '{choice}'; give its number or pid"),
+            }
+        }
+    };
+    let Some(chosen) = chosen else {
+        anyhow::bail!(
+            "no running bridge matches '{choice}'; `mcp-tether watch` lists them ({} running)",
+            running.len()
+        );
+    };
+    let mut stream = std::os::unix::net::UnixStream::connect(&chosen.socket)?;
+    let ask: &[u8] = if bodies {
+        b"watch bodies\n"
+    } else {
+        b"watch\n"
+    };
+    stream.write_all(ask)?;
+    let mut out = std::io::stdout().lock();
+    for line in std::io::BufReader::new(stream).lines() {
+        let line = line?;
+        let rendered = if as_json { line } else { render(&line) };
+        if writeln!(out, "{rendered}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            break;
+        }
+    }
+    eprintln!("the bridge exited");
+    Ok(())
+}
+
+/// One watched event as a person reads it: time, column, text.
+fn render(line: &str) -> String {
+    let Ok(event) = serde_json::from_str::<Value>(line) else {
+        return line.to_owned();
+    };
+    if event["kind"] == "status" {
+        let s = &event["status"];
+        return format!(
+            "watching pid {} ({}), up {}; its traffic from now on:",
+            s["pid"],
+            s["server"].as_str().unwrap_or("?"),
+            uptime(s["uptime_s"].as_u64().unwrap_or(0))
+        );
+    }
+    let time = event["t"]
+        .as_str()
+        .and_then(|t| t.get(11..23))
+        .unwrap_or("?");
+    let column = match (event["kind"].as_str(), event["level"].as_str()) {
+        (_, Some("WARN" | "ERROR")) => "WARN",
+        (Some("http"), _) => "http",
+        (Some("message"), _) => "msg",
+        _ => "event",
+    };
+    format!(
+        "{time}  {column:<5} {}",
+        event["text"].as_str().unwrap_or_default()
+    )
+}
+
+#[cfg(not(unix))]
+pub fn list(_as_json: bool) -> anyhow::Result<()> {
+    anyhow::bail!("watch needs Unix sockets; on Windows, use --log-file or --record")
+}
+
+#[cfg(not(unix))]
+pub fn attach(_choice: &str, _bodies: bool, _as_json: bool) -> anyhow::Result<()> {
+    anyhow::bail!("watch needs Unix sockets; on Windows, use --log-file or --record")
+}
