@@ -147,7 +147,8 @@ async fn legacy_sse_refreshes_before_expiry_with_no_401() {
 /// H5 (issue 7: every log path): neither the access token nor the refresh
 /// token, the code or the client secret appears in anything the bridge
 /// writes but its credential store: stderr at -vv, `--log-file`, the
-/// `--debug` log, a `--record` recording, `status`, and `probe --json`.
+/// `--debug` log, a `--record` recording, `status`, `probe --json`, and
+/// what `watch --bodies` shows.
 #[tokio::test]
 async fn no_oauth_secret_reaches_any_log() {
     let server = FastMcp::start(3600).await;
@@ -168,10 +169,31 @@ async fn no_oauth_secret_reaches_any_log() {
         ],
         &env,
     );
+    // Issue 18: a watcher with bodies (as -vv) attached before the sign-in.
+    let socket = login
+        .config
+        .join("run")
+        .join(format!("{}.sock", bridge.pid()));
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let watched = std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        stream.write_all(b"watch bodies\n").unwrap();
+        let mut seen = String::new();
+        let _ = stream.read_to_string(&mut seen);
+        seen
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
     bridge.initialize("2025-06-18").await;
     bridge.call_tool(1, "echo", json!({ "message": "x" })).await;
     bridge.close_stdin();
     bridge.wait_exit().await;
+    let watched = watched.join().unwrap();
     let command = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
             .args(args)
@@ -216,6 +238,7 @@ async fn no_oauth_secret_reaches_any_log() {
         ("--record", std::fs::read_to_string(&recording).unwrap()),
         ("status", status),
         ("probe --json", probe),
+        ("watch --bodies", watched),
     ];
     for (name, log) in &logs {
         assert!(!log.is_empty(), "{name} wrote nothing");
@@ -227,6 +250,11 @@ async fn no_oauth_secret_reaches_any_log() {
         }
     }
     assert!(logs[0].1.contains("tools/call"), "the log has the traffic");
+    assert!(
+        logs[6].1.contains("OAuth token request"),
+        "the watcher saw the sign-in: {}",
+        logs[6].1
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -148,3 +148,51 @@ async fn a_recorded_session_replays_into_its_timeline() {
         snapshot.display()
     );
 }
+
+/// Issue 18: `replay --follow` shows a recording as it grows, line by line.
+#[test]
+fn replay_follow_shows_a_growing_recording() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("growing.jsonl");
+    let mut file = std::fs::File::create(&path).unwrap();
+    writeln!(file, r#"{{"t":"2026-11-23T14:48:09.219Z","kind":"recording","by":"mcp-tether","server":"https://mcp.example/mcp"}}"#).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
+        .args(["replay", "--follow", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .starts_with("Recording of https://mcp.example/mcp")
+    );
+    // Written after the reader started, in two pieces: shown once whole.
+    write!(
+        file,
+        r#"{{"t":"2026-11-23T14:48:09.244Z","kind":"message","dir":"host","#
+    )
+    .unwrap();
+    file.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    writeln!(
+        file,
+        r#""message":{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo"}}}}}}"#
+    )
+    .unwrap();
+    let shown = loop {
+        let line = lines.next().unwrap().unwrap();
+        if !line.trim().is_empty() {
+            break line;
+        }
+    };
+    assert!(
+        shown.contains("host →   request 1 tools/call echo"),
+        "{shown}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
