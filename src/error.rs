@@ -18,6 +18,11 @@ pub enum UpstreamError {
     #[error("could not connect to {url}: {reason}. {}", connect_hint(reason))]
     Connect { url: String, reason: String },
 
+    /// The host's own message cannot be sent as it is: the host's to fix,
+    /// not the server's (JSON-RPC invalid params).
+    #[error("the assistant's {method} was not sent: {reason}")]
+    HostMessage { method: String, reason: String },
+
     /// The bridge's own set-up failed (a CA file, the HTTP client): the
     /// user's to fix, not the server's.
     #[error("{0}")]
@@ -146,6 +151,7 @@ impl UpstreamError {
     pub fn code(&self) -> i64 {
         match self {
             UpstreamError::Timeout { .. } => code::TIMEOUT,
+            UpstreamError::HostMessage { .. } => code::INVALID_PARAMS,
             UpstreamError::Again { code, .. } => *code,
             _ => code::UPSTREAM,
         }

@@ -410,9 +410,11 @@ impl Modern {
                 None => Some(msg.raw().clone()),
             },
         }
-        .ok_or_else(|| UpstreamError::BadBody {
-            url: "(host message)".into(),
-            what: "params is not an object".into(),
+        .ok_or_else(|| UpstreamError::HostMessage {
+            method: method.to_owned(),
+            reason: "its params are not a JSON object, and MCP 2026-07-28 needs one to carry \
+                     the request's _meta"
+                .into(),
         })?;
         let version = match &self.host {
             Some(_) => version.to_owned(),
