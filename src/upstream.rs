@@ -181,6 +181,29 @@ impl Shared {
     }
 }
 
+/// Why trying one transport failed.
+enum Tried {
+    /// The failure suggests the server speaks the other transport (T8).
+    OtherMayWork(UpstreamError),
+    /// It failed in a way the other transport would not fix.
+    Failed(UpstreamError),
+}
+
+impl Tried {
+    fn classify(e: UpstreamError) -> Tried {
+        match e.suggests_other_transport() {
+            true => Tried::OtherMayWork(e),
+            false => Tried::Failed(e),
+        }
+    }
+
+    fn error(self) -> UpstreamError {
+        match self {
+            Tried::OtherMayWork(e) | Tried::Failed(e) => e,
+        }
+    }
+}
+
 /// The transport that worked.
 enum Transport {
     Streamable(Arc<Streamable>),
@@ -469,7 +492,7 @@ impl Upstream {
                 tracing::info!("Streamable HTTP failed ({first}); trying legacy HTTP+SSE");
                 self.try_legacy(init)
                     .await
-                    .map_err(|(second, _)| both_failed(shared, &first, &second))
+                    .map_err(|second| both_failed(shared, &first, &second.error()))
             }
             Err(e) => Err(e),
         }
@@ -523,32 +546,32 @@ impl Upstream {
     async fn detect_transport(&self, msg: &Message) -> Result<(), UpstreamError> {
         let shared = &self.shared;
         match self.strategy {
-            TransportStrategy::HttpOnly => self.try_streamable(msg).await.map_err(|(e, _)| e),
-            TransportStrategy::SseOnly => self.try_legacy(msg).await.map_err(|(e, _)| e),
+            TransportStrategy::HttpOnly => self.try_streamable(msg).await.map_err(Tried::error),
+            TransportStrategy::SseOnly => self.try_legacy(msg).await.map_err(Tried::error),
             TransportStrategy::HttpFirst => match self.try_streamable(msg).await {
-                Err((first, true)) => {
+                Err(Tried::OtherMayWork(first)) => {
                     tracing::info!("Streamable HTTP failed ({first}); trying legacy HTTP+SSE");
                     self.try_legacy(msg)
                         .await
-                        .map_err(|(second, _)| both_failed(shared, &first, &second))
+                        .map_err(|second| both_failed(shared, &first, &second.error()))
                 }
-                other => other.map_err(|(e, _)| e),
+                other => other.map_err(Tried::error),
             },
             TransportStrategy::SseFirst => match self.try_legacy(msg).await {
-                Err((first, true)) => {
+                Err(Tried::OtherMayWork(first)) => {
                     tracing::info!("legacy HTTP+SSE failed ({first}); trying Streamable HTTP");
                     self.try_streamable(msg)
                         .await
-                        .map_err(|(second, _)| both_failed(shared, &second, &first))
+                        .map_err(|second| both_failed(shared, &second.error(), &first))
                 }
-                other => other.map_err(|(e, _)| e),
+                other => other.map_err(Tried::error),
             },
         }
     }
 
     /// Tries Streamable HTTP; on failure, also says whether the failure
     /// suggests the server speaks the other transport.
-    async fn try_streamable(&self, msg: &Message) -> Result<(), (UpstreamError, bool)> {
+    async fn try_streamable(&self, msg: &Message) -> Result<(), Tried> {
         let streamable = Streamable::new(Arc::clone(&self.shared));
         match streamable.send(msg).await {
             Ok(()) => {
@@ -556,23 +579,17 @@ impl Upstream {
                 self.set_transport(Transport::Streamable(streamable));
                 Ok(())
             }
-            Err(e) => {
-                let other = e.suggests_other_transport();
-                Err((e, other))
-            }
+            Err(e) => Err(Tried::classify(e)),
         }
     }
 
-    async fn try_legacy(&self, msg: &Message) -> Result<(), (UpstreamError, bool)> {
-        let legacy = match LegacySse::connect(Arc::clone(&self.shared)).await {
-            Ok(legacy) => legacy,
-            Err(e) => {
-                let other = e.suggests_other_transport();
-                return Err((e, other));
-            }
-        };
+    async fn try_legacy(&self, msg: &Message) -> Result<(), Tried> {
+        let legacy = LegacySse::connect(Arc::clone(&self.shared))
+            .await
+            .map_err(Tried::classify)?;
         self.set_transport(Transport::Legacy(Arc::clone(&legacy)));
-        legacy.send(msg).await.map_err(|e| (e, false))
+        // Connected: whatever fails now is this transport's answer.
+        legacy.send(msg).await.map_err(Tried::Failed)
     }
 
     /// Ends the session at the server (T6) and stops background streams.

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use super::Shared;
-use super::sse::{Item, SseReader};
+use super::sse::{Item, SseReader, Wait};
 use crate::error::UpstreamError;
 use crate::http::content_type;
 use crate::jsonrpc::{Message, notification};
@@ -182,7 +182,7 @@ impl LegacySse {
     /// Delivers every message on the stream until it ends; returns why.
     async fn pump(&self, reader: &mut SseReader) -> UpstreamError {
         loop {
-            match reader.next(false).await {
+            match reader.next(Wait::AsLongAsItTakes).await {
                 Ok(Some(Item::Message(msg))) => {
                     self.shared.downstream.deliver(msg).await;
                 }
@@ -306,7 +306,7 @@ async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
     }
     let mut reader = SseReader::new(response, &shared.http, shown);
     let endpoint = loop {
-        match tokio::time::timeout(ENDPOINT_WAIT, reader.next(false)).await {
+        match tokio::time::timeout(ENDPOINT_WAIT, reader.next(Wait::AsLongAsItTakes)).await {
             Ok(Ok(Some(Item::Endpoint(endpoint)))) => break endpoint,
             Ok(Ok(Some(Item::Message(_)))) => continue,
             Ok(Ok(None)) | Err(_) => {

@@ -24,7 +24,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use tokio::task::{AbortHandle, JoinHandle};
 
 use super::Shared;
-use super::sse::{Item, SseReader};
+use super::sse::{Item, SseReader, Wait};
 use crate::era::{self, Discovered, HostProfile, InputRequest, Outcome, json_string};
 use crate::error::UpstreamError;
 use crate::http::content_type;
@@ -618,7 +618,7 @@ impl Modern {
                 {
                     tracing::debug!("subscriptions/listen stream open: {filter}");
                     let mut reader = SseReader::new(response, &self.shared.http, &shown);
-                    while let Ok(Some(item)) = reader.next(false).await {
+                    while let Ok(Some(item)) = reader.next(Wait::AsLongAsItTakes).await {
                         let Item::Message(msg) = item else { continue };
                         match msg.method() {
                             Some("notifications/subscriptions/acknowledged") => {
@@ -780,7 +780,7 @@ async fn post(shared: &Shared, body: Bytes, headers: Vec<(Cow<'static, str>, Str
         "text/event-stream" => {
             let mut reader = SseReader::new(response, &shared.http, shown);
             loop {
-                match reader.next(true).await? {
+                match reader.next(Wait::Bounded).await? {
                     Some(Item::Message(msg)) if is_answer(&msg) => {
                         return Ok(Reply {
                             answer: msg,

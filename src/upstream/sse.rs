@@ -157,6 +157,15 @@ pub enum Item {
     Endpoint(String),
 }
 
+/// How long [`SseReader::next`] waits for the server's next bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// At most the body timeout (`--body-timeout`): a request's answer.
+    Bounded,
+    /// As long as it takes: a stream the server writes to when it likes.
+    AsLongAsItTakes,
+}
+
 /// Reads JSON-RPC messages from an event stream.
 pub struct SseReader {
     response: Response,
@@ -210,10 +219,11 @@ impl SseReader {
         self.parser = Parser::default();
     }
 
-    /// The next item, `Ok(None)` when the server ends the stream. With
-    /// `idle`, each wait for more bytes is bounded by the body timeout; the
-    /// server-to-client stream waits as long as it takes.
-    pub async fn next(&mut self, idle: bool) -> Result<Option<Item>, UpstreamError> {
+    /// The next item, `Ok(None)` when the server ends the stream. `wait`
+    /// says how long to wait for more bytes: an answer's stream is bounded
+    /// by the body timeout; the server-to-client stream waits as long as it
+    /// takes.
+    pub async fn next(&mut self, wait: Wait) -> Result<Option<Item>, UpstreamError> {
         loop {
             while let Some(mut event) = self.parser.next_event() {
                 self.remember();
@@ -244,13 +254,13 @@ impl SseReader {
             }
             self.http
                 .count(&mut self.held, self.parser.buffered(), &self.shown_url)?;
-            let chunk = match idle {
-                true => {
+            let chunk = match wait {
+                Wait::Bounded => {
                     self.http
                         .next_chunk(&mut self.response, &self.shown_url)
                         .await?
                 }
-                false => {
+                Wait::AsLongAsItTakes => {
                     self.response
                         .chunk()
                         .await

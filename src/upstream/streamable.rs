@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::Shared;
 use super::session::{Session, Snapshot};
-use super::sse::{Item, SseReader};
+use super::sse::{Item, SseReader, Wait};
 use crate::auth::challenge::BearerChallenge;
 use crate::error::UpstreamError;
 use crate::http::content_type;
@@ -273,7 +273,7 @@ impl Streamable {
                 let mut reader = SseReader::new(response, &self.shared.http, shown);
                 let mut resumes = 0;
                 loop {
-                    match reader.next(true).await {
+                    match reader.next(Wait::Bounded).await {
                         Ok(Some(Item::Message(reply))) => {
                             observe(&reply, &mut awaiting);
                             self.route(reply, &mut sink, msg.request_id()).await;
@@ -584,7 +584,7 @@ impl Streamable {
             let mut reader = SseReader::new(response, &self.shared.http, &shown);
             reader.last_event_id = last_event_id.take();
             loop {
-                match reader.next(false).await {
+                match reader.next(Wait::AsLongAsItTakes).await {
                     Ok(Some(Item::Message(msg))) => {
                         failures = 0;
                         match (self.relay.get(), msg.request_id()) {
