@@ -48,6 +48,35 @@ async fn a_server_down_for_ten_seconds_then_back() {
     assert_eq!(tool_text(&add), "4", "{}", bridge.stderr());
 }
 
+/// An answer to the call in `got` whose text is `mib` MiB of `x`, streamed
+/// a MiB at a time with `gap` between pieces; `tail` closes the JSON (left
+/// off, the answer is cut where the bridge refuses it anyway).
+fn text_answer(
+    got: &crate::common::fault::Got,
+    mib: usize,
+    tail: Option<&'static [u8]>,
+    gap: Duration,
+) -> axum::response::Response {
+    let id = serde_json::from_slice::<Value>(&got.body).unwrap()["id"].clone();
+    let head =
+        format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":""#);
+    let chunk = Bytes::from(vec![b'x'; 1 << 20]);
+    let parts = std::iter::once(Bytes::from(head))
+        .chain(std::iter::repeat_n(chunk, mib))
+        .chain(tail.map(Bytes::from_static));
+    let body = futures_util::stream::iter(parts).then(move |part| async move {
+        if !gap.is_zero() {
+            tokio::time::sleep(gap).await;
+        }
+        Ok::<_, std::io::Error>(part)
+    });
+    axum::response::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::from_stream(body))
+        .unwrap()
+}
+
 /// A 500 MB answer is refused with an error that says why, without the
 /// bridge holding it in memory; the next request works.
 #[tokio::test]
@@ -56,20 +85,7 @@ async fn a_five_hundred_megabyte_answer_is_refused_in_bounded_memory() {
         if got.rpc_method().as_deref() != Some("tools/call") {
             return answer(&got, r#"{"tools":[]}"#);
         }
-        let id = serde_json::from_slice::<Value>(&got.body).unwrap()["id"].clone();
-        let head = format!(
-            r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":""#
-        );
-        let chunk = Bytes::from(vec![b'x'; 1 << 20]);
-        let body = futures_util::stream::iter(
-            std::iter::once(Bytes::from(head)).chain(std::iter::repeat_n(chunk, 500)),
-        )
-        .map(Ok::<_, std::io::Error>);
-        axum::response::Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(Body::from_stream(body))
-            .unwrap()
+        text_answer(&got, 500, None, Duration::ZERO)
     })
     .await;
     let mut bridge = Bridge::start(&[&server.url("/mcp")]);
@@ -94,25 +110,8 @@ async fn twenty_concurrent_large_answers_stay_within_the_memory_budget() {
         if got.rpc_method().as_deref() != Some("tools/call") {
             return answer(&got, r#"{"tools":[]}"#);
         }
-        let id = serde_json::from_slice::<Value>(&got.body).unwrap()["id"].clone();
-        let head = format!(
-            r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":""#
-        );
-        let chunk = Bytes::from(vec![b'x'; 1 << 20]);
-        let tail = Bytes::from_static(br#""}]}}"#);
         // Slowly, so that all twenty are on their way at once.
-        let parts = std::iter::once(Bytes::from(head))
-            .chain(std::iter::repeat_n(chunk, MIB))
-            .chain(std::iter::once(tail));
-        let body = futures_util::stream::iter(parts).then(|part| async move {
-            tokio::time::sleep(Duration::from_millis(15)).await;
-            Ok::<_, std::io::Error>(part)
-        });
-        axum::response::Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(Body::from_stream(body))
-            .unwrap()
+        text_answer(&got, MIB, Some(br#""}]}}"#), Duration::from_millis(15))
     })
     .await;
     let mut bridge = Bridge::start(&[&server.url("/mcp")]);

@@ -91,6 +91,20 @@ async fn slow_to_initialize() -> FaultServer {
     .await
 }
 
+/// A host's usual opening, written without waiting for answers:
+/// `initialize` (id 0), `notifications/initialized`, `tools/list` (id 1).
+async fn write_opening(bridge: &mut Bridge) {
+    bridge
+        .send(&crate::common::initialize_request(0, "2025-06-18"))
+        .await;
+    bridge
+        .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    bridge
+        .send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .await;
+}
+
 /// The ids answered in `lines`, with whether each answer was an error.
 fn answered(lines: &[String]) -> Vec<(serde_json::Value, bool)> {
     let mut answers: Vec<(serde_json::Value, bool)> = lines
@@ -111,15 +125,7 @@ async fn a_host_that_quits_during_a_slow_initialize_is_obeyed() {
     for quit in ["eof", "sigterm"] {
         let server = slow_to_initialize().await;
         let mut bridge = Bridge::start(&[&server.url("/mcp")]);
-        bridge
-            .send(&crate::common::initialize_request(0, "2025-06-18"))
-            .await;
-        bridge
-            .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
-            .await;
-        bridge
-            .send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
-            .await;
+        write_opening(&mut bridge).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         match quit {
             "eof" => bridge.close_stdin(),
@@ -144,15 +150,7 @@ async fn a_host_that_quits_during_a_slow_initialize_is_obeyed() {
 async fn messages_written_before_end_of_input_are_still_answered() {
     let server = RmcpServer::start().await;
     let mut bridge = Bridge::start(&[&server.url]);
-    bridge
-        .send(&crate::common::initialize_request(0, "2025-06-18"))
-        .await;
-    bridge
-        .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
-        .await;
-    bridge
-        .send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
-        .await;
+    write_opening(&mut bridge).await;
     bridge.close_stdin();
     let (ok, _) = bridge.wait_exit().await;
     assert!(ok, "exit 0: {}", bridge.stderr());
