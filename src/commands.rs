@@ -27,18 +27,15 @@ use crate::http::Http;
 use crate::log::redact_url;
 use crate::store::credentials::Credentials;
 
-/// The names that select a command instead of the bridge.
-pub const NAMES: &[&str] = &[
-    "login",
-    "logout",
-    "status",
-    "replay",
-    "probe",
-    "completions",
-    "man",
-    "import-mcp-remote",
-    "watch",
-];
+/// Whether `name` (the first argument) selects a command instead of the
+/// bridge: read from the commands clap knows, so no list can drift from
+/// them (issue 15).
+pub fn is_command(name: &str) -> bool {
+    use clap::CommandFactory as _;
+    CommandCli::command()
+        .get_subcommands()
+        .any(|command| command.get_name() == name)
+}
 
 /// `mcp-tether <command>`.
 #[derive(Debug, Parser)]

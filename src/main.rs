@@ -12,7 +12,7 @@ use mcp_tether::config::Config;
 fn main() -> ExitCode {
     let is_command = std::env::args()
         .nth(1)
-        .is_some_and(|a| commands::NAMES.contains(&a.as_str()));
+        .is_some_and(|a| commands::is_command(&a));
     let result = match is_command {
         true => run_command(CommandCli::parse()),
         false => run(Cli::parse()),
