@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
@@ -661,10 +662,7 @@ pub fn param_headers(
                 Value::Number(n) => n.to_string(),
                 _ => return None,
             };
-            Some((
-                format!("mcp-param-{token}"),
-                crate::upstream::header_safe(&text),
-            ))
+            Some((format!("mcp-param-{token}"), header_safe(&text)))
         })
         .collect()
 }
@@ -680,6 +678,24 @@ fn result_of<'a, T: Deserialize<'a>>(answer: &'a Message) -> Option<T> {
         .result
 }
 
+/// A value as it may travel in an `Mcp-*` header (SEP-2243): as it is when
+/// it is plain visible ASCII, else base64 inside the `=?base64?…?=` sentinel.
+pub fn header_safe(value: &str) -> String {
+    let looks_encoded = value.starts_with("=?base64?") && value.ends_with("?=");
+    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !value.starts_with([' ', '\t'])
+        && !value.ends_with([' ', '\t'])
+        && !looks_encoded;
+    if plain {
+        value.to_owned()
+    } else {
+        format!(
+            "=?base64?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(value)
+        )
+    }
+}
+
 /// A JSON string literal.
 pub fn json_string(text: &str) -> String {
     serde_json::to_string(text).expect("a string always serializes")
@@ -688,6 +704,22 @@ pub fn json_string(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_values_use_the_base64_sentinel_when_unsafe() {
+        assert_eq!(header_safe("us-west1"), "us-west1");
+        assert_eq!(header_safe(""), "");
+        assert_eq!(
+            header_safe("Hello, 世界"),
+            "=?base64?SGVsbG8sIOS4lueVjA==?="
+        );
+        assert_eq!(header_safe(" padded "), "=?base64?IHBhZGRlZCA=?=");
+        assert_eq!(header_safe("line1\nline2"), "=?base64?bGluZTEKbGluZTI=?=");
+        assert_eq!(
+            header_safe("=?base64?literal?="),
+            "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
+        );
+    }
 
     fn msg(text: &str) -> Message {
         Message::parse(Bytes::copy_from_slice(text.as_bytes())).expect("a message")

@@ -73,11 +73,6 @@ pub fn init_with(
         let wants = tracing_subscriber::filter::filter_fn(crate::record::Recorder::wants);
         layers.push(recorder.with_filter(wants).boxed());
     }
-    layers.push(
-        crate::watch::WatchLayer
-            .with_filter(crate::watch::WatchFilter)
-            .boxed(),
-    );
     layers.extend(extra);
     tracing_subscriber::registry().with(layers).init();
     Ok(debug_path)

@@ -29,8 +29,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_cli(cli)?;
     let debug_dir = mcp_tether::config_dir().map(|dir| dir.join("logs"));
-    let debug_log = mcp_tether::log::init(&config.log, debug_dir.as_deref())
-        .context("cannot open the log file")?;
+    let debug_log = mcp_tether::log::init_with(
+        &config.log,
+        debug_dir.as_deref(),
+        vec![mcp_tether::watch::layer()],
+    )
+    .context("cannot open the log file")?;
     if let Some(path) = debug_log {
         tracing::info!("writing a debug log to {}", path.display());
     }

@@ -34,8 +34,6 @@ use legacy_sse::LegacySse;
 use modern::Modern;
 use streamable::Streamable;
 
-pub use streamable::header_safe;
-
 /// What every transport shares.
 pub(crate) struct Shared {
     http: Http,

@@ -103,9 +103,16 @@ pub fn run_dir() -> Option<PathBuf> {
     crate::config_dir().map(|dir| dir.join("run"))
 }
 
-/// The tracing layer that feeds watchers and keeps the status. Installed
-/// by `log::init` with [`WatchFilter`]; does nothing until [`serve`] has run.
+/// The tracing layer that feeds watchers and keeps the status, filtered by
+/// [`WatchFilter`]; does nothing until [`serve`] has run. The bridge hands
+/// it to `log::init_with` ([`layer`]), so logging knows nothing of watching.
 pub struct WatchLayer;
+
+/// The layer the bridge installs beside its logs.
+pub fn layer() -> crate::log::BoxedLayer {
+    use tracing_subscriber::Layer as _;
+    WatchLayer.with_filter(WatchFilter).boxed()
+}
 
 /// Which events [`WatchLayer`] wants: the bridge's lifecycle (for the
 /// status) always; its traffic only while someone watches. Its level hint

@@ -442,7 +442,7 @@ impl Modern {
             .then(|| msg.params_target())
             .flatten();
         if let Some(name) = &target {
-            headers.push(("mcp-name".into(), super::header_safe(name)));
+            headers.push(("mcp-name".into(), crate::era::header_safe(name)));
         }
         if method == "tools/call"
             && let Some(name) = &target

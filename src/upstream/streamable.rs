@@ -14,7 +14,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 use tokio::task::JoinHandle;
@@ -434,7 +433,7 @@ impl Streamable {
         let Some(target) = msg.params_target() else {
             return request;
         };
-        if let Ok(value) = HeaderValue::try_from(header_safe(&target)) {
+        if let Ok(value) = HeaderValue::try_from(crate::era::header_safe(&target)) {
             request = request.header("mcp-name", value);
         }
         if msg.is_request("tools/call") {
@@ -689,43 +688,9 @@ pub(super) fn backoff(base: Duration, failures: u32) -> Duration {
         .min(Duration::from_secs(30))
 }
 
-/// A value as it may travel in an `Mcp-*` header (SEP-2243): as it is when
-/// it is plain visible ASCII, else base64 inside the `=?base64?…?=` sentinel.
-pub fn header_safe(value: &str) -> String {
-    let looks_encoded = value.starts_with("=?base64?") && value.ends_with("?=");
-    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && !value.starts_with([' ', '\t'])
-        && !value.ends_with([' ', '\t'])
-        && !looks_encoded;
-    if plain {
-        value.to_owned()
-    } else {
-        format!(
-            "=?base64?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(value)
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn header_values_use_the_base64_sentinel_when_unsafe() {
-        assert_eq!(header_safe("us-west1"), "us-west1");
-        assert_eq!(header_safe(""), "");
-        assert_eq!(
-            header_safe("Hello, 世界"),
-            "=?base64?SGVsbG8sIOS4lueVjA==?="
-        );
-        assert_eq!(header_safe(" padded "), "=?base64?IHBhZGRlZCA=?=");
-        assert_eq!(header_safe("line1\nline2"), "=?base64?bGluZTEKbGluZTI=?=");
-        assert_eq!(
-            header_safe("=?base64?literal?="),
-            "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
-        );
-    }
 
     #[test]
     fn session_complaints_are_recognised_in_400_bodies() {
