@@ -123,8 +123,7 @@ impl Downstream {
         if &**method != "tools/call" {
             return None;
         }
-        let name = msg.param("name")?;
-        let name: String = serde_json::from_str(&name).ok()?;
+        let name = crate::filter::params_str(msg.raw(), "name")?;
         if !self
             .unusable_tools
             .lock()
@@ -483,8 +482,7 @@ fn subject_of(msg: &Message, method: &str) -> String {
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
         _ => return String::new(),
     };
-    msg.param(key)
-        .and_then(|raw| serde_json::from_str::<String>(&raw).ok())
+    crate::filter::params_str(msg.raw(), key)
         .map(|name| format!(" {}", name.chars().take(80).collect::<String>()))
         .unwrap_or_default()
 }

@@ -222,7 +222,7 @@ fn used_item(method: &str, raw: &[u8]) -> Option<(Kind, String)> {
 }
 
 /// `params.<key>` when it is a string.
-fn params_str(raw: &[u8], key: &str) -> Option<String> {
+pub fn params_str(raw: &[u8], key: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Outer<'a> {
         #[serde(borrow)]

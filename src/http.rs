@@ -114,10 +114,6 @@ impl Reservation {
             }
         }
     }
-
-    pub fn limit_mib(&self) -> usize {
-        self.budget.limit >> 20
-    }
 }
 
 impl Drop for Reservation {
@@ -497,11 +493,23 @@ impl Http {
     ) -> Result<(), UpstreamError> {
         reservation
             .resize(bytes)
-            .map_err(|held| UpstreamError::OverBudget {
-                url: shown_url.to_owned(),
-                held_mib: held >> 20,
-                limit_mib: reservation.limit_mib(),
-            })
+            .map_err(|held| self.over_budget(held, shown_url))
+    }
+
+    /// `bytes` of an answer, counted against the budget until the last copy
+    /// is dropped, or why they cannot be held.
+    pub fn hold(&self, bytes: Bytes, shown_url: &str) -> Result<Bytes, UpstreamError> {
+        self.budget
+            .hold(bytes)
+            .ok_or_else(|| self.over_budget(self.budget.held(), shown_url))
+    }
+
+    fn over_budget(&self, held: usize, shown_url: &str) -> UpstreamError {
+        UpstreamError::OverBudget {
+            url: shown_url.to_owned(),
+            held_mib: held >> 20,
+            limit_mib: self.budget.limit >> 20,
+        }
     }
 
     /// Reads at most `limit` bytes of an error body, for the error message.

@@ -179,6 +179,29 @@ impl Shared {
     }
 }
 
+/// One POST to the server at `-v`, the same line from every transport, so
+/// that `--record` (which finds HTTP exchanges by " → HTTP ") and `replay`
+/// show them all alike: the method, the host's id (to match the request),
+/// the status and the time. Nothing is formatted unless someone looks.
+fn log_post(
+    method: Option<&str>,
+    id: Option<&RawId>,
+    status: reqwest::StatusCode,
+    started: Instant,
+) {
+    if !tracing::enabled!(target: crate::log::TRAFFIC, tracing::Level::DEBUG) {
+        return;
+    }
+    let id = id.map(|id| format!(" {id}")).unwrap_or_default();
+    tracing::debug!(
+        target: crate::log::TRAFFIC,
+        "POST {}{id} → HTTP {} in {:.1?}",
+        method.unwrap_or("(response)"),
+        status.as_u16(),
+        started.elapsed()
+    );
+}
+
 /// Why trying one transport failed.
 enum Tried {
     /// The failure suggests the server speaks the other transport (T8).

@@ -135,10 +135,10 @@ impl Callback {
         use futures_util::StreamExt as _;
         let deadline = tokio::time::Instant::now() + timeout;
         let mut serving = futures_util::stream::FuturesUnordered::new();
-        let accepts: Vec<_> = self.listeners.iter().collect();
         loop {
-            let accept =
-                futures_util::future::select_all(accepts.iter().map(|l| Box::pin(l.accept())));
+            let accept = futures_util::future::select_all(
+                self.listeners.iter().map(|l| Box::pin(l.accept())),
+            );
             tokio::select! {
                 (accepted, _, _) = accept => {
                     let Ok((stream, _)) = accepted else { continue };

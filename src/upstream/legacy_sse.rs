@@ -24,7 +24,6 @@ use super::sse::{Item, SseReader, Wait};
 use crate::error::UpstreamError;
 use crate::http::content_type;
 use crate::jsonrpc::{Message, notification};
-use crate::log::TRAFFIC;
 
 /// The longest wait for the `endpoint` event after the stream opens.
 const ENDPOINT_WAIT: Duration = Duration::from_secs(10);
@@ -85,11 +84,7 @@ impl LegacySse {
         let started = std::time::Instant::now();
         let response = self.shared.send_authorized("POST", endpoint, build).await?;
         let status = response.status();
-        let id = msg
-            .request_id()
-            .map(|id| format!(" {id}"))
-            .unwrap_or_default();
-        tracing::debug!(target: TRAFFIC, "POST {}{id} → HTTP {} in {:.1?}", msg.method().unwrap_or("(response)"), status.as_u16(), started.elapsed());
+        super::log_post(msg.method(), msg.request_id(), status, started);
         if status.is_success() {
             return Ok(());
         }

@@ -250,12 +250,7 @@ impl Modern {
                 build_post(&self.shared, msg.raw().clone(), &headers)
             })
             .await?;
-        tracing::debug!(
-            target: crate::log::TRAFFIC,
-            "POST {method} → HTTP {} in {:.1?}",
-            response.status().as_u16(),
-            started.elapsed()
-        );
+        super::log_post(Some(method), None, response.status(), started);
         Ok(())
     }
 
@@ -741,13 +736,7 @@ async fn post(shared: &Shared, body: Bytes, headers: Vec<(Cow<'static, str>, Str
         .iter()
         .find(|(name, _)| name == "mcp-method")
         .map_or("(request)", |(_, value)| value.as_str());
-    // The same line as every transport's, so `--record` has it too.
-    tracing::debug!(
-        target: crate::log::TRAFFIC,
-        "POST {method} → HTTP {} in {:.1?}",
-        status.as_u16(),
-        started.elapsed()
-    );
+    super::log_post(Some(method), None, status, started);
     let kind = content_type(&response);
     if !status.is_success() {
         let body = shared

@@ -230,15 +230,7 @@ impl SseReader {
                 // The event's data is counted on its own from here, until
                 // it is written to the host or dropped.
                 let data = std::mem::take(&mut event.data);
-                event.data =
-                    self.http
-                        .budget()
-                        .hold(data)
-                        .ok_or_else(|| UpstreamError::OverBudget {
-                            url: self.shown_url.clone(),
-                            held_mib: self.http.budget().held() >> 20,
-                            limit_mib: self.held.limit_mib(),
-                        })?;
+                event.data = self.http.hold(data, &self.shown_url)?;
                 self.http
                     .count(&mut self.held, self.parser.buffered(), &self.shown_url)?;
                 if let Some(item) = self.item(event) {

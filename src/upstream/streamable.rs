@@ -25,7 +25,7 @@ use crate::auth::challenge::BearerChallenge;
 use crate::error::UpstreamError;
 use crate::http::content_type;
 use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, notification};
-use crate::log::{TRAFFIC, fingerprint};
+use crate::log::fingerprint;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const PROTOCOL_HEADER: &str = "mcp-protocol-version";
@@ -205,12 +205,7 @@ impl Streamable {
         let started = std::time::Instant::now();
         let response = self.shared.http.send(request, shown).await?;
         let status = response.status();
-        // The host's id, so the HTTP line can be matched with its request.
-        let id = msg
-            .request_id()
-            .map(|id| format!(" {id}"))
-            .unwrap_or_default();
-        tracing::debug!(target: TRAFFIC, "POST {}{id} → HTTP {} in {:.1?}", msg.method().unwrap_or("(response)"), status.as_u16(), started.elapsed());
+        super::log_post(msg.method(), msg.request_id(), status, started);
         if !status.is_success() {
             return Err(self.refusal(response, session).await);
         }
