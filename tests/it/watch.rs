@@ -34,6 +34,16 @@ impl Shared {
         self.config.join("run")
     }
 
+    /// A bridge on `url`, initialized, and its watch endpoint once it is
+    /// there.
+    async fn watchable_bridge(&self, url: &str) -> (Bridge, PathBuf) {
+        let mut bridge = Bridge::start_with_env(&[url], &self.env());
+        bridge.initialize("2025-06-18").await;
+        let socket = socket_of(&self.run_dir(), bridge.pid());
+        until_exists(&socket).await;
+        (bridge, socket)
+    }
+
     /// `mcp-tether watch ARGS`, to its end.
     fn watch(&self, args: &[&str]) -> String {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
@@ -147,10 +157,7 @@ async fn watch_lists_bridges_and_shows_one_live() {
 async fn a_stale_endpoint_is_cleaned() {
     let shared = Shared::new();
     let rmcp = RmcpServer::start().await;
-    let mut bridge = Bridge::start_with_env(&[&rmcp.url], &shared.env());
-    bridge.initialize("2025-06-18").await;
-    let socket = socket_of(&shared.run_dir(), bridge.pid());
-    until_exists(&socket).await;
+    let (mut bridge, socket) = shared.watchable_bridge(&rmcp.url).await;
     std::process::Command::new("kill")
         .args(["-9", &bridge.pid().to_string()])
         .status()
@@ -171,10 +178,7 @@ async fn a_stale_endpoint_is_cleaned() {
 async fn a_stuck_watcher_does_not_slow_the_bridge() {
     let shared = Shared::new();
     let rmcp = RmcpServer::start().await;
-    let mut bridge = Bridge::start_with_env(&[&rmcp.url], &shared.env());
-    bridge.initialize("2025-06-18").await;
-    let socket = socket_of(&shared.run_dir(), bridge.pid());
-    until_exists(&socket).await;
+    let (mut bridge, socket) = shared.watchable_bridge(&rmcp.url).await;
     let mut stuck = std::os::unix::net::UnixStream::connect(&socket).unwrap();
     stuck.write_all(b"watch bodies\n").unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
