@@ -219,7 +219,7 @@ pub struct Cli {
         default_value = "auto",
         env = "MCP_TETHER_CREDENTIAL_STORE"
     )]
-    pub credential_store: crate::store::credentials::SecretStore,
+    pub credential_store: CredentialStoreArg,
 
     #[command(flatten)]
     pub compat: compat::CompatArgs,
@@ -247,4 +247,15 @@ pub enum TransportArg {
     HttpOnly,
     /// Legacy HTTP+SSE only.
     SseOnly,
+}
+
+/// `--credential-store`: where client registrations and tokens are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CredentialStoreArg {
+    /// The OS credential store where one answers, else files.
+    Auto,
+    /// The OS credential store only; an error if it cannot be used.
+    Keychain,
+    /// Owner-only files in the config directory; the OS store is not touched.
+    File,
 }

@@ -117,7 +117,7 @@ pub enum Command {
 /// Runs a command on a runtime of its own.
 pub fn run(command: Command) -> anyhow::Result<()> {
     if !matches!(command, Command::Probe { .. }) {
-        crate::log::init(&crate::config::LogConfig::default(), None)
+        crate::log::init(&crate::log::LogConfig::default(), None)
             .context("cannot set up logging")?;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -178,8 +178,12 @@ async fn run_probe(cli: Cli, as_json: bool) -> anyhow::Result<()> {
     // (warnings only is every bridge's default).
     let config = Config::from_cli(cli)?;
     let events = crate::probe::Events::default();
-    crate::log::init_with(&config.log, None, vec![Box::new(events.clone())])
-        .context("cannot set up logging")?;
+    let mut layers: Vec<crate::log::BoxedLayer> = vec![Box::new(events.clone())];
+    layers.extend(
+        crate::record::Recorder::layer(config.record.as_ref())
+            .context("cannot open the recording file")?,
+    );
+    crate::log::init_with(&config.log, None, layers).context("cannot set up logging")?;
     let report = crate::probe::run(&config, &events).await;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&report.json)?);
@@ -207,7 +211,7 @@ async fn import_mcp_remote(cli: Cli) -> anyhow::Result<()> {
     let Some(options) = config.auth.clone() else {
         bail!("you pass your own Authorization header, so there is no sign-in to take over");
     };
-    let http = Http::new(&config)?;
+    let http = Http::new(&config.http_settings())?;
     let shown = redact_url(&config.url);
     let base = crate::auth::mcp_remote::base_dir()
         .context("no home directory, so no mcp-remote store to look in")?;
@@ -240,15 +244,15 @@ async fn login(cli: Cli) -> anyhow::Result<()> {
     if !told_how_long {
         options.auth_timeout = crate::config::LOGIN_AUTH_TIMEOUT;
     }
-    let http = Http::new(&config)?;
+    let http = Http::new(&config.http_settings())?;
     let shown = redact_url(&config.url);
     let auth = Authorizer::new(http.for_oauth(), config.url.clone(), options);
     let sent = auth.header();
     match probe(&http, &config.url, &auth).await? {
         None if sent.is_some() => println!("Already signed in to {shown}."),
         None => println!("{shown} does not ask for sign-in."),
-        Some(challenge) => {
-            auth.on_rejection(challenge.as_ref(), sent.as_ref(), true)
+        Some(refusal) => {
+            auth.on_rejection(refusal.challenge.as_ref(), sent.as_ref(), true)
                 .await
                 .with_context(|| format!("signing in to {shown}"))?;
             if probe(&http, &config.url, &auth).await?.is_some() {
@@ -269,7 +273,7 @@ async fn probe(
     http: &Http,
     url: &Url,
     auth: &Authorizer,
-) -> anyhow::Result<Option<Option<challenge::BearerChallenge>>> {
+) -> anyhow::Result<Option<challenge::Refusal>> {
     let token = auth.header();
     let shown = redact_url(url);
     let initialize = json!({
@@ -292,8 +296,8 @@ async fn probe(
         .header(ACCEPT, "application/json, text/event-stream")
         .body(initialize.to_string());
     let response = http.send(post, &shown).await?;
-    if let Some(challenge) = challenge::refusal(response.status(), response.headers()) {
-        return Ok(Some(challenge));
+    if let Some(refusal) = challenge::refusal(response.status(), response.headers()) {
+        return Ok(Some(refusal));
     }
     if let Some(session) = response.headers().get("mcp-session-id").cloned() {
         let delete = with_token(http.request(Method::DELETE, url), "DELETE")
@@ -336,7 +340,10 @@ async fn logout(url: Option<&str>, all: bool) -> anyhow::Result<()> {
                 credentials.dir().display()
             )
         });
-        if !all && credentials.info().is_none() && credentials.tokens(None).is_none() {
+        if !all
+            && credentials.info().is_none()
+            && credentials.tokens::<grant::Tokens>(None).is_none()
+        {
             // Issue 16: say so, rather than "signed out" of nothing.
             println!(
                 "Not signed in to {shown}: nothing is stored for it (`mcp-tether status` lists \
@@ -366,14 +373,14 @@ async fn logout(url: Option<&str>, all: bool) -> anyhow::Result<()> {
 
 /// Revokes the stored refresh token (or access token) at the issuer.
 async fn revoke(credentials: &Credentials, url: &Url) -> anyhow::Result<bool> {
-    let Some((issuer, tokens)) = credentials.tokens(None) else {
+    let Some((issuer, tokens)) = credentials.tokens::<grant::Tokens>(None) else {
         return Ok(false);
     };
     let Some((_, client)) = credentials.any_client() else {
         return Ok(false);
     };
     let cli = Cli::try_parse_from(["mcp-tether", url.as_str(), "--allow-http"])?;
-    let http = Http::new(&Config::from_cli(cli)?)?;
+    let http = Http::new(&Config::from_cli(cli)?.http_settings())?;
     let found = discovery::discover(&http, url, None).await?;
     if found.server.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
         return Ok(false);
@@ -462,8 +469,8 @@ fn report(credentials: &Credentials) -> Value {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs() as i64;
-    let tokens = credentials.tokens(None);
-    let client = credentials.any_client();
+    let tokens = credentials.tokens::<grant::Tokens>(None);
+    let client = credentials.any_client::<grant::ClientIdentity>();
     json!({
         "url": credentials.info().map(|i| i.url),
         "signed_in": tokens.is_some(),

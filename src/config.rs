@@ -5,7 +5,6 @@
 //! syntax, timeouts and globs. The rest of the crate takes a `&Config` and
 //! never re-checks it.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,13 +13,16 @@ use url::Url;
 
 use crate::filter::{Filter, FilterArgs};
 use crate::header_command::HeaderCommand;
+use crate::http::Timeouts;
+use crate::log::LogConfig;
 use crate::secret::Secret;
 
 use crate::auth::federation::{Federation, IdentityProvider, IdpEndpoint, TokenSource};
 use crate::auth::grant::{AuthMethod, ClientIdentity};
 use crate::auth::mcp_remote::{KeyParts, McpRemoteKey};
 use crate::auth::{AuthOptions, ResourceParam};
-use crate::cli::{Cli, TransportArg};
+use crate::cli::{Cli, CredentialStoreArg, TransportArg};
+use crate::store::credentials::SecretStore;
 
 /// Everything a bridge needs to run.
 #[derive(Debug)]
@@ -43,6 +45,8 @@ pub struct Config {
     /// Connect over IPv4 only.
     pub ipv4: bool,
     pub log: LogConfig,
+    /// `--record FILE`: the traffic as JSON Lines, and the server it is for.
+    pub record: Option<(PathBuf, String)>,
     /// OAuth settings; `None` when the user sends their own `Authorization`
     /// header, and so handles authorization themselves.
     pub auth: Option<AuthOptions>,
@@ -57,34 +61,6 @@ pub enum TransportStrategy {
     SseFirst,
     HttpOnly,
     SseOnly,
-}
-
-/// HTTP time limits.
-#[derive(Clone, Copy, Debug)]
-pub struct Timeouts {
-    /// Establishing a connection (TCP and TLS).
-    pub connect: Duration,
-    /// From sending a request to its response headers.
-    pub headers: Duration,
-    /// Between two pieces of a response body; not applied to the idle
-    /// server-to-client stream, which may rightly be silent for hours.
-    pub body: Duration,
-}
-
-/// Where logs go and how much they say.
-#[derive(Clone, Debug, Default)]
-pub struct LogConfig {
-    /// 0: warnings only (what a person should act on); 1: the lifecycle and
-    /// one line per message; 2: bodies too.
-    pub verbosity: u8,
-    pub silent: bool,
-    pub file: Option<PathBuf>,
-    /// `--debug`: a detailed log in the config directory.
-    pub debug: bool,
-    /// `--record FILE`: the traffic as JSON Lines, and the server it is for.
-    pub record: Option<(PathBuf, String)>,
-    /// The server (its redacted URL): names this bridge's `--debug` log.
-    pub server: String,
 }
 
 /// Why the command line cannot be used, in words the user can act on.
@@ -121,6 +97,16 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The HTTP client's part of the configuration.
+    pub fn http_settings(&self) -> crate::http::Settings<'_> {
+        crate::http::Settings {
+            headers: &self.headers,
+            timeouts: self.timeouts,
+            ca_files: &self.ca_files,
+            ipv4: self.ipv4,
+        }
+    }
+
     /// Validates the command line, reading the environment for `${VAR}`.
     pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
         Self::from_cli_with_env(cli, |name| std::env::var(name).ok())
@@ -192,12 +178,12 @@ impl Config {
                 ignore_resources: &cli.ignore_resources,
             }),
             ipv4: cli.ipv4,
+            record: cli.record.map(|path| (path, shown_url.clone())),
             log: LogConfig {
                 verbosity: cli.verbose,
                 silent: cli.silent,
                 file: cli.log_file,
                 debug: cli.debug,
-                record: cli.record.map(|path| (path, shown_url.clone())),
                 server: shown_url,
             },
             notes: cli.compat.notes(),
@@ -413,7 +399,11 @@ fn auth_options(
     let federation = federation(cli, env, static_client.is_some())?;
     Ok(AuthOptions {
         config_dir: crate::config_dir().unwrap_or_else(|| std::path::PathBuf::from(".mcp-tether")),
-        secret_store: cli.credential_store,
+        secret_store: match cli.credential_store {
+            CredentialStoreArg::Auto => SecretStore::Auto,
+            CredentialStoreArg::Keychain => SecretStore::Keychain,
+            CredentialStoreArg::File => SecretStore::File,
+        },
         callback_port: cli.callback_port,
         mcp_remote: McpRemoteKey::new(&KeyParts {
             url: &cli.url,
@@ -464,20 +454,6 @@ fn json_or_file(flag: &'static str, text: &str) -> Result<serde_json::Value, Con
     })
 }
 
-/// Whether `url` points at this machine, where plain http is safe (H6).
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => {
-            let domain = domain.trim_end_matches('.');
-            domain.eq_ignore_ascii_case("localhost")
-                || domain.to_ascii_lowercase().ends_with(".localhost")
-        }
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
-}
-
 fn parse_url(text: &str, allow_http: bool) -> Result<Url, ConfigError> {
     let url = Url::parse(text).map_err(|source| ConfigError::BadUrl {
         url: text.to_owned(),
@@ -485,7 +461,7 @@ fn parse_url(text: &str, allow_http: bool) -> Result<Url, ConfigError> {
     })?;
     match url.scheme() {
         "https" => Ok(url),
-        "http" if allow_http || is_loopback(&url) => Ok(url),
+        "http" if allow_http || crate::reach::is_loopback(&url) => Ok(url),
         "http" => Err(ConfigError::InsecureHttp {
             host: url.host_str().unwrap_or_default().to_owned(),
         }),

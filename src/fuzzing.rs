@@ -135,7 +135,7 @@ pub fn urls(data: &[u8]) {
         assert!(matches!(url.scheme(), "https" | "http"));
     }
     if let Ok(url) = url::Url::parse(&text) {
-        let _ = crate::config::is_loopback(&url);
+        let _ = crate::reach::is_loopback(&url);
         let _ = crate::reach::of_url(&url);
         crate::reach::Guard::default().watch(&url, &url);
     }

@@ -19,7 +19,6 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use reqwest::{RequestBuilder, Response};
 use url::Url;
 
-use crate::config::{Config, Timeouts};
 use crate::error::{UpstreamError, describe_reqwest};
 
 /// The largest single answer accepted from the server: twice the largest
@@ -187,8 +186,32 @@ pub struct Http {
     budget: Budget,
 }
 
+/// HTTP time limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// Establishing a connection (TCP and TLS).
+    pub connect: Duration,
+    /// From sending a request to its response headers.
+    pub headers: Duration,
+    /// Between two pieces of a response body; not applied to the idle
+    /// server-to-client stream, which may rightly be silent for hours.
+    pub body: Duration,
+}
+
+/// What the HTTP client is built from: the command line's part of it.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings<'a> {
+    /// Extra headers sent with every request (values marked sensitive).
+    pub headers: &'a HeaderMap,
+    pub timeouts: Timeouts,
+    /// Certificates to trust besides the platform's (`--ca-file`).
+    pub ca_files: &'a [std::path::PathBuf],
+    /// `--ipv4`: connect from an IPv4 address only.
+    pub ipv4: bool,
+}
+
 impl Http {
-    pub fn new(config: &Config) -> Result<Http, UpstreamError> {
+    pub fn new(config: &Settings<'_>) -> Result<Http, UpstreamError> {
         // reqwest is built without a default crypto provider; ring is smaller
         // and faster to build than aws-lc. A second install is a no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -209,7 +232,7 @@ impl Http {
         if !config.ca_files.is_empty() {
             let setup = |e: crate::tls::TlsSetupError| UpstreamError::Setup(e.to_string());
             let mut given = Vec::new();
-            for path in &config.ca_files {
+            for path in config.ca_files {
                 given.extend(crate::tls::pem_certificates(path).map_err(setup)?);
             }
             builder =
@@ -572,7 +595,7 @@ pub fn check_hop(
         (_, "https") => {}
         ("https", "http") => return Err("it leads from https down to plain http".into()),
         ("http", "http")
-            if crate::config::is_loopback(next) || next.host_str() == from.host_str() => {}
+            if crate::reach::is_loopback(next) || next.host_str() == from.host_str() => {}
         ("http", "http") => {
             return Err("plain http to another host is allowed only on this machine".into());
         }

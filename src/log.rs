@@ -19,7 +19,19 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use url::Url;
 
-use crate::config::LogConfig;
+/// Where logs go and how much they say.
+#[derive(Clone, Debug, Default)]
+pub struct LogConfig {
+    /// 0: warnings only (what a person should act on); 1: the lifecycle and
+    /// one line per message; 2: bodies too.
+    pub verbosity: u8,
+    pub silent: bool,
+    pub file: Option<PathBuf>,
+    /// `--debug`: a detailed log in the config directory.
+    pub debug: bool,
+    /// The server (its redacted URL): names this bridge's `--debug` log.
+    pub server: String,
+}
 
 /// The target of one-line-per-message traffic logs (`-v`).
 pub const TRAFFIC: &str = "mcp_tether::traffic";
@@ -67,11 +79,6 @@ pub fn init_with(
     };
     if let Some(path) = &debug_path {
         layers.push(file_layer(debug_log(path)?, LevelFilter::TRACE));
-    }
-    if let Some((path, server)) = &config.record {
-        let recorder = crate::record::Recorder::create(path, server)?;
-        let wants = tracing_subscriber::filter::filter_fn(crate::record::Recorder::wants);
-        layers.push(recorder.with_filter(wants).boxed());
     }
     layers.extend(extra);
     tracing_subscriber::registry().with(layers).init();

@@ -29,12 +29,13 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_cli(cli)?;
     let debug_dir = mcp_tether::config_dir().map(|dir| dir.join("logs"));
-    let debug_log = mcp_tether::log::init_with(
-        &config.log,
-        debug_dir.as_deref(),
-        vec![mcp_tether::watch::layer()],
-    )
-    .context("cannot open the log file")?;
+    let mut layers = vec![mcp_tether::watch::layer()];
+    layers.extend(
+        mcp_tether::record::Recorder::layer(config.record.as_ref())
+            .context("cannot open the recording file")?,
+    );
+    let debug_log = mcp_tether::log::init_with(&config.log, debug_dir.as_deref(), layers)
+        .context("cannot open the log file")?;
     if let Some(path) = debug_log {
         tracing::info!("writing a debug log to {}", path.display());
     }

@@ -344,7 +344,7 @@ fn auth_summary(config: &Config, events: &Events) -> String {
         options.explicit_resource(),
     )
     .with_store(options.secret_store);
-    let Some((issuer, tokens)) = credentials.tokens(None) else {
+    let Some((issuer, tokens)) = credentials.tokens::<crate::auth::grant::Tokens>(None) else {
         return "none asked for".into();
     };
     let how = if events.find("signed in to").is_some() {

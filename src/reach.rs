@@ -26,6 +26,20 @@ pub enum Reach {
     Public,
 }
 
+/// Whether `url` points at this machine, where plain http is safe (H6).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => {
+            let domain = domain.trim_end_matches('.');
+            domain.eq_ignore_ascii_case("localhost")
+                || domain.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
 /// The reach of one address.
 pub fn of_ip(ip: IpAddr) -> Reach {
     let ip = match ip {
@@ -58,7 +72,7 @@ pub fn of_ip(ip: IpAddr) -> Reach {
 /// The reach of a URL by what it says: its literal address, or `localhost`;
 /// any other host name counts as public here (the resolver checks it).
 pub fn of_url(url: &Url) -> Reach {
-    if crate::config::is_loopback(url) {
+    if is_loopback(url) {
         return Reach::Machine;
     }
     match url.host() {
@@ -85,7 +99,7 @@ impl Guard {
             return;
         };
         let name = name.to_ascii_lowercase();
-        if name == server_host.to_ascii_lowercase() || crate::config::is_loopback(url) {
+        if name == server_host.to_ascii_lowercase() || is_loopback(url) {
             return;
         }
         let floor = self

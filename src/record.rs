@@ -99,6 +99,23 @@ impl Recorder {
         })
     }
 
+    /// The recorder as a logging layer, filtered to what it wants: the
+    /// bridge's `main` adds it beside the logs, so logging knows nothing of
+    /// recording.
+    /// `None` without `--record`.
+    pub fn layer(
+        record: Option<&(std::path::PathBuf, String)>,
+    ) -> io::Result<Option<crate::log::BoxedLayer>> {
+        use tracing_subscriber::Layer as _;
+        let Some((path, server)) = record else {
+            return Ok(None);
+        };
+        let wants = tracing_subscriber::filter::filter_fn(Recorder::wants);
+        Ok(Some(
+            Recorder::create(path, server)?.with_filter(wants).boxed(),
+        ))
+    }
+
     /// Whether the recorder wants this event: every message, HTTP lines,
     /// and this crate's events at info level and above.
     pub fn wants(metadata: &tracing::Metadata<'_>) -> bool {

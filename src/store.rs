@@ -13,8 +13,9 @@
 //!   available (`--credential-store`).
 //! - [`credentials`]: one server's records (its client registration,
 //!   tokens, DPoP key, and which server they are for), in the store or the
-//!   files. It stores `auth`'s types (`ClientIdentity`, `Tokens`) as they
-//!   are; it knows no OAuth flow and nothing of HTTP.
+//!   files. It keeps whatever serializable records `auth` gives it
+//!   (generic over their type), so it imports nothing of OAuth and knows
+//!   nothing of HTTP.
 
 pub mod credentials;
 pub mod file;

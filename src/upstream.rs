@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use crate::auth::Authorizer;
-use crate::auth::challenge::BearerChallenge;
+use crate::auth::challenge::{BearerChallenge, Refusal};
 use crate::cli::ProtocolArg;
 use crate::config::{Config, TransportStrategy};
 use crate::downstream::Downstream;
@@ -78,10 +78,10 @@ impl Shared {
         }
     }
 
-    /// `Some` when a response refuses authorization (see
+    /// The refusal a response makes, if it refuses authorization (see
     /// [`crate::auth::challenge::refusal`]); a DPoP nonce it asks for is
     /// kept for the retry (RFC 9449 §9).
-    fn auth_refusal(&self, response: &reqwest::Response) -> Option<Option<BearerChallenge>> {
+    fn auth_refusal(&self, response: &reqwest::Response) -> Option<Refusal> {
         let refusal = crate::auth::challenge::refusal(response.status(), response.headers())?;
         if let (Some(auth), Some(nonce)) = (
             &self.auth,
@@ -147,34 +147,84 @@ impl Shared {
         }
     }
 
-    /// Sends the request `build` makes, with the current token; after an
-    /// authorization refusal, authorizes and sends it once more.
+    /// The one link to the server, which every transport sends through:
+    /// the request `build` makes goes with the current credentials, after a
+    /// refresh if the token is about to expire (G16); a refusal is answered
+    /// once each by the DPoP nonce it asks for (RFC 9449 §9) and by
+    /// authorizing (G14, G16, the sign-in), and the request goes again. Each
+    /// POST is logged as it is answered, with what it `carries`.
+    ///
+    /// A response that still refuses is an error that says whose
+    /// credentials were refused; any other response is the caller's to read.
     async fn send_authorized(
         &self,
         method: &str,
         url: &Url,
+        carries: Carries<'_>,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, UpstreamError> {
-        // Before the token expires, not after a 401: on every transport that
-        // sends through here (legacy SSE, 2026-07-28), as Streamable HTTP does.
         self.refresh_if_expiring().await;
         let mut may_authorize = self.auth.is_some() || self.header_command.is_some();
         let mut may_renonce = self.auth.is_some();
         loop {
             let sent = self.auth_header();
             let request = self.with_credentials(build(), method, url);
+            let started = Instant::now();
             let response = self.http.send(request, &self.shown_url).await?;
-            match self.auth_refusal(&response) {
-                // RFC 9449 §9: the nonce is kept; the same token goes again.
-                Some(Some(challenge)) if may_renonce && challenge.asks_dpop_nonce() => {
-                    may_renonce = false;
-                }
-                Some(challenge) if may_authorize => {
-                    may_authorize = false;
-                    self.authorize(challenge.as_ref(), sent.as_ref()).await?;
-                }
-                _ => return Ok(response),
+            if method == "POST" {
+                log_post(carries, response.status(), started);
             }
+            let Some(refusal) = self.auth_refusal(&response) else {
+                return Ok(response);
+            };
+            match refusal {
+                refusal if may_renonce && refusal.asks_dpop_nonce() => may_renonce = false,
+                refusal if may_authorize => {
+                    may_authorize = false;
+                    self.authorize(refusal.challenge.as_ref(), sent.as_ref())
+                        .await?;
+                }
+                _ => return Err(self.still_refused()),
+            }
+        }
+    }
+
+    /// The error for a request the server refused after every recovery:
+    /// the user's own credentials when the bridge cannot authorize, else
+    /// the token the bridge has just got.
+    fn still_refused(&self) -> UpstreamError {
+        match self.auth.is_some() || self.header_command.is_some() {
+            true => UpstreamError::Unauthorized {
+                url: self.shown_url.clone(),
+                reason: "the server refused the new token too".into(),
+            },
+            false => UpstreamError::credentials_refused(&self.shown_url),
+        }
+    }
+}
+
+/// What a POST carries, for its line at `-v`: the JSON-RPC method and the
+/// host's id.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Carries<'a> {
+    method: Option<&'a str>,
+    id: Option<&'a RawId>,
+}
+
+impl<'a> Carries<'a> {
+    /// A host message (or the bridge's own, under a private id).
+    fn message(msg: &'a Message) -> Self {
+        Carries {
+            method: msg.method(),
+            id: msg.request_id(),
+        }
+    }
+
+    /// A request the bridge makes by method name, with no host id.
+    fn method(method: &'a str) -> Self {
+        Carries {
+            method: Some(method),
+            id: None,
         }
     }
 }
@@ -183,20 +233,15 @@ impl Shared {
 /// that `--record` (which finds HTTP exchanges by " → HTTP ") and `replay`
 /// show them all alike: the method, the host's id (to match the request),
 /// the status and the time. Nothing is formatted unless someone looks.
-fn log_post(
-    method: Option<&str>,
-    id: Option<&RawId>,
-    status: reqwest::StatusCode,
-    started: Instant,
-) {
+fn log_post(carries: Carries<'_>, status: reqwest::StatusCode, started: Instant) {
     if !tracing::enabled!(target: crate::log::TRAFFIC, tracing::Level::DEBUG) {
         return;
     }
-    let id = id.map(|id| format!(" {id}")).unwrap_or_default();
+    let id = carries.id.map(|id| format!(" {id}")).unwrap_or_default();
     tracing::debug!(
         target: crate::log::TRAFFIC,
         "POST {}{id} → HTTP {} in {:.1?}",
-        method.unwrap_or("(response)"),
+        carries.method.unwrap_or("(response)"),
         status.as_u16(),
         started.elapsed()
     );
@@ -259,7 +304,7 @@ const DETECTION_MEMORY: Duration = Duration::from_secs(5);
 
 impl Upstream {
     pub fn new(config: &Config, downstream: Arc<Downstream>) -> Result<Self, UpstreamError> {
-        let http = Http::new(config)?;
+        let http = Http::new(&config.http_settings())?;
         let auth = config.auth.clone().map(|options| {
             Arc::new(Authorizer::new(
                 http.for_oauth(),

@@ -256,7 +256,7 @@ impl Authorizer {
         }
         let lock = self.lock_server().await?;
         // Switching from mcp-remote: its sign-in, when there is none of ours.
-        if self.credentials.tokens(None).is_none() {
+        if self.credentials.tokens::<Tokens>(None).is_none() {
             self.import_mcp_remote(&found)?;
         }
         // Another process may have refreshed or logged in meanwhile (G17, G21).

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 
 use url::Url;
 
-use crate::config::is_loopback;
+use crate::reach::is_loopback;
 
 /// Characters that mean something to a shell and nothing to a login page.
 const SHELL_METACHARACTERS: &[char] = &[

@@ -74,12 +74,30 @@ pub fn bearer<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<BearerCha
     })
 }
 
-/// `Some` when a response refuses authorization: a `401`, or a `403` whose
-/// challenge asks for more scope (G14); with its Bearer challenge (G1).
+/// A response that refuses authorization: a `401`, or a `403` whose
+/// challenge asks for more scope (G14).
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    /// Its Bearer (or DPoP) challenge (G1); `None` when it gave none the
+    /// bridge can read, and discovery starts from the server's URL.
+    pub challenge: Option<BearerChallenge>,
+}
+
+impl Refusal {
+    /// Whether all it asks is that the same token go again with the DPoP
+    /// nonce it gave (RFC 9449 §9).
+    pub fn asks_dpop_nonce(&self) -> bool {
+        self.challenge
+            .as_ref()
+            .is_some_and(BearerChallenge::asks_dpop_nonce)
+    }
+}
+
+/// The refusal a response makes, if it refuses authorization.
 pub fn refusal(
     status: reqwest::StatusCode,
     headers: &reqwest::header::HeaderMap,
-) -> Option<Option<BearerChallenge>> {
+) -> Option<Refusal> {
     let challenge = bearer(
         headers
             .get_all(reqwest::header::WWW_AUTHENTICATE)
@@ -89,7 +107,7 @@ pub fn refusal(
     let step_up = challenge.as_ref().and_then(|c| c.error.as_deref()) == Some("insufficient_scope");
     (status == reqwest::StatusCode::UNAUTHORIZED
         || (status == reqwest::StatusCode::FORBIDDEN && step_up))
-        .then_some(challenge)
+        .then_some(Refusal { challenge })
 }
 
 fn parse_one(header: &str) -> Vec<Challenge> {

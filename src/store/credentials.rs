@@ -27,7 +27,6 @@ use url::Url;
 use super::file;
 use super::keychain;
 use super::lock::Lock;
-use crate::auth::grant::{ClientIdentity, Tokens};
 
 /// The credentials of one server.
 #[derive(Clone, Debug)]
@@ -37,7 +36,7 @@ pub struct Credentials {
 }
 
 /// Where client registrations and tokens are kept (`--credential-store`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SecretStore {
     /// The OS credential store where one answers, else files.
     #[default]
@@ -128,8 +127,8 @@ impl Credentials {
     }
 
     /// The stored client registration and its issuer, whatever they are.
-    pub fn any_client(&self) -> Option<(String, ClientIdentity)> {
-        let record: Record<ClientIdentity> = self.read("client.json")?;
+    pub fn any_client<C: DeserializeOwned>(&self) -> Option<(String, C)> {
+        let record: Record<C> = self.read("client.json")?;
         Some((record.issuer, record.value))
     }
 
@@ -145,8 +144,8 @@ impl Credentials {
     }
 
     /// The stored client registration for `issuer` and `redirect_uri`.
-    pub fn client(&self, issuer: &str, redirect_uri: &Url) -> Option<ClientIdentity> {
-        let record: Record<ClientIdentity> = self.read("client.json")?;
+    pub fn client<C: DeserializeOwned>(&self, issuer: &str, redirect_uri: &Url) -> Option<C> {
+        let record: Record<C> = self.read("client.json")?;
         let same_redirect = record
             .redirect_uri
             .as_deref()
@@ -156,8 +155,8 @@ impl Credentials {
 
     /// The stored client registration for `issuer`, whatever its redirect
     /// URI (a refresh does not use one).
-    pub fn client_any_redirect(&self, issuer: &str) -> Option<ClientIdentity> {
-        let record: Record<ClientIdentity> = self.read("client.json")?;
+    pub fn client_any_redirect<C: DeserializeOwned>(&self, issuer: &str) -> Option<C> {
+        let record: Record<C> = self.read("client.json")?;
         same_issuer(&record.issuer, issuer).then_some(record.value)
     }
 
@@ -165,7 +164,7 @@ impl Credentials {
         &self,
         issuer: &str,
         redirect_uri: &Url,
-        client: &ClientIdentity,
+        client: &impl Serialize,
     ) -> io::Result<()> {
         self.write("client.json", issuer, Some(redirect_uri.as_str()), client)
     }
@@ -176,15 +175,15 @@ impl Credentials {
     }
 
     /// The stored tokens and their issuer; with `issuer`, only if it matches.
-    pub fn tokens(&self, issuer: Option<&str>) -> Option<(String, Tokens)> {
-        let record: Record<Tokens> = self.read("tokens.json")?;
+    pub fn tokens<T: DeserializeOwned>(&self, issuer: Option<&str>) -> Option<(String, T)> {
+        let record: Record<T> = self.read("tokens.json")?;
         match issuer {
             Some(issuer) if !same_issuer(&record.issuer, issuer) => None,
             _ => Some((record.issuer, record.value)),
         }
     }
 
-    pub fn save_tokens(&self, issuer: &str, tokens: &Tokens) -> io::Result<()> {
+    pub fn save_tokens(&self, issuer: &str, tokens: &impl Serialize) -> io::Result<()> {
         self.write("tokens.json", issuer, None, tokens)
     }
 
@@ -372,18 +371,22 @@ fn remove(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::grant::AuthMethod;
-    use crate::secret::Secret;
+    /// What `auth` stores, in the shape the tests need: the store keeps any
+    /// serializable record and knows nothing of OAuth.
+    #[derive(Serialize, Deserialize)]
+    struct Tokens {
+        access_token: String,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Client {
+        client_id: String,
+        client_secret: String,
+    }
 
     fn tokens(access: &str) -> Tokens {
         Tokens {
-            access_token: Secret::new(access.into()),
-            refresh_token: None,
-            id_token: None,
-            expires_at: Some(1),
-            lifetime: None,
-            scope: None,
-            dpop: false,
+            access_token: access.into(),
         }
     }
 
@@ -409,18 +412,15 @@ mod tests {
         );
         a.save_tokens("https://as.example/", &tokens("at-a"))
             .unwrap();
-        assert!(b.tokens(None).is_none() && a2.tokens(None).is_none());
-        assert_eq!(
-            a.tokens(Some("https://as.example"))
-                .unwrap()
-                .1
-                .access_token
-                .expose(),
-            "at-a"
+        assert!(b.tokens::<Tokens>(None).is_none() && a2.tokens::<Tokens>(None).is_none());
+        let (_, found) = a.tokens::<Tokens>(Some("https://as.example")).unwrap();
+        assert_eq!(found.access_token, "at-a");
+        assert!(
+            a.tokens::<Tokens>(Some("https://other-as.example"))
+                .is_none()
         );
-        assert!(a.tokens(Some("https://other-as.example")).is_none());
         a.forget_tokens().unwrap();
-        assert!(a.tokens(None).is_none());
+        assert!(a.tokens::<Tokens>(None).is_none());
     }
 
     #[test]
@@ -432,37 +432,36 @@ mod tests {
             None,
         );
         let redirect = Url::parse("http://localhost:3500/cb").unwrap();
-        let client = ClientIdentity {
+        let client = Client {
             client_id: "c-1".into(),
-            client_secret: Some(Secret::new("s".into())),
-            auth_method: AuthMethod::ClientSecretPost,
-            signing_key: None,
+            client_secret: "s".into(),
         };
         store
             .save_client("https://as.example", &redirect, &client)
             .unwrap();
-        assert_eq!(
+        let found: Client = store.client("https://as.example/", &redirect).unwrap();
+        assert_eq!(found.client_id, "c-1");
+        let elsewhere = Url::parse("http://localhost:3501/cb").unwrap();
+        assert!(
             store
-                .client("https://as.example/", &redirect)
-                .unwrap()
-                .client_id,
-            "c-1"
+                .client::<Client>("https://as.example", &elsewhere)
+                .is_none()
         );
         assert!(
             store
-                .client(
-                    "https://as.example",
-                    &Url::parse("http://localhost:3501/cb").unwrap()
-                )
+                .client::<Client>("https://other.example", &redirect)
                 .is_none()
         );
-        assert!(store.client("https://other.example", &redirect).is_none());
         let raw = std::fs::read_to_string(store.dir().join("client.json")).unwrap();
         assert!(
             raw.contains("\"client_secret\": \"s\""),
             "stored for reuse, in an owner-only file"
         );
         store.forget_client().unwrap();
-        assert!(store.client("https://as.example", &redirect).is_none());
+        assert!(
+            store
+                .client::<Client>("https://as.example", &redirect)
+                .is_none()
+        );
     }
 }

@@ -81,10 +81,12 @@ impl LegacySse {
                 .header(CONTENT_TYPE, "application/json")
                 .body(msg.raw().clone())
         };
-        let started = std::time::Instant::now();
-        let response = self.shared.send_authorized("POST", endpoint, build).await?;
+        let carries = super::Carries::message(msg);
+        let response = self
+            .shared
+            .send_authorized("POST", endpoint, carries, build)
+            .await?;
         let status = response.status();
-        super::log_post(msg.method(), msg.request_id(), status, started);
         if status.is_success() {
             return Ok(());
         }
@@ -268,7 +270,9 @@ async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
             .request(Method::GET, &shared.url)
             .header(ACCEPT, "text/event-stream")
     };
-    let response = shared.send_authorized("GET", &shared.url, build).await?;
+    let response = shared
+        .send_authorized("GET", &shared.url, Default::default(), build)
+        .await?;
     let status = response.status();
     let kind = content_type(&response);
     if !status.is_success() {

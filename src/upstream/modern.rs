@@ -23,8 +23,8 @@ use reqwest::Method;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use tokio::task::{AbortHandle, JoinHandle};
 
-use super::Shared;
 use super::sse::{Item, SseReader, Wait};
+use super::{Carries, Shared};
 use crate::era::{self, Discovered, HostProfile, InputRequest, Outcome, json_string};
 use crate::error::UpstreamError;
 use crate::http::content_type;
@@ -243,14 +243,11 @@ impl Modern {
             ("mcp-protocol-version".into(), version),
             ("mcp-method".into(), method.to_owned()),
         ];
-        let started = std::time::Instant::now();
-        let response = self
-            .shared
-            .send_authorized("POST", &self.shared.url, || {
+        self.shared
+            .send_authorized("POST", &self.shared.url, Carries::method(method), || {
                 build_post(&self.shared, msg.raw().clone(), &headers)
             })
             .await?;
-        super::log_post(Some(method), None, response.status(), started);
         Ok(())
     }
 
@@ -602,9 +599,12 @@ impl Modern {
             );
             let response = self
                 .shared
-                .send_authorized("POST", &self.shared.url, || {
-                    build_post(&self.shared, body.clone(), &headers)
-                })
+                .send_authorized(
+                    "POST",
+                    &self.shared.url,
+                    Carries::method("subscriptions/listen"),
+                    || build_post(&self.shared, body.clone(), &headers),
+                )
                 .await;
             match response {
                 Ok(response)
@@ -725,18 +725,16 @@ fn build_post(
 /// A refusal that carries a JSON-RPC error is that answer.
 async fn post(shared: &Shared, body: Bytes, headers: Vec<(Cow<'static, str>, String)>) -> Answer {
     let shown = &shared.shown_url;
-    let started = std::time::Instant::now();
-    let response = shared
-        .send_authorized("POST", &shared.url, || {
-            build_post(shared, body.clone(), &headers)
-        })
-        .await?;
-    let status = response.status();
     let method = headers
         .iter()
         .find(|(name, _)| name == "mcp-method")
         .map_or("(request)", |(_, value)| value.as_str());
-    super::log_post(Some(method), None, status, started);
+    let response = shared
+        .send_authorized("POST", &shared.url, Carries::method(method), || {
+            build_post(shared, body.clone(), &headers)
+        })
+        .await?;
+    let status = response.status();
     let kind = content_type(&response);
     if !status.is_success() {
         let body = shared

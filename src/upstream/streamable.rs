@@ -18,10 +18,9 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 use tokio::task::JoinHandle;
 
-use super::Shared;
 use super::session::{Session, Snapshot};
 use super::sse::{Item, SseReader, Wait};
-use crate::auth::challenge::BearerChallenge;
+use super::{Carries, Shared};
 use crate::error::UpstreamError;
 use crate::http::content_type;
 use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, notification};
@@ -48,15 +47,11 @@ pub struct Streamable {
     pub relay: std::sync::OnceLock<Arc<super::relay::Relay>>,
 }
 
-/// Why one exchange failed.
+/// Why one exchange failed. Authorization is not among the reasons: the
+/// link ([`Shared::send_authorized`]) has answered every refusal it could.
 enum Failure {
     /// The server no longer knows the session the request named.
     SessionGone(StatusCode),
-    /// `401`, or `403` asking for more scope: authorize, then retry.
-    Unauthorized {
-        challenge: Option<BearerChallenge>,
-        sent: Option<HeaderValue>,
-    },
     Upstream(UpstreamError),
 }
 
@@ -66,7 +61,6 @@ impl Failure {
         match self {
             Failure::Upstream(e) => e.to_string(),
             Failure::SessionGone(_) => session_gone.to_owned(),
-            Failure::Unauthorized { .. } => "the server asked for authorization".to_owned(),
         }
     }
 }
@@ -140,10 +134,9 @@ impl Streamable {
         if msg.is_request("initialize") {
             self.session.keep_initialize(msg);
         }
-        self.shared.refresh_if_expiring().await;
-        // Each recovery is tried once per message: a new session (T2), and
-        // a new token (G16, G14), in whichever order the server asks.
-        let (mut may_restart, mut may_authorize, mut may_renonce) = (true, true, true);
+        // A new session is tried once per message (T2); a new token is the
+        // link's to get, on each exchange (G14, G16).
+        let mut may_restart = true;
         loop {
             let sent_under = self.session.snapshot();
             let sink = match capture.as_deref_mut() {
@@ -168,25 +161,6 @@ impl Streamable {
                         reason: "the new session was forgotten at once".into(),
                     });
                 }
-                // RFC 9449 §9: the nonce is kept; the same token goes again.
-                Err(Failure::Unauthorized {
-                    challenge: Some(challenge),
-                    ..
-                }) if may_renonce && challenge.asks_dpop_nonce() => {
-                    may_renonce = false;
-                }
-                Err(Failure::Unauthorized { challenge, sent }) if may_authorize => {
-                    may_authorize = false;
-                    self.shared
-                        .authorize(challenge.as_ref(), sent.as_ref())
-                        .await?;
-                }
-                Err(Failure::Unauthorized { .. }) => {
-                    return Err(UpstreamError::Unauthorized {
-                        url: self.shared.shown_url.clone(),
-                        reason: "the server refused the new token too".into(),
-                    });
-                }
                 Err(Failure::Upstream(e)) => return Err(e),
             }
         }
@@ -201,11 +175,14 @@ impl Streamable {
     ) -> Result<(), Failure> {
         let shown = &self.shared.shown_url;
         let initializing = msg.is_request("initialize");
-        let request = self.post_request(msg, session, initializing);
-        let started = std::time::Instant::now();
-        let response = self.shared.http.send(request, shown).await?;
+        let url = &self.shared.url;
+        let response = self
+            .shared
+            .send_authorized("POST", url, Carries::message(msg), || {
+                self.post_request(msg, session, initializing)
+            })
+            .await?;
         let status = response.status();
-        super::log_post(msg.method(), msg.request_id(), status, started);
         if !status.is_success() {
             return Err(self.refusal(response, session).await);
         }
@@ -322,11 +299,13 @@ impl Streamable {
         let last = reader.last_event_id.clone().unwrap_or_default();
         tracing::info!("reply stream dropped; resuming after event {last:?} in {wait:?}");
         tokio::time::sleep(wait).await;
-        let request = self.get_request(session, Some(&last));
+        // Through the link: a token that expired meanwhile is renewed and
+        // the stream resumed, the request itself never sent again.
         let response = self
             .shared
-            .http
-            .send(request, &self.shared.shown_url)
+            .send_authorized("GET", &self.shared.url, Carries::default(), || {
+                self.get_request(session, Some(&last))
+            })
             .await?;
         if !response.status().is_success() || content_type(&response) != "text/event-stream" {
             return Err(self.refusal(response, session).await);
@@ -371,12 +350,6 @@ impl Streamable {
         let status = response.status();
         let kind = content_type(&response);
         let shown = &self.shared.shown_url;
-        if let Some(challenge) = self.shared.auth_refusal(&response) {
-            return Failure::Unauthorized {
-                challenge,
-                sent: self.shared.auth_header(),
-            };
-        }
         if status == StatusCode::NOT_FOUND && session.id.is_some() {
             return Failure::SessionGone(status);
         }
@@ -418,9 +391,6 @@ impl Streamable {
         if let Some(version) = version.and_then(|v| HeaderValue::try_from(v).ok()) {
             request = request.header(PROTOCOL_HEADER, version);
         }
-        request = self
-            .shared
-            .with_credentials(request, "POST", &self.shared.url);
         // SEP-2243 routing headers; servers of earlier revisions ignore them.
         if let Some(method) = msg.method().and_then(|m| HeaderValue::try_from(m).ok()) {
             request = request.header("mcp-method", method);
@@ -462,8 +432,7 @@ impl Streamable {
         if let Some(last) = last_event_id.and_then(|v| HeaderValue::try_from(v).ok()) {
             request = request.header("last-event-id", last);
         }
-        self.shared
-            .with_credentials(request, "GET", &self.shared.url)
+        request
     }
 
     /// Starts a new session by replaying the host's `initialize` under a
@@ -542,7 +511,13 @@ impl Streamable {
         let mut wait = DEFAULT_RETRY;
         while self.session.generation() == generation && failures < MAX_GET_FAILURES {
             let session = self.session.snapshot();
+            // With the current token, but never a sign-in: a stream in the
+            // background must not open a browser. A refusal ends it, as any
+            // other status the stream is not offered with does.
             let request = self.get_request(&session, last_event_id.as_deref());
+            let request = self
+                .shared
+                .with_credentials(request, "GET", &self.shared.url);
             let response = match self.shared.http.send(request, &shown).await {
                 Ok(response) => response,
                 Err(e) => {

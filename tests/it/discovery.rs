@@ -40,7 +40,7 @@ fn http(extra: &[&str]) -> Http {
         .into_iter()
         .chain(extra.iter().copied());
     let config = Config::from_cli(Cli::try_parse_from(args).unwrap()).unwrap();
-    Http::new(&config).unwrap()
+    Http::new(&config.http_settings()).unwrap()
 }
 
 fn paths(server: &FaultServer) -> Vec<String> {

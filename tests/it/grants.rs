@@ -22,7 +22,7 @@ fn http() -> Http {
     let config =
         Config::from_cli(Cli::try_parse_from(["mcp-tether", "http://127.0.0.1:1/mcp"]).unwrap())
             .unwrap();
-    Http::new(&config).unwrap()
+    Http::new(&config.http_settings()).unwrap()
 }
 
 fn form(got: &Got) -> HashMap<String, String> {

@@ -77,7 +77,7 @@ fn killed_while_writing_tokens() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 
-        let (issuer, read) = store.tokens(None).expect("the store is readable");
+        let (issuer, read) = store.tokens::<Tokens>(None).expect("the store is readable");
         assert_eq!(issuer, ISSUER);
         let n = read.expires_at.unwrap();
         assert_eq!(read.access_token.expose(), tokens(n).access_token.expose());
@@ -102,5 +102,8 @@ fn killed_while_writing_tokens() {
     }
     store.save_tokens(ISSUER, &tokens(1_000_000)).unwrap();
     assert!(leftovers().is_empty(), "{:?}", leftovers());
-    assert_eq!(store.tokens(None).unwrap().1.expires_at, Some(1_000_000));
+    assert_eq!(
+        store.tokens::<Tokens>(None).unwrap().1.expires_at,
+        Some(1_000_000)
+    );
 }
