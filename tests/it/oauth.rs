@@ -144,6 +144,36 @@ async fn legacy_sse_refreshes_before_expiry_with_no_401() {
     assert_eq!(login.logins().len(), 1);
 }
 
+/// Issue 15: the 2026-07-28 revision sends through the same link, so it
+/// too refreshes before expiry: the server refuses no request once signed
+/// in (FastMCP speaks both eras; `--protocol modern` makes the bridge speak
+/// 2026-07-28 to it for a handshake host).
+#[tokio::test]
+async fn the_2026_revision_refreshes_before_expiry_with_no_401() {
+    let server = FastMcp::start(2).await;
+    let login = LoginEnv::new();
+    let mut bridge = Bridge::start_with_env(
+        &[&server.url(), "--protocol", "modern", "-v"],
+        &login.vars(),
+    );
+    bridge.initialize("2025-06-18").await;
+    for i in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let echo = bridge
+            .call_tool(i, "echo", json!({ "message": format!("call {i}") }))
+            .await;
+        assert_eq!(tool_text(&echo), format!("call {i}"), "{echo}");
+    }
+    let stderr = bridge.stderr();
+    assert!(
+        stderr.contains("POST tools/call → HTTP 200"),
+        "spoke 2026-07-28 through the link: {stderr}"
+    );
+    assert!(stderr.contains("refreshed the access token"), "{stderr}");
+    assert_no_401_after_sign_in(&stderr);
+    assert_eq!(login.logins().len(), 1);
+}
+
 /// H5 (issue 7: every log path): neither the access token nor the refresh
 /// token, the code or the client secret appears in anything the bridge
 /// writes but its credential store: stderr at -vv, `--log-file`, the
