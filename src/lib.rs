@@ -28,8 +28,10 @@
 //! - [`http`]: the shared HTTP client: time limits, checked redirects, the
 //!   answer memory budget, the OAuth steps' log lines.
 //! - [`tls`]: certificates the user gives, as anchors or pinned.
-//! - [`upstream`]: transport detection, Streamable HTTP, legacy HTTP+SSE,
-//!   the 2026-07-28 exchange, sessions and their transparent restart.
+//! - [`upstream`]: transport detection, the one link every request goes
+//!   through (credentials, refresh, authorization), the translation stage
+//!   between eras, Streamable HTTP, legacy HTTP+SSE, the 2026-07-28
+//!   exchange, sessions and their transparent restart.
 //! - [`auth`]: OAuth: challenges, discovery, registration, grants (browser,
 //!   device, client credentials, federation), DPoP, the one sign-in attempt.
 //! - [`store`]: atomic owner-only files, cross-process locks, credentials.

@@ -13,6 +13,7 @@ mod relay;
 mod session;
 pub(crate) mod sse;
 mod streamable;
+mod translation;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ use crate::jsonrpc::{Message, RawId};
 use legacy_sse::LegacySse;
 use modern::Modern;
 use streamable::Streamable;
+use translation::{Inbound, Origin, Outbound, Translation};
 
 /// What every transport shares.
 pub(crate) struct Shared {
@@ -47,9 +49,35 @@ pub(crate) struct Shared {
     header_command: Option<Arc<HeaderCommand>>,
     /// The tools' `x-mcp-header` designations (SEP-2243).
     tool_headers: era::ToolHeaders,
+    /// The translation stage in force, chosen by detection.
+    translation: std::sync::RwLock<Arc<Translation>>,
 }
 
 impl Shared {
+    fn translation(&self) -> Arc<Translation> {
+        Arc::clone(&self.translation.read().expect("translation lock"))
+    }
+
+    fn set_translation(&self, translation: Translation) {
+        *self.translation.write().expect("translation lock") = Arc::new(translation);
+    }
+
+    /// Every message the server sends, from every transport, through the
+    /// translation stage: to the host, or held. `Some` when the stage
+    /// answers the server itself, for the transport to send back.
+    async fn inbound(&self, msg: Message, origin: Origin<'_>) -> Option<Message> {
+        let translation = self.translation();
+        let pending = |key: &crate::jsonrpc::IdKey| self.downstream.is_pending(key);
+        match translation.inbound(msg, origin, pending) {
+            Inbound::Host(msg) => {
+                self.downstream.deliver(msg).await;
+                None
+            }
+            Inbound::Server(answer) => Some(answer),
+            Inbound::Held => None,
+        }
+    }
+
     /// The `Authorization` value to send, when signed in.
     fn auth_header(&self) -> Option<reqwest::header::HeaderValue> {
         if self.http.has_dynamic_header(reqwest::header::AUTHORIZATION) {
@@ -270,6 +298,17 @@ impl Tried {
     }
 }
 
+/// One of the two transports of the handshake era (T8).
+#[derive(Clone, Copy, Debug)]
+enum Which {
+    Streamable,
+    Legacy,
+}
+
+/// One try over one transport, as [`Upstream::by_strategy`] runs it.
+type Attempt<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Tried>> + Send + 'a>>;
+
 /// The transport that worked.
 enum Transport {
     Streamable(Arc<Streamable>),
@@ -289,9 +328,6 @@ pub struct Upstream {
     /// A legacy host's `initialize`, to start over with if the server
     /// changes era mid-session.
     host_initialize: std::sync::OnceLock<Message>,
-    /// For a 2026-07-28 host on a legacy server (E8): the `server/discover`
-    /// result the bridge answers with, made from the server's `initialize`.
-    discover_answer: std::sync::OnceLock<String>,
     /// The last failed detection, told again to the messages right behind
     /// the one that met it instead of asking the server again (issue 16).
     failed_detection: std::sync::Mutex<Option<(Instant, UpstreamError)>>,
@@ -320,6 +356,7 @@ impl Upstream {
             auth,
             header_command: config.header_command.clone(),
             tool_headers: era::ToolHeaders::default(),
+            translation: Default::default(),
         };
         Ok(Upstream {
             shared: Arc::new(shared),
@@ -328,7 +365,6 @@ impl Upstream {
             transport: std::sync::RwLock::new(None),
             detecting: Mutex::new(()),
             host_initialize: std::sync::OnceLock::new(),
-            discover_answer: std::sync::OnceLock::new(),
             failed_detection: std::sync::Mutex::new(None),
         })
     }
@@ -441,35 +477,25 @@ impl Upstream {
         Some(self.set_transport(next))
     }
 
+    /// Sends one host message through the translation stage: as it is,
+    /// answered by the bridge, or turned into what continues a call.
     async fn send(&self, transport: &Transport, msg: &Message) -> Result<(), UpstreamError> {
-        if let (Some(result), Some(id)) = (self.discover_answer.get(), msg.request_id())
-            && msg.is_request("server/discover")
-        {
-            return self.answer(id, result).await;
-        }
-        if let Transport::Streamable(streamable) = transport
-            && let Some(relay) = streamable.relay.get()
-            && let relay::Resume::Answers(answers, next_round) = relay.resume(msg)
-        {
-            // A retry continues the server's call; only the answers go.
-            for answer in &answers {
-                streamable.send(answer).await?;
+        match self.shared.translation().outbound(msg) {
+            Outbound::Send => send(transport, msg).await,
+            Outbound::Answer(answer) => {
+                self.shared.downstream.deliver(answer).await;
+                Ok(())
             }
-            if let Some(next_round) = next_round {
-                self.shared.downstream.deliver(next_round).await;
+            Outbound::Continue { to_server, to_host } => {
+                for answer in &to_server {
+                    send(transport, answer).await?;
+                }
+                if let Some(next_round) = to_host {
+                    self.shared.downstream.deliver(next_round).await;
+                }
+                Ok(())
             }
-            return Ok(());
         }
-        send(transport, msg).await
-    }
-
-    /// Answers a host request with a result the bridge made.
-    async fn answer(&self, id: &RawId, result: &str) -> Result<(), UpstreamError> {
-        self.shared
-            .downstream
-            .deliver(crate::jsonrpc::result_response(id, result))
-            .await;
-        Ok(())
     }
 
     /// Finds the server's era (E1) and transport (T8) with the first message.
@@ -589,44 +615,88 @@ impl Upstream {
         tracing::info!(
             "the server speaks only the initialize handshake; initializing it for this 2026-07-28 host"
         );
-        let streamable = Streamable::new(Arc::clone(shared));
-        let _ = streamable.relay.set(Arc::default());
         let init = initialize_for(&profile, &shared.downstream.private_id("init"));
-        let answer = streamable.initialize_for_bridge(&init).await?;
+        let (transport, answer) = self
+            .by_strategy(|which| Box::pin(self.initialize_for_bridge(which, &init)))
+            .await?;
         let discover = era::discover_result_from_initialize(&answer).ok_or_else(|| {
             UpstreamError::BadBody {
                 url: shared.shown_url.clone(),
                 what: "an initialize answer that is not a result".into(),
             }
         })?;
-        let _ = self.discover_answer.set(discover);
+        shared.set_translation(Translation::modern_host(discover));
         shared
             .downstream
             .complete_results_for_modern_host(era::server_info_of(&answer));
-        let transport = self.set_transport(Transport::Streamable(streamable));
+        let transport = self.set_transport(transport);
         self.send(&transport, msg).await
+    }
+
+    /// Initializes a handshake server on the bridge's account (E8) over
+    /// one transport: the transport and the server's answer.
+    async fn initialize_for_bridge(
+        &self,
+        which: Which,
+        init: &Message,
+    ) -> Result<(Transport, Message), Tried> {
+        let shared = Arc::clone(&self.shared);
+        match which {
+            Which::Streamable => {
+                let streamable = Streamable::new(shared);
+                let answer = streamable
+                    .initialize_for_bridge(init)
+                    .await
+                    .map_err(Tried::classify)?;
+                tracing::info!("connected over Streamable HTTP");
+                Ok((Transport::Streamable(streamable), answer))
+            }
+            Which::Legacy => {
+                let legacy = LegacySse::connect(shared).await.map_err(Tried::classify)?;
+                match legacy.initialize_for_bridge(init).await {
+                    Ok(answer) => Ok((Transport::Legacy(legacy), answer)),
+                    Err(e) => {
+                        legacy.close().await;
+                        Err(Tried::Failed(e))
+                    }
+                }
+            }
+        }
     }
 
     /// Finds the server's transport with the first message (T8): the first
     /// choice, and on a sign that the server does not speak it, the other.
     async fn detect_transport(&self, msg: &Message) -> Result<(), UpstreamError> {
+        self.by_strategy(|which| match which {
+            Which::Streamable => Box::pin(self.try_streamable(msg)),
+            Which::Legacy => Box::pin(self.try_legacy(msg)),
+        })
+        .await
+    }
+
+    /// Runs `attempt` over the transports `--transport` names, in its
+    /// order: the second only on a sign that the server speaks it (T8).
+    async fn by_strategy<'a, T>(
+        &self,
+        attempt: impl Fn(Which) -> Attempt<'a, T>,
+    ) -> Result<T, UpstreamError> {
         let shared = &self.shared;
         match self.strategy {
-            TransportStrategy::HttpOnly => self.try_streamable(msg).await.map_err(Tried::error),
-            TransportStrategy::SseOnly => self.try_legacy(msg).await.map_err(Tried::error),
-            TransportStrategy::HttpFirst => match self.try_streamable(msg).await {
+            TransportStrategy::HttpOnly => attempt(Which::Streamable).await.map_err(Tried::error),
+            TransportStrategy::SseOnly => attempt(Which::Legacy).await.map_err(Tried::error),
+            TransportStrategy::HttpFirst => match attempt(Which::Streamable).await {
                 Err(Tried::OtherMayWork(first)) => {
                     tracing::info!("Streamable HTTP failed ({first}); trying legacy HTTP+SSE");
-                    self.try_legacy(msg)
+                    attempt(Which::Legacy)
                         .await
                         .map_err(|second| both_failed(shared, &first, &second.error()))
                 }
                 other => other.map_err(Tried::error),
             },
-            TransportStrategy::SseFirst => match self.try_legacy(msg).await {
+            TransportStrategy::SseFirst => match attempt(Which::Legacy).await {
                 Err(Tried::OtherMayWork(first)) => {
                     tracing::info!("legacy HTTP+SSE failed ({first}); trying Streamable HTTP");
-                    self.try_streamable(msg)
+                    attempt(Which::Streamable)
                         .await
                         .map_err(|second| both_failed(shared, &second.error(), &first))
                 }

@@ -360,9 +360,14 @@ fn bind(dir: &Path, server: &str) -> std::io::Result<Endpoint> {
     crate::store::file::private_dir(dir)?;
     clean_stale(dir);
     let path = dir.join(format!("{}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    let listener = tokio::net::UnixListener::bind(&path)?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    // Bound and listening under a name no one cleans, then renamed into
+    // place: between bind(2) and listen(2) a connection is refused, and a
+    // bridge starting at that moment would take the socket for a dead one.
+    let binding = dir.join(format!("{}.binding", std::process::id()));
+    let _ = std::fs::remove_file(&binding);
+    let listener = tokio::net::UnixListener::bind(&binding)?;
+    std::fs::set_permissions(&binding, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::rename(&binding, &path)?;
     let hub = Arc::new(Hub {
         server: server.to_owned(),
         started: Instant::now(),
@@ -387,8 +392,9 @@ pub fn clean_stale(dir: &Path) {
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        let refused = |e: std::io::Error| e.kind() == std::io::ErrorKind::ConnectionRefused;
         if path.extension().is_some_and(|e| e == "sock")
-            && std::os::unix::net::UnixStream::connect(&path).is_err()
+            && std::os::unix::net::UnixStream::connect(&path).is_err_and(refused)
         {
             let _ = std::fs::remove_file(&path);
         }

@@ -21,6 +21,7 @@ use url::Url;
 
 use super::Shared;
 use super::sse::{Item, SseReader, Wait};
+use super::translation::Origin;
 use crate::error::UpstreamError;
 use crate::http::content_type;
 use crate::jsonrpc::{Message, notification};
@@ -177,11 +178,15 @@ impl LegacySse {
     }
 
     /// Delivers every message on the stream until it ends; returns why.
-    async fn pump(&self, reader: &mut SseReader) -> UpstreamError {
+    /// The one stream carries everything, so no message says which request
+    /// it belongs to ([`Origin::Unknown`]).
+    async fn pump(self: &Arc<Self>, reader: &mut SseReader) -> UpstreamError {
         loop {
             match reader.next(Wait::AsLongAsItTakes).await {
                 Ok(Some(Item::Message(msg))) => {
-                    self.shared.downstream.deliver(msg).await;
+                    if let Some(answer) = self.shared.inbound(msg, Origin::Unknown).await {
+                        self.answer_server(answer);
+                    }
                 }
                 Ok(Some(Item::Endpoint(_))) => {
                     tracing::debug!("ignored a second endpoint event");
@@ -200,7 +205,7 @@ impl LegacySse {
     /// Pumps a new connection while replaying `initialize` on it (its answer
     /// arrives on this very stream), then opens it to the host.
     async fn pump_while_initializing(
-        &self,
+        self: &Arc<Self>,
         reader: &mut SseReader,
         endpoint: &Url,
     ) -> UpstreamError {
@@ -224,33 +229,63 @@ impl LegacySse {
         pump.await
     }
 
-    /// Replays the host's `initialize` on a new connection (T12): its answer
-    /// comes back on the stream, to a private waiter.
+    /// Replays the host's `initialize` on a new connection (T12).
     async fn reinitialize(&self, endpoint: &Url) -> Result<(), UpstreamError> {
         let Some(host_init) = self.host_initialize.lock().expect("init lock").clone() else {
             return Ok(());
         };
+        self.initialize_on(endpoint, &host_init).await.map(drop)
+    }
+
+    /// Starts the session on the bridge's own account (E8): `init` goes
+    /// under a private id, its answer comes back here, and it is what a
+    /// reconnection replays.
+    pub async fn initialize_for_bridge(&self, init: &Message) -> Result<Message, UpstreamError> {
+        *self.host_initialize.lock().expect("init lock") = Some(init.clone());
+        let endpoint = self.endpoint().await?;
+        self.initialize_on(&endpoint, init).await
+    }
+
+    /// Sends `init` under a private id (its answer comes back on the
+    /// stream, to a private waiter), then `notifications/initialized`.
+    async fn initialize_on(
+        &self,
+        endpoint: &Url,
+        init: &Message,
+    ) -> Result<Message, UpstreamError> {
         let downstream = &self.shared.downstream;
         let (id, answer) = downstream.private_request("reinit");
-        let replay = host_init
+        let replay = init
             .with_id(&id)
-            .expect("a cached initialize is a single request");
+            .expect("an initialize is a single request");
         if let Err(e) = self.post(endpoint, &replay).await {
             downstream.forget(&id);
             return Err(e);
         }
         let wait = self.shared.http.timeouts().headers;
-        match tokio::time::timeout(wait, answer).await {
-            Ok(Ok(reply)) if reply.negotiated_protocol_version().is_some() => {}
+        let reply = match tokio::time::timeout(wait, answer).await {
+            Ok(Ok(reply)) if reply.negotiated_protocol_version().is_some() => reply,
             _ => {
                 downstream.forget(&id);
                 return Err(UpstreamError::NoAnswer {
                     url: self.shared.shown_url.clone(),
                 });
             }
-        }
+        };
         self.post(endpoint, &notification("notifications/initialized"))
-            .await
+            .await?;
+        Ok(reply)
+    }
+
+    /// Sends the server an answer the translation stage made for it, in a
+    /// task of its own: the stream keeps reading meanwhile.
+    fn answer_server(self: &Arc<Self>, answer: Message) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = this.send(&answer).await {
+                tracing::debug!("could not answer the server: {e}");
+            }
+        });
     }
 
     pub async fn close(&self) {

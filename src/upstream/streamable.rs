@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::session::{Session, Snapshot};
 use super::sse::{Item, SseReader, Wait};
+use super::translation::Origin;
 use super::{Carries, Shared};
 use crate::error::UpstreamError;
 use crate::http::content_type;
@@ -42,9 +43,6 @@ pub struct Streamable {
     shared: Arc<Shared>,
     session: Session,
     get_stream: Mutex<Option<JoinHandle<()>>>,
-    /// For a 2026-07-28 host (E8): the server's requests during a call
-    /// become `input_required` answers.
-    pub relay: std::sync::OnceLock<Arc<super::relay::Relay>>,
 }
 
 /// Why one exchange failed. Authorization is not among the reasons: the
@@ -85,7 +83,6 @@ impl Streamable {
             shared,
             session: Session::default(),
             get_stream: Mutex::new(None),
-            relay: std::sync::OnceLock::new(),
         })
     }
 
@@ -168,7 +165,7 @@ impl Streamable {
 
     /// One POST and its reply.
     async fn exchange(
-        &self,
+        self: &Arc<Self>,
         msg: &Message,
         session: &Snapshot,
         mut sink: Sink<'_>,
@@ -314,20 +311,13 @@ impl Streamable {
         Ok(())
     }
 
-    async fn route(&self, reply: Message, sink: &mut Sink<'_>, origin: Option<&RawId>) {
+    async fn route(self: &Arc<Self>, reply: Message, sink: &mut Sink<'_>, origin: Option<&RawId>) {
         match sink {
             Sink::Host => {
-                let reply = match (self.relay.get(), origin) {
-                    (Some(relay), Some(origin)) if reply.request_id().is_some() => {
-                        if let Some(ask) = relay.server_asks(origin, &reply) {
-                            self.shared.downstream.deliver(ask).await;
-                        }
-                        return;
-                    }
-                    (Some(relay), _) => relay.redirect(reply),
-                    (None, _) => reply,
-                };
-                self.shared.downstream.deliver(reply).await;
+                let origin = origin.map_or(Origin::Unknown, Origin::Call);
+                if let Some(answer) = self.shared.inbound(reply, origin).await {
+                    self.answer_server(answer);
+                }
             }
             Sink::Bridge(slot) => {
                 let is_answer = reply
@@ -556,11 +546,8 @@ impl Streamable {
                 match reader.next(Wait::AsLongAsItTakes).await {
                     Ok(Some(Item::Message(msg))) => {
                         failures = 0;
-                        match (self.relay.get(), msg.request_id()) {
-                            (Some(_), Some(_)) => self.answer_outside_a_call(&msg).await,
-                            _ => {
-                                self.shared.downstream.deliver(msg).await;
-                            }
+                        if let Some(answer) = self.shared.inbound(msg, Origin::Outside).await {
+                            self.answer_server(answer);
                         }
                     }
                     Ok(Some(Item::Endpoint(_))) => {}
@@ -578,36 +565,15 @@ impl Streamable {
         }
     }
 
-    /// A server's request on the GET stream, for a 2026-07-28 host (E8): it
-    /// belongs to no call, and that revision has no way to ask a client
-    /// anything outside one. `ping` is answered here; anything else is
-    /// refused with a reason, so the server does not wait forever.
-    async fn answer_outside_a_call(self: &Arc<Self>, request: &Message) {
-        let Some(id) = request.request_id() else {
-            return;
-        };
-        let method = request.method().unwrap_or_default();
-        let answer = match method {
-            "ping" => Ok(crate::jsonrpc::result_response(id, "{}")),
-            _ => {
-                tracing::info!(
-                    "refused the server's {method} outside a call: the host speaks MCP 2026-07-28, which has no such requests"
-                );
-                Message::parse(crate::jsonrpc::error_response(
-                    Some(id),
-                    -32601,
-                    &format!(
-                        "the client speaks MCP 2026-07-28 and can answer {method} only as part of a call (input_required)"
-                    ),
-                    None,
-                ))
+    /// Sends the server an answer the translation stage made for it, in a
+    /// task of its own: the stream that brought the request keeps reading.
+    fn answer_server(self: &Arc<Self>, answer: Message) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = this.send(&answer).await {
+                tracing::debug!("could not answer the server: {e}");
             }
-        };
-        if let Ok(answer) = answer
-            && let Err(e) = self.send(&answer).await
-        {
-            tracing::debug!("could not answer the server's {method}: {e}");
-        }
+        });
     }
 
     /// Ends the session at the server (T6) and stops the GET stream.

@@ -153,15 +153,25 @@ async fn every_sdk_host_works_with_servers_of_every_era() {
     }
 }
 
-/// Issue 19 (E8 over legacy HTTP+SSE): the default Python client against a
-/// legacy HTTP+SSE server. The bridge cannot reach it over Streamable HTTP,
-/// so `server/discover` is refused and the SDK falls back to `initialize`
-/// cleanly, which then passes through over the event stream.
+/// Issue 15 (E8 over legacy HTTP+SSE): translation is a stage, not a
+/// transport's, so the default Python client speaks 2026-07-28 with a legacy
+/// HTTP+SSE server as it does over Streamable HTTP: the bridge initializes
+/// the server over its event stream, answers `server/discover`, and turns
+/// the server's sampling and elicitation requests, which arrive on the one
+/// stream, into `input_required` answers to the call in flight.
 #[tokio::test]
-async fn the_python_sdks_default_client_falls_back_cleanly_on_a_legacy_sse_server() {
+async fn the_python_sdks_default_client_speaks_2026_with_a_legacy_sse_server() {
     let server = Everything::sse().await;
     let report = session(Host::PythonDefault, &server.url()).await;
+    assert_eq!(report["protocolVersion"], "2026-07-28", "{report}");
     assert_whole_session(&report, "mcp-servers/everything", "Echo: hi");
+    assert!(
+        report["elicited"]
+            .as_str()
+            .unwrap()
+            .contains("User provided"),
+        "{report}"
+    );
 }
 
 /// Issue 19: every SDK host against FastMCP (PyPI, pinned), a dual-era
