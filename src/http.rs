@@ -375,14 +375,22 @@ impl Http {
         let started = std::time::Instant::now();
         let result = self.send(request, shown_url).await;
         let took = started.elapsed();
+        let ms = crate::log::millis(took);
         match &result {
             Ok(response) => tracing::debug!(
                 target: crate::log::TRAFFIC,
+                http = "OAuth",
+                step,
+                status = response.status().as_u16(),
+                ms,
                 "OAuth {step}: {shown_url} → HTTP {} in {took:.1?}",
                 response.status().as_u16()
             ),
             Err(e) => tracing::debug!(
                 target: crate::log::TRAFFIC,
+                http = "OAuth",
+                step,
+                ms,
                 "OAuth {step}: {shown_url} failed in {took:.1?}: {e}"
             ),
         }

@@ -66,6 +66,7 @@ pub fn init_with(
             .with_writer(|| OneLine::new(io::stderr()))
             .with_ansi(false)
             .with_target(false)
+            .fmt_fields(message_only())
             .with_filter(ours(stderr_level))
             .boxed(),
     ];
@@ -90,6 +91,17 @@ fn ours(level: LevelFilter) -> Targets {
     Targets::new().with_target("mcp_tether", level)
 }
 
+/// People's logs show an event's message: its fields (an HTTP line's
+/// `status`, `ms`…) are for `--record` and `watch --json`, and the message
+/// already says them in words.
+fn message_only() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static
+{
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| match field.name() {
+        "message" => write!(writer, "{value:?}"),
+        _ => Ok(()),
+    })
+}
+
 pub type BoxedLayer = Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync>;
 
 fn file_layer(writer: OneLine<std::fs::File>, level: LevelFilter) -> BoxedLayer {
@@ -97,6 +109,7 @@ fn file_layer(writer: OneLine<std::fs::File>, level: LevelFilter) -> BoxedLayer 
         .with_writer(Mutex::new(writer))
         .with_ansi(false)
         .with_target(false)
+        .fmt_fields(message_only())
         .with_filter(ours(level))
         .boxed()
 }
@@ -242,6 +255,11 @@ impl<W: io::Write> io::Write for OneLine<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// A duration as the milliseconds an event's `ms` field carries.
+pub fn millis(took: std::time::Duration) -> f64 {
+    took.as_secs_f64() * 1000.0
 }
 
 /// Whether message bodies should be logged (`-vv`), so callers can skip the

@@ -10,13 +10,15 @@
 //! ```text
 //! {"t":"2026-11-23T14:50:01.123Z","kind":"message","dir":"host","message":{…}}
 //! {"t":"…","kind":"message","dir":"server","latency_ms":5.2,"message":{…}}
-//! {"t":"…","kind":"http","text":"POST tools/call → HTTP 200 in 3.1ms","status":200}
+//! {"t":"…","kind":"http","text":"POST tools/call 7 → HTTP 200 in 3.1ms","http":"POST","method":"tools/call","id":7,"status":200,"ms":3.1}
 //! {"t":"…","kind":"event","level":"INFO","text":"session #a1b2c3 started"}
 //! ```
 //!
 //! It is a `tracing` layer: events are what the bridge logs anyway (already
 //! free of secrets), whatever `-v` says; messages come through their own
-//! target, which no other layer shows.
+//! target, which no other layer shows. An HTTP exchange is known by its
+//! fields (`http`, `status`, `ms`: every transport's, and each OAuth step's,
+//! logged alike), never by its text.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -140,7 +142,9 @@ impl Recorder {
             return Value::Object(line);
         }
         let text = fields.message.unwrap_or_default();
-        let is_http = metadata.target() == crate::log::TRAFFIC && text.contains(" → HTTP ");
+        // An HTTP exchange says so in its fields (`http`, `status`, `ms`).
+        let is_http =
+            metadata.target() == crate::log::TRAFFIC && fields.values.contains_key("http");
         let kind = match (metadata.target() == crate::log::TRAFFIC, is_http) {
             (_, true) => "http",
             (true, false) => return Value::Null,
@@ -149,9 +153,6 @@ impl Recorder {
         line.insert("kind".into(), kind.into());
         if kind == "event" {
             line.insert("level".into(), metadata.level().as_str().into());
-        }
-        if let Some(status) = http_status(&text) {
-            line.insert("status".into(), status.into());
         }
         line.insert("text".into(), text.into());
         line.extend(fields.values);
@@ -170,12 +171,6 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for Recorder {
         // once, so a crash still leaves it readable up to that point.
         let _ = writeln!(out, "{line}").and_then(|()| out.flush());
     }
-}
-
-/// The status in an HTTP line ("POST tools/call → HTTP 200 in 3.1ms").
-fn http_status(text: &str) -> Option<u16> {
-    let rest = &text[text.find(" → HTTP ")? + " → HTTP ".len()..];
-    rest.split_whitespace().next()?.parse().ok()
 }
 
 /// The message as recorded: parsed and redacted like a `-vv` body; cut to
@@ -225,6 +220,11 @@ impl Visit for Fields {
         match field.name() {
             "message" => self.message = Some(value.to_owned()),
             "body" => self.body = Some(value.to_owned()),
+            // The host's id as it was: `id` carries its JSON text.
+            "id" => {
+                let id = serde_json::from_str(value).unwrap_or_else(|_| value.into());
+                self.values.insert("id".into(), id);
+            }
             name => {
                 self.values.insert(name.into(), value.into());
             }

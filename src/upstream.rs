@@ -257,21 +257,26 @@ impl<'a> Carries<'a> {
     }
 }
 
-/// One POST to the server at `-v`, the same line from every transport, so
-/// that `--record` (which finds HTTP exchanges by " → HTTP ") and `replay`
-/// show them all alike: the method, the host's id (to match the request),
-/// the status and the time. Nothing is formatted unless someone looks.
+/// One POST to the server at `-v`, the same from every transport: a line
+/// for people, and its parts as fields (`http`, `method`, `id`, `status`,
+/// `ms`) that `--record`, `replay` and `watch --json` read, never the text.
+/// Nothing is formatted unless someone looks.
 fn log_post(carries: Carries<'_>, status: reqwest::StatusCode, started: Instant) {
     if !tracing::enabled!(target: crate::log::TRAFFIC, tracing::Level::DEBUG) {
         return;
     }
-    let id = carries.id.map(|id| format!(" {id}")).unwrap_or_default();
+    let took = started.elapsed();
+    let method = carries.method.unwrap_or("(response)");
+    let shown_id = carries.id.map(|id| format!(" {id}")).unwrap_or_default();
     tracing::debug!(
         target: crate::log::TRAFFIC,
-        "POST {}{id} → HTTP {} in {:.1?}",
-        carries.method.unwrap_or("(response)"),
+        http = "POST",
+        method,
+        id = carries.id.map(RawId::as_json),
+        status = status.as_u16(),
+        ms = crate::log::millis(took),
+        "POST {method}{shown_id} → HTTP {} in {took:.1?}",
         status.as_u16(),
-        started.elapsed()
     );
 }
 

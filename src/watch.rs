@@ -160,45 +160,63 @@ impl<S: Subscriber> Layer<S> for WatchLayer {
         let level = *metadata.level();
         let traffic = metadata.target() == crate::log::TRAFFIC;
         if level <= Level::INFO {
-            hub.note(level, &text.0);
+            hub.note(level, &text.message);
         }
         if hub.attached.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let kind = match (traffic, text.0.contains(" → HTTP ")) {
+        let kind = match (traffic, text.fields.contains_key("http")) {
             (_, true) => "http",
             (true, false) => "message",
             (false, false) => "event",
         };
-        let line = json!({
+        let mut line = json!({
             "t": crate::record::timestamp(std::time::SystemTime::now()),
             "level": level.as_str(),
             "kind": kind,
-            "text": text.0,
+            "text": text.message,
         });
+        if let Some(line) = line.as_object_mut() {
+            line.extend(text.fields);
+        }
         hub.publish(&line.to_string(), level == Level::TRACE);
     }
 }
 
-/// The message of an event, with its other fields after it.
+/// The message of an event, and its other fields (an HTTP exchange's
+/// `http`, `status`, `ms`…) apart, for `--json`.
 #[derive(Default)]
-struct Text(String);
+struct Text {
+    message: String,
+    fields: serde_json::Map<String, serde_json::Value>,
+}
 
 impl Visit for Text {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0.insert_str(0, &format!("{value:?}"));
-        } else {
-            self.0.push_str(&format!(" {}={value:?}", field.name()));
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            name => {
+                self.fields.insert(name.into(), format!("{value:?}").into());
+            }
         }
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.0.insert_str(0, value);
-        } else {
-            self.0.push_str(&format!(" {}={value}", field.name()));
+        match field.name() {
+            "message" => self.message = value.to_owned(),
+            name => {
+                self.fields.insert(name.into(), value.into());
+            }
         }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.fields.insert(field.name().into(), value.into());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.fields
+            .insert(field.name().into(), ((value * 10.0).round() / 10.0).into());
     }
 }
 

@@ -601,7 +601,13 @@ impl Streamable {
             None => request,
         };
         match request.send().await {
-            Ok(response) => tracing::debug!("DELETE session → HTTP {}", response.status().as_u16()),
+            Ok(response) => tracing::debug!(
+                target: crate::log::TRAFFIC,
+                http = "DELETE",
+                status = response.status().as_u16(),
+                "DELETE session → HTTP {}",
+                response.status().as_u16()
+            ),
             Err(e) => tracing::debug!(
                 "DELETE session failed: {}",
                 crate::error::describe_reqwest(&e)

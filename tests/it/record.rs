@@ -196,3 +196,64 @@ fn replay_follow_shows_a_growing_recording() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Issue 15: every transport's HTTP exchanges are recorded alike, from the
+/// event's fields rather than its text: Streamable HTTP (server-everything),
+/// legacy HTTP+SSE (server-everything) and the 2026-07-28 revision (the
+/// SDK's modern-only server) each leave a `"kind":"http"` line for the
+/// call, with the request's method, its status and its time.
+#[tokio::test]
+async fn every_transports_exchanges_are_recorded_with_their_fields() {
+    let streamable = crate::common::everything::Everything::streamable().await;
+    let legacy = crate::common::everything::Everything::sse().await;
+    let modern = crate::common::era::EraServer::start("modern").await;
+    let cases = [
+        (
+            "Streamable HTTP",
+            streamable.url(),
+            "echo",
+            json!({ "message": "hi" }),
+        ),
+        (
+            "legacy HTTP+SSE",
+            legacy.url(),
+            "echo",
+            json!({ "message": "hi" }),
+        ),
+        (
+            "MCP 2026-07-28",
+            modern.url(),
+            "add",
+            json!({ "a": 2, "b": 3 }),
+        ),
+    ];
+    for (transport, url, tool, arguments) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let recording = dir.path().join("session.jsonl");
+        let mut bridge = Bridge::start(&[&url, "--record", recording.to_str().unwrap()]);
+        bridge.initialize("2025-06-18").await;
+        let answer = bridge.call_tool(7, tool, arguments).await;
+        assert!(answer.get("result").is_some(), "{transport}: {answer}");
+        bridge.close_stdin();
+        bridge.wait_exit().await;
+
+        let recorded = std::fs::read_to_string(&recording).unwrap();
+        let call = recorded
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .find(|entry| entry["kind"] == "http" && entry["method"] == "tools/call")
+            .unwrap_or_else(|| panic!("{transport}: no HTTP line for the call in\n{recorded}"));
+        assert_eq!(call["http"], "POST", "{transport}: {call}");
+        assert_eq!(
+            call["status"].as_u64().map(|s| s / 100),
+            Some(2),
+            "{transport}: {call}"
+        );
+        assert!(call["ms"].as_f64().is_some(), "{transport}: {call}");
+        assert!(
+            call["text"].as_str().unwrap().contains("→ HTTP"),
+            "{transport}: {call}"
+        );
+    }
+    modern.stop().await;
+}
