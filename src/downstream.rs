@@ -38,6 +38,10 @@ pub struct Downstream {
     /// Tools the server listed whose `x-mcp-header` annotations break
     /// SEP-2243: left out of `tools/list`, calls to them refused.
     unusable_tools: Mutex<std::collections::HashSet<String>>,
+    /// The tools' `x-mcp-header` designations (SEP-2243), learned from the
+    /// `tools/list` answers on their way to the host, read by the transports
+    /// for `Mcp-Param-*` headers.
+    tool_headers: crate::era::ToolHeaders,
     /// Set for a 2026-07-28 host on a handshake server (E8): answers are
     /// made valid 2026-07-28 results on their way out, with the server's
     /// `serverInfo` (raw JSON) when it gave one.
@@ -62,6 +66,7 @@ impl Downstream {
             errors: None,
             next_private: AtomicU64::new(1),
             unusable_tools: Mutex::default(),
+            tool_headers: Default::default(),
             modern_results: std::sync::OnceLock::new(),
         }
     }
@@ -247,7 +252,9 @@ impl Downstream {
     /// A `tools/list` answer without the tools no client may call
     /// (SEP-2243), which are remembered so that calls to them are refused.
     fn without_unusable_tools(&self, msg: &Message, raw: Bytes) -> Bytes {
-        let unusable = crate::era::unusable_tools(msg);
+        // One read of the list: what the transports need for their headers,
+        // and what the host must not see.
+        let unusable = self.tool_headers.learn(msg);
         if unusable.is_empty() {
             return raw;
         }
@@ -266,6 +273,11 @@ impl Downstream {
             !unusable.iter().any(|u| u == name)
         })
         .unwrap_or(raw)
+    }
+
+    /// The tools' `x-mcp-header` designations learned so far.
+    pub fn tool_headers(&self) -> &crate::era::ToolHeaders {
+        &self.tool_headers
     }
 
     /// From now on, answers to the host are made valid 2026-07-28 results

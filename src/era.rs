@@ -499,14 +499,26 @@ pub struct ToolHeaders {
 }
 
 impl ToolHeaders {
-    /// Learns from a `tools/list` answer (one page of it).
-    pub fn learn(&self, answer: &Message) {
-        let learned = tool_headers(answer);
+    /// Learns from a `tools/list` answer (one page of it), read once;
+    /// returns the tools no client may call ([`unusable_tools`]).
+    pub fn learn(&self, answer: &Message) -> Vec<String> {
+        let mut unusable = Vec::new();
+        let learned = tools_designations(answer)
+            .into_iter()
+            .map(|(name, found)| match found {
+                Some(found) => (name, found),
+                None => {
+                    unusable.push(name.clone());
+                    (name, Designations::default())
+                }
+            })
+            .collect::<Vec<_>>();
         self.known
             .lock()
             .expect("tool headers lock")
             .get_or_insert_with(HashMap::new)
             .extend(learned);
+        unusable
     }
 
     /// Whether any tools list was read yet.

@@ -47,8 +47,6 @@ pub(crate) struct Shared {
     auth: Option<Arc<Authorizer>>,
     /// `--header-command`, run before the first request and on refusals.
     header_command: Option<Arc<HeaderCommand>>,
-    /// The tools' `x-mcp-header` designations (SEP-2243).
-    tool_headers: era::ToolHeaders,
     /// The translation stage in force, chosen by detection.
     translation: std::sync::RwLock<Arc<Translation>>,
 }
@@ -360,7 +358,6 @@ impl Upstream {
             downstream,
             auth,
             header_command: config.header_command.clone(),
-            tool_headers: era::ToolHeaders::default(),
             translation: Default::default(),
         };
         Ok(Upstream {

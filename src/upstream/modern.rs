@@ -333,10 +333,10 @@ impl Modern {
                 return Err(self.era_changed());
             }
             let Some(host) = self.host.as_ref() else {
-                return self.deliver(answer, method, host_id).await;
+                return self.deliver(answer, host_id).await;
             };
             match era::outcome(&answer) {
-                Outcome::Complete => return self.deliver(answer, method, host_id).await,
+                Outcome::Complete => return self.deliver(answer, host_id).await,
                 Outcome::InputRequired { requests, state } => {
                     rounds += 1;
                     if rounds > MAX_ROUNDS {
@@ -359,16 +359,9 @@ impl Modern {
     }
 
     /// The host's answer arrives under its own id, whatever id it was
-    /// fetched under; a tools list teaches the bridge the tools' headers.
-    async fn deliver(
-        &self,
-        answer: Message,
-        method: &str,
-        host_id: &RawId,
-    ) -> Result<(), UpstreamError> {
-        if method == "tools/list" {
-            self.shared.tool_headers.learn(&answer);
-        }
+    /// fetched under (a tools list teaches the bridge the tools' headers on
+    /// its way through `Downstream`).
+    async fn deliver(&self, answer: Message, host_id: &RawId) -> Result<(), UpstreamError> {
         let answer = match answered_id(&answer).as_ref() == Some(host_id) {
             true => answer,
             false => answer.with_id(host_id).unwrap_or(answer),
@@ -439,7 +432,7 @@ impl Modern {
         if method == "tools/call"
             && let Some(name) = &target
         {
-            for (header, value) in self.shared.tool_headers.for_call(name, msg) {
+            for (header, value) in self.shared.downstream.tool_headers().for_call(name, msg) {
                 headers.push((header.into(), value));
             }
         }
@@ -450,7 +443,7 @@ impl Modern {
     /// its `Mcp-Param-*` headers can be sent even when the host never listed
     /// the tools itself.
     async fn learn_tools(&self, call: &Message) {
-        if self.shared.tool_headers.is_known() {
+        if self.shared.downstream.tool_headers().is_known() {
             return;
         }
         let envelope_for = match &self.host {
@@ -470,7 +463,7 @@ impl Modern {
             let Ok(Reply { answer, .. }) = post(&self.shared, body, headers).await else {
                 break;
             };
-            self.shared.tool_headers.learn(&answer);
+            self.shared.downstream.tool_headers().learn(&answer);
             cursor = RawObject::parse(answer.raw())
                 .ok()
                 .and_then(|o| o.get("result").map(str::to_owned))
@@ -483,7 +476,7 @@ impl Modern {
                 break;
             }
         }
-        self.shared.tool_headers.mark_known();
+        self.shared.downstream.tool_headers().mark_known();
     }
 
     /// Puts each of the server's input requests to the host under a

@@ -205,15 +205,11 @@ impl Streamable {
                 false => Err(UpstreamError::NoAnswer { url: shown.clone() }.into()),
             };
         }
-        let lists_tools = msg.is_request("tools/list");
         let observe = |reply: &Message, awaiting: &mut HashSet<IdKey>| {
             for kind in reply.kinds() {
                 if let Kind::Response { id: Some(id) } = kind {
                     awaiting.remove(&id.match_key());
                 }
-            }
-            if lists_tools {
-                self.shared.tool_headers.learn(reply);
             }
             if initializing && let Some(version) = reply.negotiated_protocol_version() {
                 self.session.set_protocol_version(generation, version);
@@ -392,7 +388,7 @@ impl Streamable {
             request = request.header("mcp-name", value);
         }
         if msg.is_request("tools/call") {
-            for (name, value) in self.shared.tool_headers.for_call(&target, msg) {
+            for (name, value) in self.shared.downstream.tool_headers().for_call(&target, msg) {
                 request = request.header(name, value);
             }
         }

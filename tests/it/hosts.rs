@@ -91,6 +91,13 @@ fn assert_whole_session(report: &Value, server_name: &str, plain: &str) {
     assert!(report["read"].as_u64().unwrap() >= 1, "{report}");
 }
 
+/// server-everything's elicitation tool got the host's answer, through
+/// `input_required` for a 2026-07-28 host.
+fn assert_the_user_was_asked(report: &Value) {
+    let elicited = report["elicited"].as_str().unwrap_or_default();
+    assert!(elicited.contains("User provided"), "{report}");
+}
+
 /// Issue 19 (E8): the Python SDK's default client asks `server/discover`
 /// first; server-everything speaks only the handshake, so the bridge
 /// initializes it and translates. Every result the host gets is a valid
@@ -102,13 +109,7 @@ async fn the_python_sdks_default_client_works_with_a_handshake_only_server() {
     let report = session(Host::PythonDefault, &server.url()).await;
     assert_eq!(report["protocolVersion"], "2026-07-28", "{report}");
     assert_whole_session(&report, "mcp-servers/everything", "Echo: hi");
-    assert!(
-        report["elicited"]
-            .as_str()
-            .unwrap()
-            .contains("User provided"),
-        "{report}"
-    );
+    assert_the_user_was_asked(&report);
 }
 
 /// Issue 19: `ClientSession.initialize()` and the TypeScript SDK's client
@@ -165,13 +166,7 @@ async fn the_python_sdks_default_client_speaks_2026_with_a_legacy_sse_server() {
     let report = session(Host::PythonDefault, &server.url()).await;
     assert_eq!(report["protocolVersion"], "2026-07-28", "{report}");
     assert_whole_session(&report, "mcp-servers/everything", "Echo: hi");
-    assert!(
-        report["elicited"]
-            .as_str()
-            .unwrap()
-            .contains("User provided"),
-        "{report}"
-    );
+    assert_the_user_was_asked(&report);
 }
 
 /// Issue 19: every SDK host against FastMCP (PyPI, pinned), a dual-era

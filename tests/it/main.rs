@@ -19,6 +19,7 @@ mod filters;
 mod grants;
 mod header_command;
 mod hosts;
+mod inprocess;
 mod keychain;
 mod legacy;
 mod logging;

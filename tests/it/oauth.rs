@@ -74,39 +74,12 @@ async fn signs_in_through_the_browser_and_answers_the_first_request() {
     assert_eq!(login.logins().len(), 1, "no second login");
 }
 
-/// G16: an access token that expires mid-session is refreshed; no call
-/// fails and no new login happens.
+/// G16: an access token that expires mid-session is refreshed before it
+/// expires (Streamable HTTP); no call fails and no new login happens.
 #[tokio::test]
 async fn expired_tokens_are_refreshed_without_a_failed_call() {
     let server = FastMcp::start(2).await;
-    let login = LoginEnv::new();
-    let env = login.vars();
-    let mut bridge = Bridge::start_with_env(&[&server.url(), "-v"], &env);
-    bridge.initialize("2025-06-18").await;
-    for i in 0..3 {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let echo = bridge
-            .call_tool(i, "echo", json!({ "message": format!("call {i}") }))
-            .await;
-        assert_eq!(
-            tool_text(&echo),
-            format!("call {i}"),
-            "{echo}\n{}",
-            bridge.stderr()
-        );
-    }
-    assert_eq!(
-        login.logins().len(),
-        1,
-        "refreshed, not logged in again:\n{}",
-        bridge.stderr()
-    );
-    assert!(
-        bridge.stderr().contains("refreshed the access token"),
-        "{}",
-        bridge.stderr()
-    );
-    assert_no_401_after_sign_in(&bridge.stderr());
+    refreshes_before_expiry_with_no_401(&server, &[], "2025-06-18").await;
 }
 
 /// The server refused no request once signed in: the token was refreshed
@@ -120,28 +93,52 @@ fn assert_no_401_after_sign_in(stderr: &str) {
     assert!(refused.len() <= 1, "refused after the sign-in: {refused:?}");
 }
 
-/// Issue 15: refresh before expiry on the legacy HTTP+SSE transport too: it
-/// used to wait for the server's 401.
-#[tokio::test]
-async fn legacy_sse_refreshes_before_expiry_with_no_401() {
-    let server = FastMcp::start_sse(2).await;
+/// Three calls 1.5 s apart through a bridge started with `args`, with
+/// tokens that live 2 s: each is answered, the token was refreshed before
+/// it expired, and the server refused nothing once signed in. Its stderr.
+async fn refreshes_before_expiry_with_no_401(
+    server: &FastMcp,
+    args: &[&str],
+    version: &str,
+) -> String {
     let login = LoginEnv::new();
-    let mut bridge = Bridge::start_with_env(
-        &[&server.url(), "--transport", "sse-only", "-v"],
-        &login.vars(),
-    );
-    bridge.initialize("2024-11-05").await;
+    let url = server.url();
+    let args: Vec<&str> = [url.as_str()]
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(["-v"])
+        .collect();
+    let mut bridge = Bridge::start_with_env(&args, &login.vars());
+    bridge.initialize(version).await;
     for i in 0..3 {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let echo = bridge
             .call_tool(i, "echo", json!({ "message": format!("call {i}") }))
             .await;
-        assert_eq!(tool_text(&echo), format!("call {i}"), "{echo}");
+        assert_eq!(
+            tool_text(&echo),
+            format!("call {i}"),
+            "{echo}\n{}",
+            bridge.stderr()
+        );
     }
     let stderr = bridge.stderr();
+    assert_eq!(
+        login.logins().len(),
+        1,
+        "refreshed, not logged in again:\n{stderr}"
+    );
     assert!(stderr.contains("refreshed the access token"), "{stderr}");
     assert_no_401_after_sign_in(&stderr);
-    assert_eq!(login.logins().len(), 1);
+    stderr
+}
+
+/// Issue 15: refresh before expiry on the legacy HTTP+SSE transport too: it
+/// used to wait for the server's 401.
+#[tokio::test]
+async fn legacy_sse_refreshes_before_expiry_with_no_401() {
+    let server = FastMcp::start_sse(2).await;
+    refreshes_before_expiry_with_no_401(&server, &["--transport", "sse-only"], "2024-11-05").await;
 }
 
 /// Issue 15: the 2026-07-28 revision sends through the same link, so it
@@ -151,27 +148,12 @@ async fn legacy_sse_refreshes_before_expiry_with_no_401() {
 #[tokio::test]
 async fn the_2026_revision_refreshes_before_expiry_with_no_401() {
     let server = FastMcp::start(2).await;
-    let login = LoginEnv::new();
-    let mut bridge = Bridge::start_with_env(
-        &[&server.url(), "--protocol", "modern", "-v"],
-        &login.vars(),
-    );
-    bridge.initialize("2025-06-18").await;
-    for i in 0..3 {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let echo = bridge
-            .call_tool(i, "echo", json!({ "message": format!("call {i}") }))
-            .await;
-        assert_eq!(tool_text(&echo), format!("call {i}"), "{echo}");
-    }
-    let stderr = bridge.stderr();
+    let stderr =
+        refreshes_before_expiry_with_no_401(&server, &["--protocol", "modern"], "2025-06-18").await;
     assert!(
         stderr.contains("POST tools/call → HTTP 200"),
         "spoke 2026-07-28 through the link: {stderr}"
     );
-    assert!(stderr.contains("refreshed the access token"), "{stderr}");
-    assert_no_401_after_sign_in(&stderr);
-    assert_eq!(login.logins().len(), 1);
 }
 
 /// H5 (issue 7: every log path): neither the access token nor the refresh
