@@ -418,6 +418,29 @@ pub fn unsupported_version(answer: &Message) -> Option<Vec<String>> {
         .then(|| error.data.and_then(|d| d.supported).unwrap_or_default())
 }
 
+/// The SEP-2243 routing headers of a request with `method`, the same from
+/// every transport: `Mcp-Method`; `Mcp-Name` (its `params.name` or
+/// `params.uri`, made header-safe) for `tools/call`, `prompts/get` and
+/// `resources/read`; and for `tools/call`, the tool's `Mcp-Param-*`
+/// headers. Servers of earlier revisions ignore them.
+pub fn routing_headers(
+    method: &str,
+    msg: &Message,
+    tools: &ToolHeaders,
+) -> Vec<(std::borrow::Cow<'static, str>, String)> {
+    let mut headers = vec![("mcp-method".into(), method.to_owned())];
+    let named = matches!(method, "tools/call" | "prompts/get" | "resources/read");
+    let Some(name) = named.then(|| msg.params_target()).flatten() else {
+        return headers;
+    };
+    headers.push(("mcp-name".into(), header_safe(&name)));
+    if method == "tools/call" {
+        let params = tools.for_call(&name, msg).into_iter();
+        headers.extend(params.map(|(header, value)| (header.into(), value)));
+    }
+    headers
+}
+
 /// One request a server asks the client to answer before it can finish
 /// (Multi Round-Trip Requests, SEP-2322).
 #[derive(Clone, Debug, PartialEq)]
@@ -730,6 +753,36 @@ mod tests {
         assert_eq!(
             header_safe("=?base64?literal?="),
             "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
+        );
+    }
+
+    /// SEP-2243: one list of routing headers for every transport;
+    /// `Mcp-Name` only on the three methods that name something (Streamable
+    /// HTTP used to send it on `resources/subscribe` too).
+    #[test]
+    fn routing_headers_name_only_calls_prompts_and_reads() {
+        let tools = ToolHeaders::default();
+        let names = |text: &str| {
+            let m = msg(text);
+            routing_headers(m.method().unwrap(), &m, &tools)
+        };
+        assert_eq!(
+            names(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#),
+            [
+                ("mcp-method".into(), "tools/call".to_owned()),
+                ("mcp-name".into(), "echo".to_owned())
+            ]
+        );
+        let read = names(
+            r#"{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"file:///x"}}"#,
+        );
+        assert_eq!(read[1], ("mcp-name".into(), "file:///x".to_owned()));
+        let subscribe = names(
+            r#"{"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"file:///x"}}"#,
+        );
+        assert_eq!(
+            subscribe,
+            [("mcp-method".into(), "resources/subscribe".to_owned())]
         );
     }
 

@@ -21,6 +21,11 @@ use url::Url;
 
 use crate::error::{UpstreamError, describe_reqwest};
 
+/// How much of an MCP server's error body is read, on every transport:
+/// enough for a JSON-RPC error with its data (a 2026-07-28 refusal is
+/// one), little enough that a server cannot make an error cost memory.
+pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
 /// The largest single answer accepted from the server: twice the largest
 /// line a host may send, and far past anything an assistant can use. It
 /// bounds what one answer costs in memory (issue 7: a 500 MB answer is
@@ -543,7 +548,8 @@ impl Http {
         }
     }
 
-    /// Reads at most `limit` bytes of an error body, for the error message.
+    /// Reads at most `limit` bytes of an error body, for the error message
+    /// (an MCP server's: [`ERROR_BODY_LIMIT`]).
     pub async fn read_error_body(
         &self,
         mut response: Response,

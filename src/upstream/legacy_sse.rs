@@ -23,7 +23,7 @@ use super::Shared;
 use super::sse::{Item, SseReader, Wait};
 use super::translation::Origin;
 use crate::error::UpstreamError;
-use crate::http::content_type;
+use crate::http::{ERROR_BODY_LIMIT, content_type};
 use crate::jsonrpc::{Message, notification};
 
 /// The longest wait for the `endpoint` event after the stream opens.
@@ -95,7 +95,7 @@ impl LegacySse {
         let body = self
             .shared
             .http
-            .read_error_body(response, shown, 4096)
+            .read_error_body(response, shown, ERROR_BODY_LIMIT)
             .await;
         Err(UpstreamError::from_status(shown, status, &kind, &body))
     }
@@ -149,9 +149,7 @@ impl LegacySse {
             self.shared.downstream.fail_all(&lost).await;
             let wait = reader.retry.unwrap_or(Duration::from_millis(500));
             (reader, endpoint) = loop {
-                let delay = wait
-                    .saturating_mul(1 << failures.min(6))
-                    .min(Duration::from_secs(30));
+                let delay = super::sse::backoff(wait, failures);
                 // A waiting host request cuts the backoff short.
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
@@ -311,7 +309,10 @@ async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
     let status = response.status();
     let kind = content_type(&response);
     if !status.is_success() {
-        let body = shared.http.read_error_body(response, shown, 4096).await;
+        let body = shared
+            .http
+            .read_error_body(response, shown, ERROR_BODY_LIMIT)
+            .await;
         return Err(UpstreamError::from_status(shown, status, &kind, &body));
     }
     if kind.starts_with("text/html") {

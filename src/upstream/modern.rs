@@ -27,13 +27,11 @@ use super::sse::{Item, SseReader, Wait};
 use super::{Carries, Shared};
 use crate::era::{self, Discovered, HostProfile, InputRequest, Outcome, json_string};
 use crate::error::UpstreamError;
-use crate::http::content_type;
+use crate::http::{ERROR_BODY_LIMIT, content_type};
 use crate::jsonrpc::{self, IdKey, Kind, Message, RawId, RawObject, Shape};
 
 /// How many `input_required` rounds one request may take (E4).
 const MAX_ROUNDS: u32 = 8;
-/// How much of a refusal's body is read for its JSON-RPC error.
-const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// Pages of `tools/list` read to learn `x-mcp-header` designations.
 const MAX_TOOL_PAGES: usize = 100;
 /// How long a subscription waits for the server to acknowledge it.
@@ -411,31 +409,17 @@ impl Modern {
         post(&self.shared, body, headers).await
     }
 
-    /// `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` and the tool's
-    /// `Mcp-Param-*` headers (SEP-2243): on stdio the host cannot send them.
+    /// `MCP-Protocol-Version` and the SEP-2243 routing headers
+    /// ([`era::routing_headers`]): on stdio the host cannot send them.
     fn routing_headers(
         &self,
         msg: &Message,
         method: &str,
         version: String,
     ) -> Vec<(Cow<'static, str>, String)> {
-        let mut headers = vec![
-            ("mcp-protocol-version".into(), version),
-            ("mcp-method".into(), method.to_owned()),
-        ];
-        let target = matches!(method, "tools/call" | "prompts/get" | "resources/read")
-            .then(|| msg.params_target())
-            .flatten();
-        if let Some(name) = &target {
-            headers.push(("mcp-name".into(), crate::era::header_safe(name)));
-        }
-        if method == "tools/call"
-            && let Some(name) = &target
-        {
-            for (header, value) in self.shared.downstream.tool_headers().for_call(name, msg) {
-                headers.push((header.into(), value));
-            }
-        }
+        let mut headers = vec![("mcp-protocol-version".into(), version)];
+        let tools = self.shared.downstream.tool_headers();
+        headers.extend(era::routing_headers(method, msg, tools));
         headers
     }
 
@@ -629,7 +613,7 @@ impl Modern {
                 Err(e) => tracing::debug!("subscriptions/listen: {e}"),
             }
             failures += 1;
-            tokio::time::sleep(super::streamable::backoff(LISTEN_RETRY, failures)).await;
+            tokio::time::sleep(super::sse::backoff(LISTEN_RETRY, failures)).await;
         }
         tracing::warn!(
             "gave up on the subscriptions/listen stream; change notifications will not arrive"

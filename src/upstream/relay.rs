@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::value::RawValue;
 
-use crate::era::json_string;
+use crate::era::{InputRequest, json_string};
 use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, Shape, result_response};
 
 /// The server's calls that asked the host for input, by the id of the
@@ -38,7 +38,7 @@ struct Call {
     /// The id the call's final answer goes under: the latest retry's.
     answer_as: RawId,
     /// Server requests not yet put to the host.
-    queued: Vec<(String, String, Option<String>)>,
+    queued: Vec<InputRequest>,
     /// Keys put to the host → the server request each stands for.
     asked: HashMap<String, RawId>,
 }
@@ -80,7 +80,11 @@ impl Relay {
             asked: HashMap::new(),
         });
         call.asked.insert(key.clone(), id.clone());
-        call.queued.push((key, method.to_string(), params));
+        call.queued.push(InputRequest {
+            key,
+            method: method.to_string(),
+            params,
+        });
         let host = call.waiting.take()?;
         Some(input_required(call, &host))
     }
@@ -147,14 +151,15 @@ fn input_required(call: &mut Call, host: &RawId) -> Message {
     let requests: Vec<String> = call
         .queued
         .drain(..)
-        .map(|(key, method, params)| {
-            let params = params
+        .map(|request| {
+            let params = request
+                .params
                 .map(|p| format!(",\"params\":{p}"))
                 .unwrap_or_default();
             format!(
                 "{}:{{\"method\":{}{params}}}",
-                json_string(&key),
-                json_string(&method)
+                json_string(&request.key),
+                json_string(&request.method)
             )
         })
         .collect();

@@ -19,11 +19,11 @@ use reqwest::{Method, Response, StatusCode};
 use tokio::task::JoinHandle;
 
 use super::session::{Session, Snapshot};
-use super::sse::{Item, SseReader, Wait};
+use super::sse::{Item, SseReader, Wait, backoff};
 use super::translation::Origin;
 use super::{Carries, Shared};
 use crate::error::UpstreamError;
-use crate::http::content_type;
+use crate::http::{ERROR_BODY_LIMIT, content_type};
 use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, notification};
 use crate::log::fingerprint;
 
@@ -342,7 +342,7 @@ impl Streamable {
         let body = self
             .shared
             .http
-            .read_error_body(response, shown, 4096)
+            .read_error_body(response, shown, ERROR_BODY_LIMIT)
             .await;
         if status == StatusCode::BAD_REQUEST && session.id.is_some() && mentions_session(&body) {
             return Failure::SessionGone(status);
@@ -377,19 +377,13 @@ impl Streamable {
         if let Some(version) = version.and_then(|v| HeaderValue::try_from(v).ok()) {
             request = request.header(PROTOCOL_HEADER, version);
         }
-        // SEP-2243 routing headers; servers of earlier revisions ignore them.
-        if let Some(method) = msg.method().and_then(|m| HeaderValue::try_from(m).ok()) {
-            request = request.header("mcp-method", method);
-        }
-        let Some(target) = msg.params_target() else {
+        let Some(method) = msg.method() else {
             return request;
         };
-        if let Ok(value) = HeaderValue::try_from(crate::era::header_safe(&target)) {
-            request = request.header("mcp-name", value);
-        }
-        if msg.is_request("tools/call") {
-            for (name, value) in self.shared.downstream.tool_headers().for_call(&target, msg) {
-                request = request.header(name, value);
+        let tools = self.shared.downstream.tool_headers();
+        for (name, value) in crate::era::routing_headers(method, msg, tools) {
+            if let Ok(value) = HeaderValue::try_from(value) {
+                request = request.header(&*name, value);
             }
         }
         request
@@ -620,12 +614,6 @@ fn mentions_session(body: &[u8]) -> bool {
         .contains("session")
 }
 
-/// Exponential backoff from `base`, at most 30 seconds.
-pub(super) fn backoff(base: Duration, failures: u32) -> Duration {
-    base.saturating_mul(1 << failures.min(6))
-        .min(Duration::from_secs(30))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -638,12 +626,5 @@ mod tests {
         assert!(!mentions_session(
             br#"{"error":{"message":"Invalid params"}}"#
         ));
-    }
-
-    #[test]
-    fn backoff_grows_and_is_bounded() {
-        let base = Duration::from_millis(500);
-        assert_eq!(backoff(base, 1), Duration::from_secs(1));
-        assert_eq!(backoff(base, 20), Duration::from_secs(30));
     }
 }
