@@ -47,32 +47,51 @@ pub(crate) struct Shared {
     auth: Option<Arc<Authorizer>>,
     /// `--header-command`, run before the first request and on refusals.
     header_command: Option<Arc<HeaderCommand>>,
-    /// The translation stage in force, chosen by detection.
-    translation: std::sync::RwLock<Arc<Translation>>,
+    /// The translation stage, chosen once by detection; pass-through until
+    /// then and unless it chooses another.
+    translation: std::sync::OnceLock<Translation>,
 }
 
 impl Shared {
-    fn translation(&self) -> Arc<Translation> {
-        Arc::clone(&self.translation.read().expect("translation lock"))
+    fn translation(&self) -> &Translation {
+        static PASS_THROUGH: Translation = Translation::PassThrough;
+        self.translation.get().unwrap_or(&PASS_THROUGH)
     }
 
+    /// Chooses the translation; detection runs once, so only once.
     fn set_translation(&self, translation: Translation) {
-        *self.translation.write().expect("translation lock") = Arc::new(translation);
+        if self.translation.set(translation).is_err() {
+            tracing::debug!("the translation was chosen already; kept it");
+        }
     }
 
     /// Every message the server sends, from every transport, through the
-    /// translation stage: to the host, or held. `Some` when the stage
-    /// answers the server itself, for the transport to send back.
-    async fn inbound(&self, msg: Message, origin: Origin<'_>) -> Option<Message> {
-        let translation = self.translation();
+    /// translation stage: to the host, or held; an answer the stage makes
+    /// for the server goes back with `send_back` (the transport's own send),
+    /// in a task of its own, so the stream that brought the request keeps
+    /// reading.
+    async fn inbound<F>(
+        &self,
+        msg: Message,
+        origin: Origin<'_>,
+        send_back: impl FnOnce(Message) -> F,
+    ) where
+        F: std::future::Future<Output = Result<(), UpstreamError>> + Send + 'static,
+    {
         let pending = |key: &crate::jsonrpc::IdKey| self.downstream.is_pending(key);
-        match translation.inbound(msg, origin, pending) {
+        match self.translation().inbound(msg, origin, pending) {
             Inbound::Host(msg) => {
                 self.downstream.deliver(msg).await;
-                None
             }
-            Inbound::Server(answer) => Some(answer),
-            Inbound::Held => None,
+            Inbound::Server(answer) => {
+                let sending = send_back(answer);
+                tokio::spawn(async move {
+                    if let Err(e) = sending.await {
+                        tracing::debug!("could not answer the server: {e}");
+                    }
+                });
+            }
+            Inbound::Held => {}
         }
     }
 

@@ -182,9 +182,8 @@ impl LegacySse {
         loop {
             match reader.next(Wait::AsLongAsItTakes).await {
                 Ok(Some(Item::Message(msg))) => {
-                    if let Some(answer) = self.shared.inbound(msg, Origin::Unknown).await {
-                        self.answer_server(answer);
-                    }
+                    let back = |answer| self.sending(answer);
+                    self.shared.inbound(msg, Origin::Unknown, back).await;
                 }
                 Ok(Some(Item::Endpoint(_))) => {
                     tracing::debug!("ignored a second endpoint event");
@@ -275,15 +274,14 @@ impl LegacySse {
         Ok(reply)
     }
 
-    /// Sends the server an answer the translation stage made for it, in a
-    /// task of its own: the stream keeps reading meanwhile.
-    fn answer_server(self: &Arc<Self>, answer: Message) {
+    /// Sends `msg`, owning what it needs: how the translation stage's
+    /// answers go back to the server ([`Shared::inbound`]).
+    fn sending(
+        self: &Arc<Self>,
+        msg: Message,
+    ) -> impl std::future::Future<Output = Result<(), UpstreamError>> + Send + 'static {
         let this = Arc::clone(self);
-        tokio::spawn(async move {
-            if let Err(e) = this.send(&answer).await {
-                tracing::debug!("could not answer the server: {e}");
-            }
-        });
+        async move { this.send(&msg).await }
     }
 
     pub async fn close(&self) {

@@ -311,9 +311,8 @@ impl Streamable {
         match sink {
             Sink::Host => {
                 let origin = origin.map_or(Origin::Unknown, Origin::Call);
-                if let Some(answer) = self.shared.inbound(reply, origin).await {
-                    self.answer_server(answer);
-                }
+                let back = |answer| self.sending(answer);
+                self.shared.inbound(reply, origin, back).await;
             }
             Sink::Bridge(slot) => {
                 let is_answer = reply
@@ -536,9 +535,8 @@ impl Streamable {
                 match reader.next(Wait::AsLongAsItTakes).await {
                     Ok(Some(Item::Message(msg))) => {
                         failures = 0;
-                        if let Some(answer) = self.shared.inbound(msg, Origin::Outside).await {
-                            self.answer_server(answer);
-                        }
+                        let back = |answer| self.sending(answer);
+                        self.shared.inbound(msg, Origin::Outside, back).await;
                     }
                     Ok(Some(Item::Endpoint(_))) => {}
                     Ok(None) => break,
@@ -555,15 +553,14 @@ impl Streamable {
         }
     }
 
-    /// Sends the server an answer the translation stage made for it, in a
-    /// task of its own: the stream that brought the request keeps reading.
-    fn answer_server(self: &Arc<Self>, answer: Message) {
+    /// Sends `msg`, owning what it needs: how the translation stage's
+    /// answers go back to the server ([`Shared::inbound`]).
+    fn sending(
+        self: &Arc<Self>,
+        msg: Message,
+    ) -> impl std::future::Future<Output = Result<(), UpstreamError>> + Send + 'static {
         let this = Arc::clone(self);
-        tokio::spawn(async move {
-            if let Err(e) = this.send(&answer).await {
-                tracing::debug!("could not answer the server: {e}");
-            }
-        });
+        async move { this.send(&msg).await }
     }
 
     /// Ends the session at the server (T6) and stops the GET stream.
