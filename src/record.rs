@@ -141,10 +141,9 @@ impl Recorder {
             }
             return Value::Object(line);
         }
-        let text = fields.message.unwrap_or_default();
+        let text = fields.message.take().unwrap_or_default();
         // An HTTP exchange says so in its fields (`http`, `status`, `ms`).
-        let is_http =
-            metadata.target() == crate::log::TRAFFIC && fields.values.contains_key("http");
+        let is_http = metadata.target() == crate::log::TRAFFIC && fields.is_http();
         let kind = match (metadata.target() == crate::log::TRAFFIC, is_http) {
             (_, true) => "http",
             (true, false) => return Value::Null,
@@ -208,11 +207,21 @@ fn recorded_message(body: &str) -> Value {
     }
 }
 
+/// An event's fields as the recorder and `watch --json` keep them: its
+/// message, a recorded message's body, and every other field as JSON (an
+/// HTTP exchange's `http`, `method`, `id`, `status`, `ms`…).
 #[derive(Default)]
-struct Fields {
-    message: Option<String>,
-    body: Option<String>,
-    values: Map<String, Value>,
+pub(crate) struct Fields {
+    pub(crate) message: Option<String>,
+    pub(crate) body: Option<String>,
+    pub(crate) values: Map<String, Value>,
+}
+
+impl Fields {
+    /// Whether the event is an HTTP exchange: it says so in its fields.
+    pub(crate) fn is_http(&self) -> bool {
+        self.values.contains_key("http")
+    }
 }
 
 impl Visit for Fields {

@@ -23,7 +23,6 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
@@ -154,18 +153,19 @@ impl<S> tracing_subscriber::layer::Filter<S> for WatchFilter {
 impl<S: Subscriber> Layer<S> for WatchLayer {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let Some(hub) = HUB.get() else { return };
-        let mut text = Text::default();
-        event.record(&mut text);
+        let mut fields = crate::record::Fields::default();
+        event.record(&mut fields);
+        let text = fields.message.take().unwrap_or_default();
         let metadata = event.metadata();
         let level = *metadata.level();
         let traffic = metadata.target() == crate::log::TRAFFIC;
         if level <= Level::INFO {
-            hub.note(level, &text.message);
+            hub.note(level, &text);
         }
         if hub.attached.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let kind = match (traffic, text.fields.contains_key("http")) {
+        let kind = match (traffic, fields.is_http()) {
             (_, true) => "http",
             (true, false) => "message",
             (false, false) => "event",
@@ -174,49 +174,12 @@ impl<S: Subscriber> Layer<S> for WatchLayer {
             "t": crate::record::timestamp(std::time::SystemTime::now()),
             "level": level.as_str(),
             "kind": kind,
-            "text": text.message,
+            "text": text,
         });
         if let Some(line) = line.as_object_mut() {
-            line.extend(text.fields);
+            line.extend(fields.values);
         }
         hub.publish(&line.to_string(), level == Level::TRACE);
-    }
-}
-
-/// The message of an event, and its other fields (an HTTP exchange's
-/// `http`, `status`, `ms`…) apart, for `--json`.
-#[derive(Default)]
-struct Text {
-    message: String,
-    fields: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Visit for Text {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        match field.name() {
-            "message" => self.message = format!("{value:?}"),
-            name => {
-                self.fields.insert(name.into(), format!("{value:?}").into());
-            }
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "message" => self.message = value.to_owned(),
-            name => {
-                self.fields.insert(name.into(), value.into());
-            }
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.fields.insert(field.name().into(), value.into());
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.fields
-            .insert(field.name().into(), ((value * 10.0).round() / 10.0).into());
     }
 }
 
