@@ -486,15 +486,10 @@ fn outcome_of(raw: &[u8]) -> String {
     }
 }
 
-/// What a request is about, for `-v`: the tool or prompt name, or the
-/// resource URI (from a single message's params).
-fn subject_of(msg: &Message, method: &str) -> String {
-    let key = match method {
-        "tools/call" | "prompts/get" => "name",
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
-        _ => return String::new(),
-    };
-    crate::filter::params_str(msg.raw(), key)
+/// What a single request is about, for `-v`: the tool or prompt name, or
+/// the resource URI ([`Message::params_target`]).
+fn subject_of(msg: &Message) -> String {
+    msg.params_target()
         .map(|name| format!(" {}", name.chars().take(80).collect::<String>()))
         .unwrap_or_default()
 }
@@ -507,7 +502,7 @@ fn log_message(arrow: &str, msg: &Message, with_responses: bool) {
         match kind {
             Kind::Request { id, method } => {
                 let subject = match msg.shape() {
-                    Shape::Single(_) => subject_of(msg, method),
+                    Shape::Single(_) => subject_of(msg),
                     Shape::Batch(_) => String::new(),
                 };
                 tracing::debug!(target: TRAFFIC, "{arrow} request {id} {method}{subject}")

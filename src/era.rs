@@ -523,7 +523,11 @@ pub struct ToolHeaders {
 
 impl ToolHeaders {
     /// Learns from a `tools/list` answer (one page of it), read once;
-    /// returns the tools no client may call ([`unusable_tools`]).
+    /// returns the tools no client may call: those whose `x-mcp-header`
+    /// annotations break SEP-2243's rules (an empty or non-token name, on a
+    /// property that is not a string, integer or boolean, or a duplicate
+    /// ignoring case). The bridge leaves them out of the list the host sees
+    /// and refuses calls to them.
     pub fn learn(&self, answer: &Message) -> Vec<String> {
         let mut unusable = Vec::new();
         let learned = tools_designations(answer)
@@ -574,24 +578,11 @@ impl ToolHeaders {
 /// The `x-mcp-header` designations of each tool in a `tools/list` answer:
 /// tool name → (path of property names, header token). Tools whose
 /// designations break the rules (SEP-2243) get none, so nothing is mirrored
-/// from them (and the host never sees them: [`unusable_tools`]).
+/// from them (and the host never sees them: [`ToolHeaders::learn`]).
 pub fn tool_headers(answer: &Message) -> HashMap<String, Designations> {
     tools_designations(answer)
         .into_iter()
         .map(|(name, found)| (name, found.unwrap_or_default()))
-        .collect()
-}
-
-/// The tools of a `tools/list` answer whose `x-mcp-header` annotations
-/// break SEP-2243's rules (an empty or non-token name, on a property that
-/// is not a string, integer or boolean, or a duplicate ignoring case): a
-/// client must not call them, so the bridge leaves them out of the list
-/// the host sees and refuses calls to them.
-pub fn unusable_tools(answer: &Message) -> Vec<String> {
-    tools_designations(answer)
-        .into_iter()
-        .filter(|(_, found)| found.is_none())
-        .map(|(name, _)| name)
         .collect()
 }
 
