@@ -34,7 +34,7 @@ use crate::jsonrpc::{Message, RawId};
 use legacy_sse::LegacySse;
 use modern::Modern;
 use streamable::Streamable;
-use translation::{Inbound, Origin, Outbound, Translation};
+use translation::{Inbound, LegacyHost, Origin, Outbound, Translation};
 
 /// What every transport shares.
 pub(crate) struct Shared {
@@ -47,22 +47,19 @@ pub(crate) struct Shared {
     auth: Option<Arc<Authorizer>>,
     /// `--header-command`, run before the first request and on refusals.
     header_command: Option<Arc<HeaderCommand>>,
-    /// The translation stage, chosen once by detection; pass-through until
-    /// then and unless it chooses another.
-    translation: std::sync::OnceLock<Translation>,
+    /// The translation stage, chosen by detection; pass-through until then
+    /// and unless it chooses another. It changes only when the server
+    /// changes era under a handshake host (E1).
+    translation: std::sync::RwLock<Arc<Translation>>,
 }
 
 impl Shared {
-    fn translation(&self) -> &Translation {
-        static PASS_THROUGH: Translation = Translation::PassThrough;
-        self.translation.get().unwrap_or(&PASS_THROUGH)
+    fn translation(&self) -> Arc<Translation> {
+        Arc::clone(&self.translation.read().expect("translation lock"))
     }
 
-    /// Chooses the translation; detection runs once, so only once.
     fn set_translation(&self, translation: Translation) {
-        if self.translation.set(translation).is_err() {
-            tracing::debug!("the translation was chosen already; kept it");
-        }
+        *self.translation.write().expect("translation lock") = Arc::new(translation);
     }
 
     /// Every message the server sends, from every transport, through the
@@ -474,13 +471,12 @@ impl Upstream {
         let shared = &self.shared;
         let next = match &**failed {
             Transport::Streamable(_) | Transport::Legacy(_) => {
-                let modern = Modern::connect(Arc::clone(shared), Some(profile.clone()), &profile)
-                    .await
-                    .ok()??;
+                let modern = Modern::connect(Arc::clone(shared), &profile).await.ok()??;
                 tracing::info!(
                     "the server now speaks only MCP 2026-07-28; translating from here on"
                 );
-                modern.start_listening();
+                // The host initialized long ago: listen now.
+                self.speak_for_legacy_host(&modern, profile).listen();
                 Transport::Modern(modern)
             }
             Transport::Modern(_) => {
@@ -495,14 +491,37 @@ impl Upstream {
             }
         };
         close(failed).await;
-        Some(self.set_transport(next))
+        let next = self.set_transport(next);
+        if let Transport::Streamable(_) = &*next {
+            // After the transport: a message between the two is carried by
+            // the old translation, fails as the era changed, and is sent
+            // again on the new transport.
+            shared.set_translation(Translation::PassThrough);
+        }
+        Some(next)
+    }
+
+    /// Speaks the 2026-07-28 revision over `modern` for a host that opened
+    /// with `initialize` (E3): the translation from here on.
+    fn speak_for_legacy_host(&self, modern: &Arc<Modern>, host: HostProfile) -> Arc<LegacyHost> {
+        let stage = Arc::new(LegacyHost::new(
+            Arc::clone(&self.shared),
+            Arc::clone(modern),
+            host,
+        ));
+        self.shared
+            .set_translation(Translation::LegacyHost(Arc::clone(&stage)));
+        stage
     }
 
     /// Sends one host message through the translation stage: as it is,
-    /// answered by the bridge, or turned into what continues a call.
+    /// answered by the bridge, turned into what continues a call, or
+    /// carried by the stage itself.
     async fn send(&self, transport: &Transport, msg: &Message) -> Result<(), UpstreamError> {
-        match self.shared.translation().outbound(msg) {
+        let translation = self.shared.translation();
+        match translation.outbound(msg).await? {
             Outbound::Send => send(transport, msg).await,
+            Outbound::Carried => Ok(()),
             Outbound::Answer(answer) => {
                 self.shared.downstream.deliver(answer).await;
                 Ok(())
@@ -565,13 +584,14 @@ impl Upstream {
         };
         if refused {
             let speak_for = profile.clone().unwrap_or_default();
-            match Modern::connect(Arc::clone(shared), Some(speak_for.clone()), &speak_for).await {
+            match Modern::connect(Arc::clone(shared), &speak_for).await {
                 Ok(Some(modern)) => {
                     tracing::info!(
                         "the server speaks only MCP 2026-07-28; translating for this host (initialize-based)"
                     );
-                    self.set_transport(Transport::Modern(Arc::clone(&modern)));
-                    return modern.send(init).await;
+                    let stage = self.speak_for_legacy_host(&modern, speak_for);
+                    self.set_transport(Transport::Modern(modern));
+                    return stage.carry(init).await;
                 }
                 Ok(None) => {}
                 Err(e) => tracing::debug!("server/discover failed too: {e}"),
@@ -621,10 +641,15 @@ impl Upstream {
             false => HostProfile::from_initialize(msg),
         }
         .unwrap_or_default();
-        let speak_for = (!modern_host).then(|| profile.clone());
-        if let Some(modern) = Modern::connect(Arc::clone(shared), speak_for, &profile).await? {
-            self.set_transport(Transport::Modern(Arc::clone(&modern)));
-            return modern.send(msg).await;
+        if let Some(modern) = Modern::connect(Arc::clone(shared), &profile).await? {
+            if !modern_host {
+                // `--protocol modern` for a host that opens with
+                // `initialize`; the translation before the transport, so
+                // no message meets the one without the other.
+                self.speak_for_legacy_host(&modern, profile);
+            }
+            let transport = self.set_transport(Transport::Modern(modern));
+            return self.send(&transport, msg).await;
         }
         if self.protocol == ProtocolArg::Modern || !modern_host {
             return Err(UpstreamError::NoTransport {

@@ -1,19 +1,22 @@
-//! The 2026-07-28 ("modern") revision over HTTP, and speaking it for hosts
-//! that still open with `initialize` (spec-checklist E1, E3–E7).
+//! The 2026-07-28 ("modern") revision over HTTP: its stateless exchange
+//! (spec-checklist E1, E4–E7).
 //!
 //! A modern request is one self-contained POST: no session, the version and
 //! the client's capabilities and identity in `params._meta`, and routing
 //! headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
-//! `Mcp-Param-*`). On stdio a host has no headers, so the bridge always adds
-//! them; for a legacy host it also adds the `_meta` envelope, answers
-//! `initialize`, `ping` and `logging/setLevel` itself, turns Multi
-//! Round-Trip `input_required` results into requests to the host, and keeps
-//! one `subscriptions/listen` stream for change notifications.
+//! `Mcp-Param-*`). On stdio a host has no headers, so the exchange always
+//! adds them.
 //!
-//! A modern host's messages pass through untouched but for the headers.
+//! The exchange knows the revision's wire, not who the host is. A 2026-07-28
+//! host's messages go as they are ([`Modern::send`]). A host that opens with
+//! `initialize` is spoken for by the translation stage
+//! (`translation/legacy_host.rs`): it calls [`Modern::call`] with the
+//! envelope it builds, runs the Multi Round-Trip rounds, and says what
+//! [`Modern::listen`] listens for.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,21 +24,19 @@ use bytes::Bytes;
 use futures_util::future::try_join_all;
 use reqwest::Method;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use tokio::sync::oneshot;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use super::sse::{Item, SseReader, Wait};
 use super::{Carries, Shared};
-use crate::era::{self, Discovered, HostProfile, InputRequest, Outcome, json_string};
+use crate::downstream::Downstream;
+use crate::era::{self, Discovered, HostProfile};
 use crate::error::UpstreamError;
 use crate::http::{ERROR_BODY_LIMIT, content_type};
 use crate::jsonrpc::{self, IdKey, Kind, Message, RawId, RawObject, Shape};
 
-/// How many `input_required` rounds one request may take (E4).
-const MAX_ROUNDS: u32 = 8;
 /// Pages of `tools/list` read to learn `x-mcp-header` designations.
 const MAX_TOOL_PAGES: usize = 100;
-/// How long a subscription waits for the server to acknowledge it.
-const LISTEN_ACK: Duration = Duration::from_secs(5);
 /// The wait before reopening a listen stream, doubled on each failure.
 const LISTEN_RETRY: Duration = Duration::from_millis(500);
 /// Consecutive failures after which the listen stream is given up.
@@ -44,9 +45,6 @@ const MAX_LISTEN_FAILURES: u32 = 8;
 /// A connection to a server that speaks the modern revision.
 pub struct Modern {
     shared: Arc<Shared>,
-    /// `Some` for a legacy host, whom the bridge speaks for; `None` for a
-    /// modern host, whose messages carry their own envelope.
-    host: Option<HostProfile>,
     state: Mutex<State>,
     listen: Mutex<Option<JoinHandle<()>>>,
     /// The calls in flight, by the host's id, so `notifications/cancelled`
@@ -55,12 +53,35 @@ pub struct Modern {
 }
 
 struct State {
+    /// The version both speak; changed when the server asks for another
+    /// (E7).
     version: &'static str,
     discovered: Discovered,
-    /// From the host's `logging/setLevel` (E3).
-    log_level: Option<String>,
-    /// The resources the host subscribed to (E5).
-    subscriptions: BTreeSet<String>,
+}
+
+/// Whose `_meta` envelope a request carries.
+#[derive(Clone, Copy)]
+pub(crate) enum Envelope<'a> {
+    /// Its own: a 2026-07-28 host's message is sent as the host wrote it.
+    Own,
+    /// One the translation stage speaks for a host that opened with
+    /// `initialize`: its profile, the log level it set (E3), and members the
+    /// request gains (`inputResponses`, `requestState`: E4).
+    For {
+        host: &'a HostProfile,
+        log_level: Option<&'a str>,
+        extra: &'a [(&'a str, String)],
+    },
+}
+
+impl Envelope<'_> {
+    /// The profile to speak the bridge's own requests for.
+    fn profile(&self, msg: &Message) -> HostProfile {
+        match self {
+            Envelope::Own => HostProfile::from_envelope(msg).unwrap_or_default(),
+            Envelope::For { host, .. } => (*host).clone(),
+        }
+    }
 }
 
 /// The server's JSON-RPC answer to one POST.
@@ -73,11 +94,11 @@ struct Reply {
 type Answer = Result<Reply, UpstreamError>;
 
 impl Modern {
-    /// Asks the server `server/discover` (E1): the connection when it speaks
-    /// a modern version, `None` when it does not.
+    /// Asks the server `server/discover` (E1), speaking for `envelope_for`:
+    /// the connection when it speaks a modern version, `None` when it does
+    /// not.
     pub async fn connect(
         shared: Arc<Shared>,
-        host: Option<HostProfile>,
         envelope_for: &HostProfile,
     ) -> Result<Option<Arc<Self>>, UpstreamError> {
         let Some((found, spoken)) = discover(&shared, envelope_for).await? else {
@@ -86,157 +107,76 @@ impl Modern {
         tracing::info!("the server speaks MCP {spoken} (server/discover)");
         Ok(Some(Arc::new(Modern {
             shared,
-            host,
             state: Mutex::new(State {
                 version: spoken,
                 discovered: found,
-                log_level: None,
-                subscriptions: BTreeSet::new(),
             }),
             listen: Mutex::new(None),
             calls: Mutex::new(HashMap::new()),
         })))
     }
 
-    /// Whether the server still answers `server/discover` with a modern
-    /// version; asked when a request is refused, in case it changed era.
-    async fn still_modern(&self) -> bool {
-        let envelope_for = self.host.clone().unwrap_or_default();
-        matches!(discover(&self.shared, &envelope_for).await, Ok(Some(_)))
-    }
-
-    /// Opens the `subscriptions/listen` stream a legacy host needs, when the
-    /// bridge switches to this server mid-session.
-    pub fn start_listening(self: &Arc<Self>) {
-        self.listen();
-    }
-
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("modern state lock")
     }
 
-    /// Sends one host message; answers reach the host through the ledger.
+    /// The version both speak now.
+    pub fn version(&self) -> &'static str {
+        self.state().version
+    }
+
+    /// What the server's `server/discover` said.
+    pub fn discovered(&self) -> Discovered {
+        self.state().discovered.clone()
+    }
+
+    /// Whether the server still answers `server/discover` with a modern
+    /// version; asked when a request is refused, in case it changed era.
+    async fn still_modern(&self, envelope_for: &HostProfile) -> bool {
+        matches!(discover(&self.shared, envelope_for).await, Ok(Some(_)))
+    }
+
+    /// Sends one 2026-07-28 host's message as it is; answers reach the host
+    /// through the ledger.
     pub async fn send(self: &Arc<Self>, msg: &Message) -> Result<(), UpstreamError> {
-        match msg.shape() {
-            // The modern revision has no batches: each part goes on its own.
-            Shape::Batch(_) => {
-                let parts: Vec<Box<serde_json::value::RawValue>> =
-                    serde_json::from_slice(msg.raw()).map_err(|e| UpstreamError::BadBody {
-                        url: "(host batch)".into(),
-                        what: e.to_string(),
-                    })?;
-                let sends = parts.into_iter().filter_map(|part| {
-                    let part =
-                        Message::parse(Bytes::copy_from_slice(part.get().as_bytes())).ok()?;
-                    Some(async move {
-                        let result = self.send_one(&part).await;
-                        if let Err(e) = &result {
-                            self.shared.downstream.fail(&part, e).await;
-                        }
-                        Ok::<(), UpstreamError>(())
+        each_part(&self.shared.downstream, msg, |part| async move {
+            let Shape::Single(kind) = part.shape() else {
+                return Ok(());
+            };
+            match kind {
+                // The host answering the bridge's own question (E4).
+                Kind::Response { .. } => {
+                    self.shared.downstream.deliver(part.clone()).await;
+                    Ok(())
+                }
+                Kind::Notification { method } => self.notify(&part, method).await,
+                Kind::Request { id, method } => {
+                    let this = Arc::clone(self);
+                    let (task_msg, task_id, task_method) =
+                        (part.clone(), id.clone(), method.to_string());
+                    self.cancellable(id, async move {
+                        let answer = this
+                            .call(&task_msg, &task_id, &task_method, Envelope::Own, None)
+                            .await?;
+                        this.shared.downstream.deliver(answer).await;
+                        Ok(())
                     })
-                });
-                try_join_all(sends).await.map(|_| ())
-            }
-            Shape::Single(_) => self.send_one(msg).await,
-        }
-    }
-
-    async fn send_one(self: &Arc<Self>, msg: &Message) -> Result<(), UpstreamError> {
-        let Shape::Single(kind) = msg.shape() else {
-            return Ok(());
-        };
-        match kind {
-            // The host answering the bridge's own question (E4).
-            Kind::Response { .. } => {
-                self.shared.downstream.deliver(msg.clone()).await;
-                Ok(())
-            }
-            Kind::Notification { method } => self.notify(msg, method).await,
-            Kind::Request { id, method } => match self.host.is_some() {
-                true => self.translate(msg, id, method).await,
-                false => self.call_cancellable(msg, id, method).await,
-            },
-        }
-    }
-
-    /// A legacy host's request: what the modern revision removed is answered
-    /// here (E3, E5); the rest is called.
-    async fn translate(
-        self: &Arc<Self>,
-        msg: &Message,
-        id: &RawId,
-        method: &str,
-    ) -> Result<(), UpstreamError> {
-        let host = self.host.as_ref().expect("a legacy host");
-        match method {
-            "initialize" => {
-                let result = {
-                    let state = self.state();
-                    state.discovered.initialize_result(
-                        host.negotiated_version(),
-                        self.shared.url.host_str().unwrap_or("server"),
-                    )
-                };
-                tracing::info!(
-                    "answered initialize from server/discover (the server speaks MCP {})",
-                    self.state().version
-                );
-                self.answer(id, &result).await
-            }
-            "ping" => self.answer(id, "{}").await,
-            "logging/setLevel" => {
-                self.state().log_level = msg
-                    .param("level")
-                    .and_then(|raw| serde_json::from_str(&raw).ok());
-                tracing::debug!("log level kept for the _meta of each request");
-                self.answer(id, "{}").await
-            }
-            "resources/subscribe" | "resources/unsubscribe" => {
-                if let Some(uri) = msg.params_target() {
-                    let mut state = self.state();
-                    match method == "resources/subscribe" {
-                        true => state.subscriptions.insert(uri),
-                        false => state.subscriptions.remove(&uri),
-                    };
-                }
-                // Answered once the server acknowledged the new stream, so no
-                // change after the answer can be missed.
-                if let Some(acknowledged) = self.listen() {
-                    let _ = tokio::time::timeout(LISTEN_ACK, acknowledged).await;
-                }
-                self.answer(id, "{}").await
-            }
-            _ => self.call_cancellable(msg, id, method).await,
-        }
-    }
-
-    /// Notifications: a legacy host's lifecycle ones end here (the modern
-    /// revision defines none from client to server); a modern host's go on.
-    async fn notify(self: &Arc<Self>, msg: &Message, method: &str) -> Result<(), UpstreamError> {
-        if method == "notifications/cancelled" {
-            if let Some(raw) = msg.param("requestId") {
-                let key = RawId::from_json(&raw).match_key();
-                if let Some(call) = self.calls.lock().expect("calls lock").remove(&key) {
-                    tracing::debug!("the host cancelled {raw}; closing its stream");
-                    call.abort();
+                    .await
                 }
             }
-            return Ok(());
-        }
-        if self.host.is_some() {
-            if method == "notifications/initialized" {
-                self.listen();
-            }
-            tracing::debug!(
-                "{method} has no counterpart in MCP {}; not sent",
-                self.state().version
-            );
+        })
+        .await
+    }
+
+    /// A 2026-07-28 host's notification: `notifications/cancelled` closes
+    /// the call's stream (E6); the rest go to the server.
+    async fn notify(&self, msg: &Message, method: &str) -> Result<(), UpstreamError> {
+        if self.cancel(msg) {
             return Ok(());
         }
         let version = msg
             .declared_protocol_version()
-            .unwrap_or_else(|| self.state().version.to_owned());
+            .unwrap_or_else(|| self.version().to_owned());
         let headers = vec![
             ("mcp-protocol-version".into(), version),
             ("mcp-method".into(), method.to_owned()),
@@ -249,17 +189,31 @@ impl Modern {
         Ok(())
     }
 
-    /// Calls the server for one request in a task of its own, so the host's
-    /// `notifications/cancelled` can close its stream.
-    async fn call_cancellable(
-        self: &Arc<Self>,
-        msg: &Message,
+    /// For a `notifications/cancelled`: closes the stream of the call it
+    /// names, if still in flight (E6). Whether `msg` was one.
+    pub fn cancel(&self, msg: &Message) -> bool {
+        if msg.method() != Some("notifications/cancelled") {
+            return false;
+        }
+        if let Some(raw) = msg.param("requestId") {
+            let key = RawId::from_json(&raw).match_key();
+            if let Some(call) = self.calls.lock().expect("calls lock").remove(&key) {
+                tracing::debug!("the host cancelled {raw}; closing its stream");
+                call.abort();
+            }
+        }
+        true
+    }
+
+    /// Runs the work for the host's request `id` in a task of its own, so
+    /// the host's `notifications/cancelled` can stop it and close its
+    /// streams: a cancelled request is owed no answer.
+    pub async fn cancellable(
+        &self,
         id: &RawId,
-        method: &str,
+        work: impl Future<Output = Result<(), UpstreamError>> + Send + 'static,
     ) -> Result<(), UpstreamError> {
-        let this = Arc::clone(self);
-        let (task_msg, task_id, task_method) = (msg.clone(), id.clone(), method.to_owned());
-        let task = tokio::spawn(async move { this.call(&task_msg, &task_id, &task_method).await });
+        let task = tokio::spawn(work);
         let key = id.match_key();
         self.calls
             .lock()
@@ -270,7 +224,6 @@ impl Modern {
         match outcome {
             Ok(result) => result,
             Err(e) if e.is_cancelled() => {
-                // The host gave up on it; no answer is due.
                 self.shared.downstream.forget(id);
                 Ok(())
             }
@@ -278,27 +231,31 @@ impl Modern {
         }
     }
 
-    /// One request to its final answer: a stream that breaks before the
-    /// answer is re-issued once under a new id (E6), an unsupported version
-    /// is retried in a mutual one (E7), and `input_required` is answered by
-    /// asking the host (E4). The host gets the answer under its own id.
-    async fn call(
-        self: &Arc<Self>,
+    /// One request to the server's answer, which comes back under the
+    /// host's id whatever id it was sent under (`sent_id`, or the host's
+    /// own). A stream that breaks before the answer is re-issued once
+    /// under a new id (E6); an unsupported version is retried in a mutual
+    /// one (E7); a refusal from a server that no longer answers
+    /// `server/discover` is an era change (E1).
+    pub async fn call(
+        &self,
         msg: &Message,
         host_id: &RawId,
         method: &str,
-    ) -> Result<(), UpstreamError> {
+        envelope: Envelope<'_>,
+        sent_id: Option<RawId>,
+    ) -> Result<Message, UpstreamError> {
         if method == "tools/call" {
-            self.learn_tools(msg).await;
+            self.learn_tools(&envelope.profile(msg)).await;
         }
-        let mut extra: Vec<(&str, String)> = Vec::new();
         // Servers take string and integer ids; any other (`1.0`, `1e3`) is
         // sent as a private one, and the host still gets its own back.
-        let mut sent_id = (!plain_id(host_id)).then(|| self.shared.downstream.private_id("id"));
-        let (mut reissued, mut version_retried, mut rounds) = (false, false, 0);
+        let mut sent_id = sent_id
+            .or_else(|| (!plain_id(host_id)).then(|| self.shared.downstream.private_id("id")));
+        let (mut reissued, mut version_retried) = (false, false);
         loop {
             let Reply { answer, refused } = match self
-                .exchange(msg, method, sent_id.as_ref(), &extra)
+                .exchange(msg, method, sent_id.as_ref(), envelope)
                 .await
             {
                 Ok(reply) => reply,
@@ -327,84 +284,55 @@ impl Modern {
                     None => return Err(self.era_changed()),
                     Some(_) => {}
                 }
-            } else if refused && !self.still_modern().await {
+            } else if refused && !self.still_modern(&envelope.profile(msg)).await {
                 return Err(self.era_changed());
             }
-            let Some(host) = self.host.as_ref() else {
-                return self.deliver(answer, host_id).await;
-            };
-            match era::outcome(&answer) {
-                Outcome::Complete => return self.deliver(answer, host_id).await,
-                Outcome::InputRequired { requests, state } => {
-                    rounds += 1;
-                    if rounds > MAX_ROUNDS {
-                        return Err(self.refusal(format!(
-                            "asked for more input {MAX_ROUNDS} times without finishing {method}; gave up"
-                        )));
-                    }
-                    tracing::info!(
-                        "{method} needs {} answer(s) from the host (round {rounds})",
-                        requests.len()
-                    );
-                    extra = vec![("inputResponses", self.ask_host(host, requests).await?)];
-                    if let Some(state) = state {
-                        extra.push(("requestState", state));
-                    }
-                    sent_id = Some(self.shared.downstream.private_id("round"));
-                }
-            }
+            return Ok(match answered_id(&answer).as_ref() == Some(host_id) {
+                true => answer,
+                false => answer.with_id(host_id).unwrap_or(answer),
+            });
         }
     }
 
-    /// The host's answer arrives under its own id, whatever id it was
-    /// fetched under (a tools list teaches the bridge the tools' headers on
-    /// its way through `Downstream`).
-    async fn deliver(&self, answer: Message, host_id: &RawId) -> Result<(), UpstreamError> {
-        let answer = match answered_id(&answer).as_ref() == Some(host_id) {
-            true => answer,
-            false => answer.with_id(host_id).unwrap_or(answer),
-        };
-        self.shared.downstream.deliver(answer).await;
-        Ok(())
-    }
-
-    /// One POST of `msg` (with the envelope for a legacy host, under
-    /// `sent_id` when given) and its JSON-RPC answer.
+    /// One POST of `msg` with its envelope, under `sent_id` when given, and
+    /// its JSON-RPC answer.
     async fn exchange(
         &self,
         msg: &Message,
         method: &str,
         sent_id: Option<&RawId>,
-        extra: &[(&str, String)],
+        envelope: Envelope<'_>,
     ) -> Answer {
-        let (version, log_level) = {
-            let state = self.state();
-            (state.version, state.log_level.clone())
-        };
-        let body = match &self.host {
-            Some(host) => era::with_envelope(
-                msg.raw(),
-                sent_id,
-                &host.envelope(version, log_level.as_deref()),
+        let version = self.version();
+        let (body, version) = match envelope {
+            Envelope::For {
+                host,
+                log_level,
                 extra,
+            } => (
+                era::with_envelope(
+                    msg.raw(),
+                    sent_id,
+                    &host.envelope(version, log_level),
+                    extra,
+                ),
+                version.to_owned(),
             ),
-            None => match sent_id {
-                Some(id) => era::with_envelope(msg.raw(), Some(id), &[], &[]),
-                None => Some(msg.raw().clone()),
-            },
-        }
-        .ok_or_else(|| UpstreamError::HostMessage {
+            Envelope::Own => (
+                match sent_id {
+                    Some(id) => era::with_envelope(msg.raw(), Some(id), &[], &[]),
+                    None => Some(msg.raw().clone()),
+                },
+                msg.declared_protocol_version()
+                    .unwrap_or_else(|| version.to_owned()),
+            ),
+        };
+        let body = body.ok_or_else(|| UpstreamError::HostMessage {
             method: method.to_owned(),
             reason: "its params are not a JSON object, and MCP 2026-07-28 needs one to carry \
                      the request's _meta"
                 .into(),
         })?;
-        let version = match &self.host {
-            Some(_) => version.to_owned(),
-            None => msg
-                .declared_protocol_version()
-                .unwrap_or_else(|| version.to_owned()),
-        };
         let headers = self.routing_headers(msg, method, version);
         post(&self.shared, body, headers).await
     }
@@ -426,14 +354,10 @@ impl Modern {
     /// Reads the tools list once, privately, before the first tool call, so
     /// its `Mcp-Param-*` headers can be sent even when the host never listed
     /// the tools itself.
-    async fn learn_tools(&self, call: &Message) {
+    async fn learn_tools(&self, envelope_for: &HostProfile) {
         if self.shared.downstream.tool_headers().is_known() {
             return;
         }
-        let envelope_for = match &self.host {
-            Some(host) => host.clone(),
-            None => HostProfile::from_envelope(call).unwrap_or_default(),
-        };
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_TOOL_PAGES {
             let params = cursor.as_ref().map(|c| format!("{{\"cursor\":{c}}}"));
@@ -441,8 +365,8 @@ impl Modern {
                 &self.shared,
                 "tools/list",
                 params.as_deref(),
-                &envelope_for,
-                self.state().version,
+                envelope_for,
+                self.version(),
             );
             let Ok(Reply { answer, .. }) = post(&self.shared, body, headers).await else {
                 break;
@@ -463,48 +387,6 @@ impl Modern {
         self.shared.downstream.tool_headers().mark_known();
     }
 
-    /// Puts each of the server's input requests to the host under a
-    /// bridge-private id and gathers the answers, keyed as the server keyed
-    /// them (E4). Only what the host declared it can answer is asked.
-    async fn ask_host(
-        &self,
-        host: &HostProfile,
-        requests: Vec<InputRequest>,
-    ) -> Result<String, UpstreamError> {
-        if let Some(unable) = requests.iter().find(|r| !host.can_answer(&r.method)) {
-            return Err(self.refusal(format!(
-                "needs the host to answer {} , which this host did not declare in its capabilities",
-                unable.method
-            )));
-        }
-        let asks = requests.into_iter().map(|request| async move {
-            let (id, answer) = self.shared.downstream.private_request("input");
-            let ask = jsonrpc::request(&id, &request.method, request.params.as_deref());
-            self.shared.downstream.write(ask.into_raw()).await;
-            let reply = answer.await.map_err(|_| UpstreamError::ShuttingDown)?;
-            let reply = RawObject::parse(reply.raw()).map_err(|e| self.refusal(e.to_string()))?;
-            match reply.get("result") {
-                Some(result) => Ok(format!("{}:{result}", json_string(&request.key))),
-                None => Err(self.refusal(format!(
-                    "asked the host for {}, and the host refused: {}",
-                    request.method,
-                    reply.get("error").unwrap_or("no answer")
-                ))),
-            }
-        });
-        let answers = try_join_all(asks).await?;
-        Ok(format!("{{{}}}", answers.join(",")))
-    }
-
-    /// Answers a host request with a result the bridge made.
-    async fn answer(&self, id: &RawId, result: &str) -> Result<(), UpstreamError> {
-        self.shared
-            .downstream
-            .deliver(jsonrpc::result_response(id, result))
-            .await;
-        Ok(())
-    }
-
     fn era_changed(&self) -> UpstreamError {
         tracing::info!("the server no longer answers server/discover with MCP 2026-07-28");
         UpstreamError::EraChanged {
@@ -512,40 +394,20 @@ impl Modern {
         }
     }
 
-    fn refusal(&self, reason: String) -> UpstreamError {
-        UpstreamError::Era {
-            url: self.shared.shown_url.clone(),
-            reason,
-        }
-    }
-
-    /// (Re)opens the one `subscriptions/listen` stream a legacy host needs:
-    /// list changes the server announces, and the resources it subscribed
-    /// to (E5). Its notifications reach the host as ordinary ones.
-    fn listen(self: &Arc<Self>) -> Option<tokio::sync::oneshot::Receiver<()>> {
-        let filter = {
-            let state = self.state();
-            let mut members = Vec::new();
-            for (kind, key) in [
-                ("tools", "toolsListChanged"),
-                ("prompts", "promptsListChanged"),
-                ("resources", "resourcesListChanged"),
-            ] {
-                if state.discovered.announces_changes(kind) {
-                    members.push(format!("\"{key}\":true"));
-                }
-            }
-            if !state.subscriptions.is_empty() {
-                let uris: Vec<String> =
-                    state.subscriptions.iter().map(|u| json_string(u)).collect();
-                members.push(format!("\"resourceSubscriptions\":[{}]", uris.join(",")));
-            }
-            (!members.is_empty()).then(|| format!("{{{}}}", members.join(",")))
-        };
-        let (acknowledge, acknowledged) = tokio::sync::oneshot::channel();
+    /// (Re)opens the one `subscriptions/listen` stream, asking for what
+    /// `filter` names and speaking for `envelope_for` (E5); `None` closes it.
+    /// Its notifications reach the host as ordinary ones. The receiver hears
+    /// when the server has acknowledged the stream.
+    pub fn listen(
+        self: &Arc<Self>,
+        filter: Option<String>,
+        envelope_for: &HostProfile,
+    ) -> Option<oneshot::Receiver<()>> {
+        let (acknowledge, acknowledged) = oneshot::channel();
         let task = filter.map(|filter| {
             let this = Arc::clone(self);
-            tokio::spawn(async move { this.run_listen(filter, acknowledge).await })
+            let host = envelope_for.clone();
+            tokio::spawn(async move { this.run_listen(filter, host, acknowledge).await })
         });
         let listening = task.is_some();
         let old = std::mem::replace(&mut *self.listen.lock().expect("listen lock"), task);
@@ -558,12 +420,10 @@ impl Modern {
     async fn run_listen(
         self: Arc<Self>,
         filter: String,
-        acknowledge: tokio::sync::oneshot::Sender<()>,
+        host: HostProfile,
+        acknowledge: oneshot::Sender<()>,
     ) {
         let mut acknowledge = Some(acknowledge);
-        let Some(host) = self.host.clone() else {
-            return;
-        };
         let shown = self.shared.shown_url.clone();
         let mut failures = 0u32;
         while failures < MAX_LISTEN_FAILURES {
@@ -572,7 +432,7 @@ impl Modern {
                 "subscriptions/listen",
                 Some(&format!("{{\"notifications\":{filter}}}")),
                 &host,
-                self.state().version,
+                self.version(),
             );
             let response = self
                 .shared
@@ -629,6 +489,39 @@ impl Modern {
             call.abort();
         }
     }
+}
+
+/// Sends each part of a batch on its own, as the modern revision has no
+/// batches; a part that fails is answered with its error, and the others
+/// still go. A single message is sent as it is.
+pub(super) async fn each_part<F, Fut>(
+    downstream: &Downstream,
+    msg: &Message,
+    send: F,
+) -> Result<(), UpstreamError>
+where
+    F: Fn(Message) -> Fut,
+    Fut: Future<Output = Result<(), UpstreamError>>,
+{
+    if let Shape::Single(_) = msg.shape() {
+        return send(msg.clone()).await;
+    }
+    let parts: Vec<Box<serde_json::value::RawValue>> =
+        serde_json::from_slice(msg.raw()).map_err(|e| UpstreamError::HostMessage {
+            method: "(batch)".into(),
+            reason: e.to_string(),
+        })?;
+    let sends = parts.into_iter().filter_map(|part| {
+        let part = Message::parse(Bytes::copy_from_slice(part.get().as_bytes())).ok()?;
+        let sending = send(part.clone());
+        Some(async move {
+            if let Err(e) = sending.await {
+                downstream.fail(&part, &e).await;
+            }
+            Ok::<(), UpstreamError>(())
+        })
+    });
+    try_join_all(sends).await.map(|_| ())
 }
 
 /// `server/discover` (E1): what the server says and the version both

@@ -2,22 +2,36 @@
 //! by detection: what the host's messages become on the way out, and what
 //! the server's become on the way in, when the two speak different eras.
 //!
-//! Transports know nothing of eras. They send what this stage lets through
-//! ([`Translation::outbound`]) and hand every message the server sends to
-//! it ([`Translation::inbound`]), saying only on which stream it came
-//! ([`Origin`]); what the stage decides goes to the host, back to the
-//! server, or waits. So a translation works on every transport alike: a
-//! 2026-07-28 host on a legacy HTTP+SSE server is translated exactly as on
-//! Streamable HTTP (E8).
+//! There is one translation per pair of eras, each in a file of its own:
 //!
-//! A handshake host on a 2026-07-28-only server is still translated inside
-//! `upstream/modern.rs`, which is both that revision's exchange and its
-//! translator (ARCHITECTURE.md says so).
+//! - [`Translation::PassThrough`]: both speak one era;
+//! - [`ModernHost`]: a 2026-07-28 host on a handshake server (E8);
+//! - [`LegacyHost`]: a handshake host on a 2026-07-28 server (E3–E5).
+//!
+//! Transports know nothing of eras. The handshake era's transports send
+//! what this stage lets through ([`Translation::outbound`]) and hand every
+//! message the server sends to it ([`Translation::inbound`]), saying only on
+//! which stream it came ([`Origin`]); what the stage decides goes to the
+//! host, back to the server, or waits. So a translation works on every
+//! transport alike: a 2026-07-28 host on a legacy HTTP+SSE server is
+//! translated exactly as on Streamable HTTP.
+//!
+//! The 2026-07-28 exchange has no stream of its own to deliver on: each
+//! request is answered in its POST. So [`LegacyHost`] carries the host's
+//! message itself ([`Outbound::Carried`]): it calls the exchange with the
+//! envelope it speaks, and turns its `input_required` answers into
+//! questions to the host. Adding a revision means a protocol type in
+//! `era`, perhaps an exchange, and one translation here.
 
-use std::sync::Mutex;
+mod legacy_host;
+mod modern_host;
 
-use super::relay::{Relay, Resume};
-use crate::jsonrpc::{self, IdKey, Kind, Message, RawId, Shape};
+use std::sync::Arc;
+
+use crate::error::UpstreamError;
+use crate::jsonrpc::{IdKey, Message, RawId};
+pub(crate) use legacy_host::LegacyHost;
+pub(crate) use modern_host::ModernHost;
 
 /// On which stream the server sent a message: what the transport can tell.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +56,9 @@ pub(crate) enum Outbound {
         to_server: Vec<Message>,
         to_host: Option<Message>,
     },
+    /// The stage carried it: it sent the server what the message became,
+    /// and the host's answer went to the host.
+    Carried,
 }
 
 /// Where one server message goes.
@@ -63,6 +80,9 @@ pub(crate) enum Translation {
     /// A 2026-07-28 host on a server that speaks only the `initialize`
     /// handshake (E8).
     ModernHost(ModernHost),
+    /// A host that opens with `initialize` on a server that speaks only
+    /// the 2026-07-28 revision (E3–E5).
+    LegacyHost(Arc<LegacyHost>),
 }
 
 impl Translation {
@@ -70,23 +90,24 @@ impl Translation {
     /// `server/discover` result the bridge answers with, made from the
     /// server's answer to the `initialize` it sent on the host's behalf.
     pub fn modern_host(discover: String) -> Translation {
-        Translation::ModernHost(ModernHost {
-            discover,
-            relay: Relay::default(),
-            in_flight: Mutex::default(),
-        })
+        Translation::ModernHost(ModernHost::new(discover))
     }
 
     /// What the host's message becomes on its way to the server.
-    pub fn outbound(&self, msg: &Message) -> Outbound {
+    pub async fn outbound(&self, msg: &Message) -> Result<Outbound, UpstreamError> {
         match self {
-            Translation::PassThrough => Outbound::Send,
-            Translation::ModernHost(modern) => modern.outbound(msg),
+            Translation::PassThrough => Ok(Outbound::Send),
+            Translation::ModernHost(modern) => Ok(modern.outbound(msg)),
+            Translation::LegacyHost(legacy) => {
+                legacy.carry(msg).await?;
+                Ok(Outbound::Carried)
+            }
         }
     }
 
     /// Where the server's message goes. `pending` says whether the host
-    /// still waits for an answer to a request.
+    /// still waits for an answer to a request. ([`LegacyHost`] reads its
+    /// answers from the exchange; what else the server sends is the host's.)
     pub fn inbound(
         &self,
         msg: Message,
@@ -94,127 +115,8 @@ impl Translation {
         pending: impl Fn(&IdKey) -> bool,
     ) -> Inbound {
         match self {
-            Translation::PassThrough => Inbound::Host(msg),
+            Translation::PassThrough | Translation::LegacyHost(_) => Inbound::Host(msg),
             Translation::ModernHost(modern) => modern.inbound(msg, origin, pending),
-        }
-    }
-}
-
-/// E8: the bridge answers `server/discover` itself, and the server's own
-/// requests during a call become `input_required` answers ([`Relay`]).
-pub(crate) struct ModernHost {
-    discover: String,
-    relay: Relay,
-    /// The host's requests sent and not yet answered, in order: the call a
-    /// server request belongs to when its stream cannot say.
-    in_flight: Mutex<Vec<RawId>>,
-}
-
-impl ModernHost {
-    fn outbound(&self, msg: &Message) -> Outbound {
-        if let Some(id) = msg.request_id()
-            && msg.is_request("server/discover")
-        {
-            return Outbound::Answer(jsonrpc::result_response(id, &self.discover));
-        }
-        if let Resume::Answers(to_server, to_host) = self.relay.resume(msg) {
-            // A retry continues the server's call; only the answers go.
-            return Outbound::Continue { to_server, to_host };
-        }
-        match msg.shape() {
-            Shape::Single(Kind::Request { id, .. }) => {
-                self.in_flight
-                    .lock()
-                    .expect("in flight lock")
-                    .push(id.clone());
-            }
-            Shape::Single(Kind::Notification { method })
-                if &**method == "notifications/cancelled" =>
-            {
-                if let Some(cancelled) = msg.param("requestId") {
-                    let key = RawId::from_json(&cancelled).match_key();
-                    self.forget(&key);
-                }
-            }
-            _ => {}
-        }
-        Outbound::Send
-    }
-
-    fn inbound(
-        &self,
-        msg: Message,
-        origin: Origin<'_>,
-        pending: impl Fn(&IdKey) -> bool,
-    ) -> Inbound {
-        match msg.shape() {
-            Shape::Single(Kind::Request { .. }) => {}
-            Shape::Single(Kind::Response { id: Some(id) }) => {
-                self.forget(&id.match_key());
-                return Inbound::Host(self.relay.redirect(msg));
-            }
-            _ => return Inbound::Host(msg),
-        }
-        let call = match origin {
-            Origin::Call(id) => Some(id.clone()),
-            Origin::Outside => None,
-            Origin::Unknown => self.only_call_in_flight(pending),
-        };
-        let Some(call) = call else {
-            return self.answer_outside_a_call(&msg);
-        };
-        match self.relay.server_asks(&call, &msg) {
-            Some(ask) => Inbound::Host(ask),
-            None => Inbound::Held,
-        }
-    }
-
-    fn forget(&self, key: &IdKey) {
-        self.in_flight
-            .lock()
-            .expect("in flight lock")
-            .retain(|id| &id.match_key() != key);
-    }
-
-    /// The host's one request in flight, when there is exactly one: on a
-    /// stream that carries everything, a server request can belong to no
-    /// other. With several, which one asked cannot be told.
-    fn only_call_in_flight(&self, pending: impl Fn(&IdKey) -> bool) -> Option<RawId> {
-        let mut in_flight = self.in_flight.lock().expect("in flight lock");
-        // Requests the ledger answered otherwise (a failure, a timeout).
-        in_flight.retain(|id| pending(&id.match_key()));
-        match in_flight.as_slice() {
-            [only] => Some(only.clone()),
-            _ => None,
-        }
-    }
-
-    /// A server request that belongs to no call the bridge can name: the
-    /// 2026-07-28 revision has no way to ask a client anything outside a
-    /// call. `ping` is answered here; anything else is refused with a
-    /// reason, so the server does not wait forever.
-    fn answer_outside_a_call(&self, request: &Message) -> Inbound {
-        let Some(id) = request.request_id() else {
-            return Inbound::Held;
-        };
-        let method = request.method().unwrap_or_default();
-        if method == "ping" {
-            return Inbound::Server(jsonrpc::result_response(id, "{}"));
-        }
-        tracing::info!(
-            "refused the server's {method} outside a call: the host speaks MCP 2026-07-28, which has no such requests"
-        );
-        let refusal = jsonrpc::error_response(
-            Some(id),
-            -32601,
-            &format!(
-                "the client speaks MCP 2026-07-28 and can answer {method} only as part of one call (input_required); this request belongs to none the bridge can tell"
-            ),
-            None,
-        );
-        match Message::parse(refusal) {
-            Ok(refusal) => Inbound::Server(refusal),
-            Err(_) => Inbound::Held,
         }
     }
 }
@@ -232,11 +134,14 @@ mod tests {
         std::str::from_utf8(m.raw()).unwrap()
     }
 
-    #[test]
-    fn pass_through_touches_nothing() {
+    #[tokio::test]
+    async fn pass_through_touches_nothing() {
         let t = Translation::PassThrough;
         let request = msg(r#"{"jsonrpc":"2.0","id":1,"method":"server/discover"}"#);
-        assert!(matches!(t.outbound(&request), Outbound::Send));
+        assert!(matches!(
+            t.outbound(&request).await.unwrap(),
+            Outbound::Send
+        ));
         let ask = msg(r#"{"jsonrpc":"2.0","id":0,"method":"sampling/createMessage"}"#);
         let Inbound::Host(delivered) = t.inbound(ask.clone(), Origin::Unknown, |_| true) else {
             panic!("passes to the host");
@@ -246,11 +151,11 @@ mod tests {
 
     /// E8: the bridge answers `server/discover` with what the server's
     /// `initialize` said.
-    #[test]
-    fn e8_discover_is_answered_by_the_bridge() {
+    #[tokio::test]
+    async fn e8_discover_is_answered_by_the_bridge() {
         let t = Translation::modern_host(r#"{"supportedVersions":["2026-07-28"]}"#.into());
         let discover = msg(r#"{"jsonrpc":"2.0","id":"d","method":"server/discover"}"#);
-        let Outbound::Answer(answer) = t.outbound(&discover) else {
+        let Outbound::Answer(answer) = t.outbound(&discover).await.unwrap() else {
             panic!("answered here");
         };
         assert_eq!(
@@ -263,11 +168,11 @@ mod tests {
     /// to the host's only call in flight, and becomes its `input_required`
     /// answer; the retry's answers go to the server and the final answer
     /// to the retry.
-    #[test]
-    fn e8_a_request_on_a_shared_stream_belongs_to_the_only_call_in_flight() {
+    #[tokio::test]
+    async fn e8_a_request_on_a_shared_stream_belongs_to_the_only_call_in_flight() {
         let t = Translation::modern_host("{}".into());
         let call = msg(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"ask"}}"#);
-        assert!(matches!(t.outbound(&call), Outbound::Send));
+        assert!(matches!(t.outbound(&call).await.unwrap(), Outbound::Send));
         let ask = msg(r#"{"jsonrpc":"2.0","id":0,"method":"elicitation/create","params":{}}"#);
         let Inbound::Host(required) = t.inbound(ask, Origin::Unknown, |_| true) else {
             panic!("asked of the host");
@@ -285,7 +190,9 @@ mod tests {
         let retry = serde_json::json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {
             "name": "ask", "inputResponses": {key: {"action": "accept"}},
             "requestState": required["result"]["requestState"]}});
-        let Outbound::Continue { to_server, to_host } = t.outbound(&msg(&retry.to_string())) else {
+        let Outbound::Continue { to_server, to_host } =
+            t.outbound(&msg(&retry.to_string())).await.unwrap()
+        else {
             panic!("the retry continues the call");
         };
         assert!(to_host.is_none());
@@ -305,13 +212,13 @@ mod tests {
 
     /// With two calls in flight on a shared stream, which one asked cannot
     /// be told: the server gets a refusal that says so, not silence.
-    #[test]
-    fn e8_a_request_with_two_calls_in_flight_is_refused_with_a_reason() {
+    #[tokio::test]
+    async fn e8_a_request_with_two_calls_in_flight_is_refused_with_a_reason() {
         let t = Translation::modern_host("{}".into());
         for id in [1, 2] {
             let call =
                 format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{}}}}"#);
-            t.outbound(&msg(&call));
+            t.outbound(&msg(&call)).await.unwrap();
         }
         let ask = msg(r#"{"jsonrpc":"2.0","id":9,"method":"sampling/createMessage"}"#);
         let Inbound::Server(refusal) = t.inbound(ask, Origin::Unknown, |_| true) else {
@@ -327,8 +234,8 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn e8_ping_outside_a_call_is_answered_and_others_refused() {
+    #[tokio::test]
+    async fn e8_ping_outside_a_call_is_answered_and_others_refused() {
         let t = Translation::modern_host("{}".into());
         let ping = msg(r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
         let Inbound::Server(pong) = t.inbound(ping, Origin::Outside, |_| true) else {
