@@ -21,7 +21,7 @@ use crate::auth::federation::{Federation, IdentityProvider, IdpEndpoint, TokenSo
 use crate::auth::grant::{AuthMethod, ClientIdentity};
 use crate::auth::mcp_remote::{KeyParts, McpRemoteKey};
 use crate::auth::{AuthOptions, ResourceParam};
-use crate::cli::{Cli, CredentialStoreArg, TransportArg};
+use crate::cli::{Cli, CredentialStoreArg, ProtocolArg, TransportArg};
 use crate::store::credentials::SecretStore;
 
 /// Everything a bridge needs to run.
@@ -33,7 +33,7 @@ pub struct Config {
     pub headers: HeaderMap,
     pub transport: TransportStrategy,
     /// `--protocol`: the era to speak to the server.
-    pub protocol: crate::cli::ProtocolArg,
+    pub protocol: ProtocolChoice,
     pub timeouts: Timeouts,
     /// What the host may see and use (`--allow-tool`, `--ignore-tool`…).
     pub filter: Filter,
@@ -61,6 +61,17 @@ pub enum TransportStrategy {
     SseFirst,
     HttpOnly,
     SseOnly,
+}
+
+/// Which protocol era to speak to the server (`--protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtocolChoice {
+    /// Find out, and translate when the host's era differs.
+    Detect,
+    /// The `initialize` handshake only.
+    Handshake,
+    /// The 2026-07-28 revision only, translating for a handshake host.
+    Modern,
 }
 
 /// Why the command line cannot be used, in words the user can act on.
@@ -165,7 +176,11 @@ impl Config {
                 TransportArg::HttpOnly => TransportStrategy::HttpOnly,
                 TransportArg::SseOnly => TransportStrategy::SseOnly,
             },
-            protocol: cli.protocol,
+            protocol: match cli.protocol {
+                ProtocolArg::Auto => ProtocolChoice::Detect,
+                ProtocolArg::Legacy => ProtocolChoice::Handshake,
+                ProtocolArg::Modern => ProtocolChoice::Modern,
+            },
             timeouts,
             header_command,
             ca_files: ca_files(&cli.ca_file, &env),

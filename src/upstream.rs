@@ -10,6 +10,7 @@
 mod legacy_sse;
 mod modern;
 mod relay;
+mod reply;
 mod session;
 pub(crate) mod sse;
 mod streamable;
@@ -23,8 +24,7 @@ use url::Url;
 
 use crate::auth::Authorizer;
 use crate::auth::challenge::{BearerChallenge, Refusal};
-use crate::cli::ProtocolArg;
-use crate::config::{Config, TransportStrategy};
+use crate::config::{Config, ProtocolChoice, TransportStrategy};
 use crate::downstream::Downstream;
 use crate::era::{self, HostProfile};
 use crate::error::UpstreamError;
@@ -47,6 +47,10 @@ pub(crate) struct Shared {
     auth: Option<Arc<Authorizer>>,
     /// `--header-command`, run before the first request and on refusals.
     header_command: Option<Arc<HeaderCommand>>,
+    /// The `initialize` the server's session opens with, kept once for
+    /// every transport: what a session restart (T2, T12), a reconnection
+    /// and an era change (E1) replay.
+    opening: std::sync::Mutex<Option<Opening>>,
     /// The translation stage, chosen by detection; pass-through until then
     /// and unless it chooses another. It changes only when the server
     /// changes era under a handshake host (E1).
@@ -56,6 +60,28 @@ pub(crate) struct Shared {
 impl Shared {
     fn translation(&self) -> Arc<Translation> {
         Arc::clone(&self.translation.read().expect("translation lock"))
+    }
+
+    /// Keeps the `initialize` a new session opens with.
+    fn keep_opening(&self, opening: Opening) {
+        *self.opening.lock().expect("opening lock") = Some(opening);
+    }
+
+    /// The `initialize` to open a new session with, whoever sent it.
+    fn opening(&self) -> Option<Message> {
+        let opening = self.opening.lock().expect("opening lock");
+        opening.as_ref().map(|o| match o {
+            Opening::Host(init) | Opening::Bridge(init) => init.clone(),
+        })
+    }
+
+    /// The host's own `initialize`, if it sent one: what says that it
+    /// speaks the handshake era.
+    fn host_initialize(&self) -> Option<Message> {
+        match &*self.opening.lock().expect("opening lock") {
+            Some(Opening::Host(init)) => Some(init.clone()),
+            _ => None,
+        }
     }
 
     fn set_translation(&self, translation: Translation) {
@@ -245,6 +271,14 @@ impl Shared {
     }
 }
 
+/// Whose `initialize` a session opens with.
+enum Opening {
+    /// The host's own.
+    Host(Message),
+    /// The bridge's, for a 2026-07-28 host on a handshake server (E8).
+    Bridge(Message),
+}
+
 /// What a POST carries, for its line at `-v`: the JSON-RPC method and the
 /// host's id.
 #[derive(Clone, Copy, Debug, Default)]
@@ -340,13 +374,10 @@ enum Transport {
 pub struct Upstream {
     shared: Arc<Shared>,
     strategy: TransportStrategy,
-    protocol: ProtocolArg,
+    protocol: ProtocolChoice,
     /// The transport in use; replaced when the server changes era (E1).
     transport: std::sync::RwLock<Option<Arc<Transport>>>,
     detecting: Mutex<()>,
-    /// A legacy host's `initialize`, to start over with if the server
-    /// changes era mid-session.
-    host_initialize: std::sync::OnceLock<Message>,
     /// The last failed detection, told again to the messages right behind
     /// the one that met it instead of asking the server again (issue 16).
     failed_detection: std::sync::Mutex<Option<(Instant, UpstreamError)>>,
@@ -374,6 +405,7 @@ impl Upstream {
             downstream,
             auth,
             header_command: config.header_command.clone(),
+            opening: Default::default(),
             translation: Default::default(),
         };
         Ok(Upstream {
@@ -382,7 +414,6 @@ impl Upstream {
             protocol: config.protocol,
             transport: std::sync::RwLock::new(None),
             detecting: Mutex::new(()),
-            host_initialize: std::sync::OnceLock::new(),
             failed_detection: std::sync::Mutex::new(None),
         })
     }
@@ -390,6 +421,7 @@ impl Upstream {
     /// Sends one host message to the server.
     pub async fn forward(&self, msg: &Message) -> Result<(), UpstreamError> {
         if msg.is_request("initialize") {
+            self.shared.keep_opening(Opening::Host(msg.clone()));
             // The host starts over: the user asked to reconnect, which is
             // worth a new detection and a new sign-in after one that did
             // not complete.
@@ -409,9 +441,6 @@ impl Upstream {
                             return Err(again);
                         }
                         self.shared.load_headers().await?;
-                        if msg.is_request("initialize") {
-                            let _ = self.host_initialize.set(msg.clone());
-                        }
                         return self.detect(msg).await.map_err(|e| self.remember(e));
                     }
                 }
@@ -466,8 +495,10 @@ impl Upstream {
         {
             return Some(now);
         }
-        let init = self.host_initialize.get()?;
-        let profile = HostProfile::from_initialize(init)?;
+        // Only a host that opened with `initialize` is followed: a
+        // 2026-07-28 host's translation does not change.
+        let init = self.shared.host_initialize()?;
+        let profile = HostProfile::from_initialize(&init)?;
         let shared = &self.shared;
         let next = match &**failed {
             Transport::Streamable(_) | Transport::Legacy(_) => {
@@ -553,13 +584,15 @@ impl Upstream {
             TransportStrategy::HttpFirst | TransportStrategy::HttpOnly
         );
         match self.protocol {
-            ProtocolArg::Legacy => self.detect_transport(msg).await,
-            ProtocolArg::Modern => self.detect_for_modern_host(msg).await,
-            ProtocolArg::Auto if era::host_is_modern(msg) => self.detect_for_modern_host(msg).await,
-            ProtocolArg::Auto if streamable_first && msg.is_request("initialize") => {
+            ProtocolChoice::Handshake => self.detect_transport(msg).await,
+            ProtocolChoice::Modern => self.detect_for_modern_host(msg).await,
+            ProtocolChoice::Detect if era::host_is_modern(msg) => {
+                self.detect_for_modern_host(msg).await
+            }
+            ProtocolChoice::Detect if streamable_first && msg.is_request("initialize") => {
                 self.detect_for_legacy_host(msg).await
             }
-            ProtocolArg::Auto => self.detect_transport(msg).await,
+            ProtocolChoice::Detect => self.detect_transport(msg).await,
         }
     }
 
@@ -651,7 +684,7 @@ impl Upstream {
             let transport = self.set_transport(Transport::Modern(modern));
             return self.send(&transport, msg).await;
         }
-        if self.protocol == ProtocolArg::Modern || !modern_host {
+        if self.protocol == ProtocolChoice::Modern || !modern_host {
             return Err(UpstreamError::NoTransport {
                 url: shared.shown_url.clone(),
                 tried: "MCP 2026-07-28",
@@ -662,6 +695,7 @@ impl Upstream {
             "the server speaks only the initialize handshake; initializing it for this 2026-07-28 host"
         );
         let init = initialize_for(&profile, &shared.downstream.private_id("init"));
+        shared.keep_opening(Opening::Bridge(init.clone()));
         let (transport, answer) = self
             .by_strategy(|which| Box::pin(self.initialize_for_bridge(which, &init)))
             .await?;

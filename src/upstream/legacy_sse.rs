@@ -40,7 +40,6 @@ pub struct LegacySse {
     /// Wakes the reconnection loop: a host request is waiting (issue 16:
     /// the first call after the server is back need not wait out a backoff).
     wake: tokio::sync::Notify,
-    host_initialize: Mutex<Option<Message>>,
     reader: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -56,7 +55,6 @@ impl LegacySse {
             ready,
             failed,
             wake: tokio::sync::Notify::new(),
-            host_initialize: Mutex::new(None),
             reader: Mutex::new(None),
         });
         let task = tokio::spawn(Arc::clone(&this).run(reader));
@@ -66,9 +64,6 @@ impl LegacySse {
 
     /// POSTs one host message; its answers come on the stream.
     pub async fn send(&self, msg: &Message) -> Result<(), UpstreamError> {
-        if msg.is_request("initialize") {
-            *self.host_initialize.lock().expect("init lock") = Some(msg.clone());
-        }
         let endpoint = self.endpoint().await?;
         self.post(&endpoint, msg).await
     }
@@ -226,19 +221,18 @@ impl LegacySse {
         pump.await
     }
 
-    /// Replays the host's `initialize` on a new connection (T12).
+    /// Replays the `initialize` the session opened with on a new
+    /// connection (T12).
     async fn reinitialize(&self, endpoint: &Url) -> Result<(), UpstreamError> {
-        let Some(host_init) = self.host_initialize.lock().expect("init lock").clone() else {
+        let Some(host_init) = self.shared.opening() else {
             return Ok(());
         };
         self.initialize_on(endpoint, &host_init).await.map(drop)
     }
 
     /// Starts the session on the bridge's own account (E8): `init` goes
-    /// under a private id, its answer comes back here, and it is what a
-    /// reconnection replays.
+    /// under a private id and its answer comes back here.
     pub async fn initialize_for_bridge(&self, init: &Message) -> Result<Message, UpstreamError> {
-        *self.host_initialize.lock().expect("init lock") = Some(init.clone());
         let endpoint = self.endpoint().await?;
         self.initialize_on(&endpoint, init).await
     }

@@ -27,6 +27,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use tokio::sync::oneshot;
 use tokio::task::{AbortHandle, JoinHandle};
 
+use super::reply::Body;
 use super::sse::{Item, SseReader, Wait};
 use super::{Carries, Shared};
 use crate::downstream::Downstream;
@@ -622,44 +623,18 @@ async fn post(shared: &Shared, body: Bytes, headers: Vec<(Cow<'static, str>, Str
         }
         return Err(UpstreamError::from_status(shown, status, &kind, &body));
     }
-    match kind.as_str() {
-        "application/json" => {
-            let body = shared.http.read_body(response, shown).await?;
-            let answer = Message::parse(body).map_err(|e| UpstreamError::BadBody {
-                url: shown.clone(),
-                what: e.to_string(),
-            })?;
-            Ok(Reply {
-                answer,
+    let mut reply = Body::open(response, &shared.http, shown).await?;
+    while let Some(msg) = reply.next().await? {
+        if is_answer(&msg) {
+            return Ok(Reply {
+                answer: msg,
                 refused: false,
-            })
+            });
         }
-        "text/event-stream" => {
-            let mut reader = SseReader::new(response, &shared.http, shown);
-            loop {
-                match reader.next(Wait::Bounded).await? {
-                    Some(Item::Message(msg)) if is_answer(&msg) => {
-                        return Ok(Reply {
-                            answer: msg,
-                            refused: false,
-                        });
-                    }
-                    Some(Item::Message(msg)) => {
-                        shared.downstream.deliver(msg).await;
-                    }
-                    Some(Item::Endpoint(_)) => {}
-                    None => return Err(UpstreamError::StreamClosed { url: shown.clone() }),
-                }
-            }
-        }
-        other => Err(UpstreamError::BadBody {
-            url: shown.clone(),
-            what: match other {
-                "" => "no content type".to_owned(),
-                other => format!("a {other} document"),
-            },
-        }),
+        // Progress and logs on the way to the answer are the host's.
+        shared.downstream.deliver(msg).await;
     }
+    Err(reply.ended_early(shown))
 }
 
 /// Whether an id is a JSON string or an integer that fits 53 bits, which

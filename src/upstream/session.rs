@@ -1,5 +1,6 @@
-//! The Streamable HTTP session: its id, the negotiated protocol version, and
-//! the host's `initialize` kept for a transparent restart (T2, T3).
+//! The Streamable HTTP session: its id and the negotiated protocol version
+//! (T2, T3). The `initialize` a restart replays is kept once for every
+//! transport ([`super::Shared::opening`]).
 //!
 //! Every change of session bumps a generation number. A request remembers the
 //! generation it was sent under, so when several requests find the session
@@ -8,8 +9,6 @@
 use std::sync::Mutex;
 
 use reqwest::header::HeaderValue;
-
-use crate::jsonrpc::Message;
 
 /// What a request needs to know about the session when it is sent.
 #[derive(Clone, Debug, Default)]
@@ -30,8 +29,6 @@ pub struct Session {
 #[derive(Default)]
 struct State {
     current: Snapshot,
-    /// The host's own `initialize`, replayed under a private id (T12).
-    host_initialize: Option<Message>,
 }
 
 impl Session {
@@ -41,19 +38,6 @@ impl Session {
 
     pub fn generation(&self) -> u64 {
         self.state.lock().expect("session lock").current.generation
-    }
-
-    /// Remembers the host's `initialize` so the session can be restarted.
-    pub fn keep_initialize(&self, msg: &Message) {
-        self.state.lock().expect("session lock").host_initialize = Some(msg.clone());
-    }
-
-    pub fn host_initialize(&self) -> Option<Message> {
-        self.state
-            .lock()
-            .expect("session lock")
-            .host_initialize
-            .clone()
     }
 
     /// A server accepted an `initialize`: a new session begins, with the id

@@ -18,6 +18,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 use tokio::task::JoinHandle;
 
+use super::reply::Body;
 use super::session::{Session, Snapshot};
 use super::sse::{Item, SseReader, Wait, backoff};
 use super::translation::Origin;
@@ -128,9 +129,6 @@ impl Streamable {
         msg: &Message,
         mut capture: Option<&mut Option<Message>>,
     ) -> Result<(), UpstreamError> {
-        if msg.is_request("initialize") {
-            self.session.keep_initialize(msg);
-        }
         // A new session is tried once per message (T2); a new token is the
         // link's to get, on each exchange (G14, G16).
         let mut may_restart = true;
@@ -197,7 +195,6 @@ impl Streamable {
             session.generation
         };
         let mut awaiting: HashSet<IdKey> = msg.request_ids().map(|id| id.match_key()).collect();
-        let kind = content_type(&response);
         if status == StatusCode::ACCEPTED || awaiting.is_empty() {
             // Notifications and responses get 202; a body, if any, is ignored.
             return match awaiting.is_empty() {
@@ -215,65 +212,34 @@ impl Streamable {
                 self.session.set_protocol_version(generation, version);
             }
         };
-        match kind.as_str() {
-            "application/json" => {
-                let body = self.shared.http.read_body(response, shown).await?;
-                let reply = Message::parse(body).map_err(|e| UpstreamError::BadBody {
-                    url: shown.clone(),
-                    what: e.to_string(),
-                })?;
-                observe(&reply, &mut awaiting);
-                self.route(reply, &mut sink, msg.request_id()).await;
-                match awaiting.is_empty() {
-                    true => Ok(()),
-                    false => Err(UpstreamError::BadBody {
-                        url: shown.clone(),
-                        what: "an answer to a different request".into(),
+        let mut body = Body::open(response, &self.shared.http, shown).await?;
+        let mut resumes = 0;
+        loop {
+            let broke = match body.next().await {
+                Ok(Some(reply)) => {
+                    observe(&reply, &mut awaiting);
+                    self.route(reply, &mut sink, msg.request_id()).await;
+                    if awaiting.is_empty() {
+                        return Ok(());
                     }
-                    .into()),
+                    continue;
                 }
+                Ok(None) => None,
+                Err(e @ UpstreamError::ConnectionLost { .. }) => Some(e),
+                Err(e) => return Err(e.into()),
+            };
+            // Answered on another stream (some servers use the GET stream):
+            // nothing is lost, nothing to resume.
+            if !self.still_awaited(&sink, &mut awaiting) {
+                return Ok(());
             }
-            "text/event-stream" => {
-                let mut reader = SseReader::new(response, &self.shared.http, shown);
-                let mut resumes = 0;
-                loop {
-                    match reader.next(Wait::Bounded).await {
-                        Ok(Some(Item::Message(reply))) => {
-                            observe(&reply, &mut awaiting);
-                            self.route(reply, &mut sink, msg.request_id()).await;
-                            if awaiting.is_empty() {
-                                return Ok(());
-                            }
-                        }
-                        Ok(Some(Item::Endpoint(_))) => {}
-                        // Answered on another stream (some servers use the
-                        // GET stream): nothing is lost, nothing to resume.
-                        Ok(None) | Err(UpstreamError::ConnectionLost { .. })
-                            if !self.still_awaited(&sink, &mut awaiting) =>
-                        {
-                            return Ok(());
-                        }
-                        Ok(None) | Err(UpstreamError::ConnectionLost { .. })
-                            if reader.last_event_id.is_some() && resumes < MAX_RESUMES =>
-                        {
-                            resumes += 1;
-                            self.resume(&mut reader, session).await?;
-                        }
-                        Ok(None) => {
-                            return Err(UpstreamError::StreamClosed { url: shown.clone() }.into());
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+            match body.resumable() {
+                Some(reader) if resumes < MAX_RESUMES => {
+                    resumes += 1;
+                    self.resume(reader, session).await?;
                 }
+                _ => return Err(broke.unwrap_or_else(|| body.ended_early(shown)).into()),
             }
-            other => Err(UpstreamError::BadBody {
-                url: shown.clone(),
-                what: match other {
-                    "" => "no content type".to_owned(),
-                    other => format!("a {other} document"),
-                },
-            }
-            .into()),
         }
     }
 
@@ -434,7 +400,7 @@ impl Streamable {
             status,
             reason,
         };
-        let host_init = self.session.host_initialize().ok_or_else(|| {
+        let host_init = self.shared.opening().ok_or_else(|| {
             lost("the host never sent initialize, so there is nothing to replay".into())
         })?;
         tracing::info!(
