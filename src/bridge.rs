@@ -29,11 +29,11 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::downstream::Downstream;
 use crate::error::UpstreamError;
-use crate::health::ErrorRecorder;
-use crate::jsonrpc::{Message, code, error_response};
-use crate::stdio::{self, Frame, LineReader, Outbox};
+use crate::host::downstream::Downstream;
+use crate::host::stdio::{self, Frame, LineReader, Outbox};
+use crate::protocol::jsonrpc::{Message, code, error_response};
+use crate::telemetry::health::ErrorRecorder;
 use crate::upstream::Upstream;
 
 /// How long requests in flight may finish after stdin closes.
@@ -74,7 +74,7 @@ where
     }
     let downstream = Arc::new(downstream);
     let ledger = Arc::downgrade(&downstream);
-    crate::watch::count_in_flight(move || ledger.upgrade().map_or(0, |d| d.in_flight()));
+    crate::telemetry::watch::count_in_flight(move || ledger.upgrade().map_or(0, |d| d.in_flight()));
     let upstream = Arc::new(Upstream::new(config, Arc::clone(&downstream))?);
     let mut reader = LineReader::new(BufReader::new(stdin));
     let mut pump = Pump::new(downstream, upstream);

@@ -24,8 +24,8 @@ use crate::auth::{Authorizer, challenge};
 use crate::cli::Cli;
 use crate::config::Config;
 use crate::http::Http;
-use crate::log::redact_url;
 use crate::store::credentials::Credentials;
+use crate::telemetry::log::redact_url;
 
 /// Whether `name` (the first argument) selects a command instead of the
 /// bridge: read from the commands clap knows, so no list can drift from
@@ -117,7 +117,7 @@ pub enum Command {
 /// Runs a command on a runtime of its own.
 pub fn run(command: Command) -> anyhow::Result<()> {
     if !matches!(command, Command::Probe { .. }) {
-        crate::log::init(&crate::log::LogConfig::default(), None)
+        crate::telemetry::log::init(&crate::telemetry::log::LogConfig::default(), None)
             .context("cannot set up logging")?;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -137,15 +137,15 @@ pub fn run(command: Command) -> anyhow::Result<()> {
                 summary,
                 follow: false,
             } => replay(&file, summary),
-            Command::Replay { file, .. } => crate::replay::follow(&file).await,
+            Command::Replay { file, .. } => crate::telemetry::replay::follow(&file).await,
             Command::Watch {
                 choice: None, json, ..
-            } => crate::watch::list(json),
+            } => crate::telemetry::watch::list(json),
             Command::Watch {
                 choice: Some(choice),
                 bodies,
                 json,
-            } => crate::watch::attach(&choice, bodies, json),
+            } => crate::telemetry::watch::attach(&choice, bodies, json),
         }
     })
 }
@@ -178,12 +178,12 @@ async fn run_probe(cli: Cli, as_json: bool) -> anyhow::Result<()> {
     // (warnings only is every bridge's default).
     let config = Config::from_cli(cli)?;
     let events = crate::probe::Events::default();
-    let mut layers: Vec<crate::log::BoxedLayer> = vec![Box::new(events.clone())];
+    let mut layers: Vec<crate::telemetry::log::BoxedLayer> = vec![Box::new(events.clone())];
     layers.extend(
-        crate::record::Recorder::layer(config.record.as_ref())
+        crate::telemetry::record::Recorder::layer(config.record.as_ref())
             .context("cannot open the recording file")?,
     );
-    crate::log::init_with(&config.log, None, layers).context("cannot set up logging")?;
+    crate::telemetry::log::init_with(&config.log, None, layers).context("cannot set up logging")?;
     let report = crate::probe::run(&config, &events).await;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&report.json)?);
@@ -200,7 +200,7 @@ fn replay(file: &std::path::Path, summary_only: bool) -> anyhow::Result<()> {
     let reader = std::fs::File::open(file)
         .map(std::io::BufReader::new)
         .with_context(|| format!("cannot open the recording {}", file.display()))?;
-    let text = crate::replay::render(reader, summary_only)
+    let text = crate::telemetry::replay::render(reader, summary_only)
         .with_context(|| format!("reading {}", file.display()))?;
     print!("{text}");
     Ok(())

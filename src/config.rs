@@ -11,11 +11,11 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
-use crate::filter::{Filter, FilterArgs};
 use crate::header_command::HeaderCommand;
+use crate::host::filter::{Filter, FilterArgs};
 use crate::http::Timeouts;
-use crate::log::LogConfig;
 use crate::secret::Secret;
+use crate::telemetry::log::LogConfig;
 
 use crate::auth::federation::{Federation, IdentityProvider, IdpEndpoint, TokenSource};
 use crate::auth::grant::{AuthMethod, ClientIdentity};
@@ -129,7 +129,7 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let url = parse_url(&cli.url, cli.allow_http)?;
-        let shown_url = crate::log::redact_url(&url);
+        let shown_url = crate::telemetry::log::redact_url(&url);
         let mut headers = HeaderMap::new();
         for (n, spec) in cli.headers.iter().enumerate() {
             // An empty --header is nothing: what a config template (an

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::StatusCode;
 
-use crate::jsonrpc::{RawId, code, error_response};
+use crate::protocol::jsonrpc::{RawId, code, error_response};
 
 /// A failure to exchange a message with the server.
 #[derive(Debug, thiserror::Error)]
@@ -448,9 +448,10 @@ mod tests {
     fn the_json_rpc_answer_names_the_url_status_and_a_next_step() {
         let err =
             UpstreamError::from_status("https://h/mcp", StatusCode::SERVICE_UNAVAILABLE, "", b"");
-        let answer: serde_json::Value =
-            serde_json::from_slice(&err.to_response(&crate::jsonrpc::RawId::private("t", 1)))
-                .unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(
+            &err.to_response(&crate::protocol::jsonrpc::RawId::private("t", 1)),
+        )
+        .unwrap();
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(
             message.contains("https://h/mcp") && message.contains("503"),

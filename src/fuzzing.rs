@@ -16,9 +16,9 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, BufReader, ReadBuf};
 
 use crate::auth::{browser, challenge, discovery};
-use crate::era;
-use crate::jsonrpc::{Message, RawId};
-use crate::stdio::{Frame, LineReader};
+use crate::host::stdio::{Frame, LineReader};
+use crate::protocol::era;
+use crate::protocol::jsonrpc::{Message, RawId};
 use crate::upstream::sse::Parser;
 
 /// Splits `data` into chunks whose sizes come from its first bytes, so the

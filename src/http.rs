@@ -331,7 +331,7 @@ impl Http {
             };
             let refused = |reason: String| UpstreamError::Redirect {
                 url: shown_url.to_owned(),
-                to: crate::log::redact_url(&next),
+                to: crate::telemetry::log::redact_url(&next),
                 reason,
             };
             let status = response.status().as_u16();
@@ -356,8 +356,8 @@ impl Http {
                 }
                 tracing::debug!(
                     "following a redirect to {} without the headers meant for {}",
-                    crate::log::redact_url(&next),
-                    crate::log::redact_url(&from)
+                    crate::telemetry::log::redact_url(&next),
+                    crate::telemetry::log::redact_url(&from)
                 );
             }
             *again.url_mut() = next;
@@ -380,10 +380,10 @@ impl Http {
         let started = std::time::Instant::now();
         let result = self.send(request, shown_url).await;
         let took = started.elapsed();
-        let ms = crate::log::millis(took);
+        let ms = crate::telemetry::log::millis(took);
         match &result {
             Ok(response) => tracing::debug!(
-                target: crate::log::TRAFFIC,
+                target: crate::telemetry::log::TRAFFIC,
                 http = "OAuth",
                 step,
                 status = response.status().as_u16(),
@@ -392,7 +392,7 @@ impl Http {
                 response.status().as_u16()
             ),
             Err(e) => tracing::debug!(
-                target: crate::log::TRAFFIC,
+                target: crate::telemetry::log::TRAFFIC,
                 http = "OAuth",
                 step,
                 ms,
@@ -426,11 +426,11 @@ impl Http {
         request: reqwest::Request,
         shown_url: &str,
     ) -> Result<Response, UpstreamError> {
-        if tracing::enabled!(target: crate::log::TRAFFIC, tracing::Level::TRACE) {
+        if tracing::enabled!(target: crate::telemetry::log::TRAFFIC, tracing::Level::TRACE) {
             // Names only: values can be secrets (issue 16: "which headers
             // went?" is a usual question at -vv).
             tracing::trace!(
-                target: crate::log::TRAFFIC,
+                target: crate::telemetry::log::TRAFFIC,
                 "{} {shown_url} with headers: {}",
                 request.method(),
                 header_names(request.headers())
@@ -439,7 +439,7 @@ impl Http {
         match tokio::time::timeout(self.timeouts.headers, client.execute(request)).await {
             Ok(Ok(response)) => {
                 tracing::trace!(
-                    target: crate::log::TRAFFIC,
+                    target: crate::telemetry::log::TRAFFIC,
                     "HTTP {} from {shown_url} with headers: {}",
                     response.status().as_u16(),
                     header_names(response.headers())

@@ -3,54 +3,69 @@
 //!
 //! # Layout
 //!
-//! One line per module, from the leaves up; `ARCHITECTURE.md` maps the
-//! boundaries and their invariants.
+//! A directory per layer, from the leaves up; each imports only from the
+//! layers above it in this list (`../shared/tools/module-cycles src` finds no
+//! cycle), and `ARCHITECTURE.md` names each boundary's invariant.
 //!
 //! Leaves (nothing else from this crate):
 //! - [`secret`]: `Secret<T>`, values that never format themselves.
 //! - [`reach`]: how near an address is to this machine, and the resolver
 //!   that keeps servers from sending the bridge nearer (SSRF).
 //! - [`header_command`]: `--header-command`, run without a shell.
-//!
-//! Protocol:
-//! - [`jsonrpc`]: a raw view of messages; reads routing fields, never
-//!   re-encodes.
-//! - [`era`]: the protocol eras: the 2026-07-28 envelope, discover ⇄
-//!   initialize, results made valid for a modern host, tool headers.
-//!
-//! The host's side:
-//! - [`stdio`]: the stdin line framer and the single stdout writer.
-//! - [`filter`]: what the host may see and use (`--allow-*`/`--ignore-*`).
-//! - [`downstream`]: the ledger of in-flight requests (one answer each), the
-//!   filter and tool exclusions applied, the way to stdout.
-//!
-//! The server's side:
-//! - [`http`]: the shared HTTP client: time limits, checked redirects, the
-//!   answer memory budget, the OAuth steps' log lines.
 //! - [`tls`]: certificates the user gives, as anchors or pinned.
-//! - [`upstream`]: transport detection, the one link every request goes
-//!   through (credentials, refresh, authorization), the translation stage
-//!   between eras, Streamable HTTP, legacy HTTP+SSE, the 2026-07-28
-//!   exchange, sessions and their transparent restart.
-//! - [`auth`]: OAuth: challenges, discovery, registration, grants (browser,
-//!   device, client credentials, federation), DPoP, the one sign-in attempt.
-//! - [`store`]: atomic owner-only files, cross-process locks, credentials.
 //!
-//! Telemetry:
-//! - [`log`]: logging set-up, one-line writers, redaction of secrets.
-//! - [`record`], [`replay`]: `--record` as JSON Lines, and reading it back.
-//! - [`health`]: the last failure per server, for `status`.
-//! - [`watch`]: the local endpoint `mcp-tether watch` lists and attaches
+//! [`protocol`], pure:
+//! - [`protocol::jsonrpc`]: a raw view of messages; reads routing fields,
+//!   never re-encodes.
+//! - [`protocol::era`]: the protocol eras: the 2026-07-28 envelope, discover
+//!   ⇄ initialize, results made valid for a modern host, routing and tool
+//!   headers.
+//!
+//! [`store`]: atomic owner-only files ([`store::file`]), cross-process locks
+//! ([`store::lock`]), credentials ([`store::credentials`]) in files or the
+//! OS keychain ([`store::keychain`]), generic over what they keep.
+//!
+//! [`error`]: upstream failures, whose fault each is, and the JSON-RPC
+//! errors that report them.
+//!
+//! [`telemetry`]:
+//! - [`telemetry::log`]: logging set-up, one-line writers, redaction.
+//! - [`telemetry::record`], [`telemetry::replay`]: `--record` as JSON Lines
+//!   from events' fields, and reading it back.
+//! - [`telemetry::health`]: the last failure per server, for `status`.
+//! - [`telemetry::watch`]: the local endpoint `mcp-tether watch` attaches
 //!   to: a running bridge's status and live traffic.
 //!
-//! The bridge and its edges:
-//! - [`error`]: upstream failures and the JSON-RPC errors that report them.
-//! - [`config`]: the validated configuration, built once from the command
-//!   line.
+//! [`http`]: the shared HTTP client: time limits, checked redirects, the
+//! answer memory budget, the OAuth steps' log lines.
+//!
+//! [`auth`]: OAuth: challenges, discovery, registration, grants (browser,
+//! device, client credentials, federation, enterprise assertions), DPoP,
+//! the one sign-in attempt ([`auth::Authorizer`]).
+//!
+//! [`host`], the host's side:
+//! - [`host::stdio`]: the stdin line framer and the single stdout writer.
+//! - [`host::filter`]: what the host may see and use
+//!   (`--allow-*`/`--ignore-*`).
+//! - [`host::downstream`]: the ledger of in-flight requests (one answer
+//!   each), the filter and tool exclusions applied, the way to stdout.
+//!
+//! [`cli`], [`config`]: the command line (the only place clap types
+//! belong), and the validated configuration built once from it, which
+//! hands each layer its own part.
+//!
+//! [`upstream`], the server's side: detection (T8, E1), the one link every
+//! request goes through (credentials, refresh, authorization), the
+//! translation stage between eras (`upstream/translation/`: pass-through,
+//! a 2026-07-28 host on a handshake server, a handshake host on a
+//! 2026-07-28 server), and the transports: Streamable HTTP and its session,
+//! legacy HTTP+SSE, the 2026-07-28 exchange, the SSE parser, the reply
+//! reader, and `relay` for E8's server requests during a call.
+//!
+//! The edges:
 //! - [`bridge`]: the pump from stdin to the server, and shutdown.
 //! - [`probe`]: `mcp-tether probe`, the real bridge over an in-memory pipe.
-//! - [`cli`], [`commands`]: the command line (the only place clap types
-//!   belong) and `login`, `logout`, `status`, `replay`…
+//! - [`commands`]: `login`, `logout`, `status`, `replay`, `watch`…
 //!
 //! `ARCHITECTURE.md` at the repository root maps the invariants.
 
@@ -59,28 +74,21 @@ pub mod bridge;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod downstream;
-pub mod era;
 pub mod error;
-pub mod filter;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod header_command;
-pub mod health;
+pub mod host;
 pub mod http;
-pub mod jsonrpc;
-pub mod log;
 pub mod probe;
+pub mod protocol;
 pub mod reach;
-pub mod record;
-pub mod replay;
 pub mod secret;
-pub mod stdio;
 pub mod store;
+pub mod telemetry;
 pub mod tls;
 pub mod upstream;
-pub mod watch;
 
 use std::path::PathBuf;
 

@@ -29,13 +29,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_cli(cli)?;
     let debug_dir = mcp_tether::config_dir().map(|dir| dir.join("logs"));
-    let mut layers = vec![mcp_tether::watch::layer()];
+    let mut layers = vec![mcp_tether::telemetry::watch::layer()];
     layers.extend(
-        mcp_tether::record::Recorder::layer(config.record.as_ref())
+        mcp_tether::telemetry::record::Recorder::layer(config.record.as_ref())
             .context("cannot open the recording file")?,
     );
-    let debug_log = mcp_tether::log::init_with(&config.log, debug_dir.as_deref(), layers)
-        .context("cannot open the log file")?;
+    let debug_log =
+        mcp_tether::telemetry::log::init_with(&config.log, debug_dir.as_deref(), layers)
+            .context("cannot open the log file")?;
     if let Some(path) = debug_log {
         tracing::info!("writing a debug log to {}", path.display());
     }
@@ -48,9 +49,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
         // Inside the runtime: pipes and sockets register with its reactor.
-        let (stdin, stdout) = (mcp_tether::stdio::stdin(), mcp_tether::stdio::stdout());
+        let (stdin, stdout) = (
+            mcp_tether::host::stdio::stdin(),
+            mcp_tether::host::stdio::stdout(),
+        );
         // `mcp-tether watch` can see this bridge while it runs.
-        let _watchable = mcp_tether::watch::serve(&mcp_tether::log::redact_url(&config.url));
+        let _watchable = mcp_tether::telemetry::watch::serve(
+            &mcp_tether::telemetry::log::redact_url(&config.url),
+        );
         bridge::run(&config, stdin, stdout, shutdown_signal()).await
     });
     // The blocking stdin reader may still wait for input: don't wait for it.

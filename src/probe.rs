@@ -229,7 +229,7 @@ fn render(
     lists: &[Listed],
     total: Duration,
 ) -> Report {
-    let shown = crate::log::redact_url(&config.url);
+    let shown = crate::telemetry::log::redact_url(&config.url);
     let mut text = format!("Probing {shown}\n");
     let row = |text: &mut String, label: &str, value: &str| {
         let _ = writeln!(text, "  {label:<14} {value}");

@@ -25,12 +25,12 @@ use url::Url;
 use crate::auth::Authorizer;
 use crate::auth::challenge::{BearerChallenge, Refusal};
 use crate::config::{Config, ProtocolChoice, TransportStrategy};
-use crate::downstream::Downstream;
-use crate::era::{self, HostProfile};
 use crate::error::UpstreamError;
 use crate::header_command::HeaderCommand;
+use crate::host::downstream::Downstream;
 use crate::http::Http;
-use crate::jsonrpc::{Message, RawId};
+use crate::protocol::era::{self, HostProfile};
+use crate::protocol::jsonrpc::{Message, RawId};
 use legacy_sse::LegacySse;
 use modern::Modern;
 use streamable::Streamable;
@@ -101,7 +101,7 @@ impl Shared {
     ) where
         F: std::future::Future<Output = Result<(), UpstreamError>> + Send + 'static,
     {
-        let pending = |key: &crate::jsonrpc::IdKey| self.downstream.is_pending(key);
+        let pending = |key: &crate::protocol::jsonrpc::IdKey| self.downstream.is_pending(key);
         match self.translation().inbound(msg, origin, pending) {
             Inbound::Host(msg) => {
                 self.downstream.deliver(msg).await;
@@ -310,19 +310,19 @@ impl<'a> Carries<'a> {
 /// `ms`) that `--record`, `replay` and `watch --json` read, never the text.
 /// Nothing is formatted unless someone looks.
 fn log_post(carries: Carries<'_>, status: reqwest::StatusCode, started: Instant) {
-    if !tracing::enabled!(target: crate::log::TRAFFIC, tracing::Level::DEBUG) {
+    if !tracing::enabled!(target: crate::telemetry::log::TRAFFIC, tracing::Level::DEBUG) {
         return;
     }
     let took = started.elapsed();
     let method = carries.method.unwrap_or("(response)");
     let shown_id = carries.id.map(|id| format!(" {id}")).unwrap_or_default();
     tracing::debug!(
-        target: crate::log::TRAFFIC,
+        target: crate::telemetry::log::TRAFFIC,
         http = "POST",
         method,
         id = carries.id.map(RawId::as_json),
         status = status.as_u16(),
-        ms = crate::log::millis(took),
+        ms = crate::telemetry::log::millis(took),
         "POST {method}{shown_id} → HTTP {} in {took:.1?}",
         status.as_u16(),
     );
@@ -401,7 +401,7 @@ impl Upstream {
         let shared = Shared {
             http,
             url: config.url.clone(),
-            shown_url: crate::log::redact_url(&config.url),
+            shown_url: crate::telemetry::log::redact_url(&config.url),
             downstream,
             auth,
             header_command: config.header_command.clone(),
@@ -846,7 +846,7 @@ fn initialize_for(profile: &HostProfile, id: &RawId) -> Message {
         era::LATEST_HANDSHAKE,
         profile.capabilities,
     );
-    crate::jsonrpc::request(id, "initialize", Some(&params))
+    crate::protocol::jsonrpc::request(id, "initialize", Some(&params))
 }
 
 fn both_failed(

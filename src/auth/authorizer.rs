@@ -42,10 +42,10 @@ use super::dpop::{self, DpopKey};
 use super::federation::{self, Federation};
 use super::{AuthError, browser, device};
 use crate::http::Http;
-use crate::log::redact_url;
 use crate::secret::Secret;
 use crate::store::credentials::{Credentials, SecretStore, ServerInfo};
 use crate::store::lock::Lock;
+use crate::telemetry::log::redact_url;
 
 /// How long before expiry a token is refreshed.
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);

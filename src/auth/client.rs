@@ -20,8 +20,8 @@ use url::Url;
 use super::discovery::{ServerMetadata, checked_url};
 use super::grant::{AuthMethod, ClientIdentity};
 use crate::http::Http;
-use crate::log::redact_url;
 use crate::secret::Secret;
+use crate::telemetry::log::redact_url;
 
 /// What the bridge calls itself when it registers.
 pub const CLIENT_NAME: &str = "mcp-tether";

@@ -25,9 +25,9 @@ use url::Url;
 use super::AuthError;
 use super::challenge::BearerChallenge;
 use crate::http::Http;
-use crate::log::redact_url;
 use crate::reach::Guard;
 use crate::reach::is_loopback;
+use crate::telemetry::log::redact_url;
 
 /// The largest metadata document accepted.
 const MAX_DOCUMENT: usize = 1024 * 1024;

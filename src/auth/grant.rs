@@ -348,7 +348,7 @@ pub(super) async fn post_form(
     client: &ClientIdentity,
     dpop: Option<&DpopKey>,
 ) -> Result<(reqwest::StatusCode, String, bytes::Bytes), GrantError> {
-    let shown = crate::log::redact_url(url);
+    let shown = crate::telemetry::log::redact_url(url);
     let mut nonce_retried = false;
     loop {
         let mut request = form_request(http, url, fields, client);
@@ -649,7 +649,7 @@ async fn send(
     dpop: Option<&DpopKey>,
 ) -> Result<oauth2::HttpResponse, HttpFailure> {
     let url = Url::parse(&request.uri().to_string()).map_err(|e| HttpFailure(e.to_string()))?;
-    let shown = crate::log::redact_url(&url);
+    let shown = crate::telemetry::log::redact_url(&url);
     let mut builder = http
         .bare_request(request.method().clone(), &url)
         .headers(request.headers().clone())

@@ -24,7 +24,7 @@ use super::sse::{Item, SseReader, Wait};
 use super::translation::Origin;
 use crate::error::UpstreamError;
 use crate::http::{ERROR_BODY_LIMIT, content_type};
-use crate::jsonrpc::{Message, notification};
+use crate::protocol::jsonrpc::{Message, notification};
 
 /// The longest wait for the `endpoint` event after the stream opens.
 const ENDPOINT_WAIT: Duration = Duration::from_secs(10);
@@ -356,9 +356,12 @@ async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
     if resolved.origin() != shared.url.origin() {
         return Err(UpstreamError::CrossOrigin {
             url: shown.clone(),
-            endpoint: crate::log::redact_url(&resolved),
+            endpoint: crate::telemetry::log::redact_url(&resolved),
         });
     }
-    tracing::debug!("legacy endpoint: {}", crate::log::redact_url(&resolved));
+    tracing::debug!(
+        "legacy endpoint: {}",
+        crate::telemetry::log::redact_url(&resolved)
+    );
     Ok((reader, resolved))
 }

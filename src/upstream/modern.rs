@@ -30,11 +30,11 @@ use tokio::task::{AbortHandle, JoinHandle};
 use super::reply::Body;
 use super::sse::{Item, SseReader, Wait};
 use super::{Carries, Shared};
-use crate::downstream::Downstream;
-use crate::era::{self, Discovered, HostProfile};
 use crate::error::UpstreamError;
+use crate::host::downstream::Downstream;
 use crate::http::{ERROR_BODY_LIMIT, content_type};
-use crate::jsonrpc::{self, IdKey, Kind, Message, RawId, RawObject, Shape};
+use crate::protocol::era::{self, Discovered, HostProfile};
+use crate::protocol::jsonrpc::{self, IdKey, Kind, Message, RawId, RawObject, Shape};
 
 /// Pages of `tools/list` read to learn `x-mcp-header` designations.
 const MAX_TOOL_PAGES: usize = 100;

@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::value::RawValue;
 
-use crate::era::{InputRequest, json_string};
-use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, Shape, result_response};
+use crate::protocol::era::{InputRequest, json_string};
+use crate::protocol::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, Shape, result_response};
 
 /// The server's calls that asked the host for input, by the id of the
 /// host request that started them.

@@ -7,7 +7,7 @@ use reqwest::Response;
 use super::sse::{Item, SseReader, Wait};
 use crate::error::UpstreamError;
 use crate::http::{Http, content_type};
-use crate::jsonrpc::Message;
+use crate::protocol::jsonrpc::Message;
 
 /// A reply being read.
 pub(super) enum Body {

@@ -20,7 +20,7 @@ use reqwest::Response;
 
 use crate::error::UpstreamError;
 use crate::http::{Http, MAX_BODY};
-use crate::jsonrpc::Message;
+use crate::protocol::jsonrpc::Message;
 
 /// One dispatched event.
 #[derive(Debug, Default, PartialEq)]

@@ -25,8 +25,8 @@ use super::translation::Origin;
 use super::{Carries, Shared};
 use crate::error::UpstreamError;
 use crate::http::{ERROR_BODY_LIMIT, content_type};
-use crate::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, notification};
-use crate::log::fingerprint;
+use crate::protocol::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, notification};
+use crate::telemetry::log::fingerprint;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const PROTOCOL_HEADER: &str = "mcp-protocol-version";
@@ -335,7 +335,7 @@ impl Streamable {
             Some(v) if !initializing => Some(v.clone()),
             // The era probe (E1): an `initialize` that states its version
             // the 2026-07-28 way, which a modern-only server refuses by name.
-            _ if initializing => crate::era::envelope_version(msg),
+            _ if initializing => crate::protocol::era::envelope_version(msg),
             // A 2026-07-28 host states its version in each request (T9).
             _ => msg.declared_protocol_version(),
         };
@@ -346,7 +346,7 @@ impl Streamable {
             return request;
         };
         let tools = self.shared.downstream.tool_headers();
-        for (name, value) in crate::era::routing_headers(method, msg, tools) {
+        for (name, value) in crate::protocol::era::routing_headers(method, msg, tools) {
             if let Ok(value) = HeaderValue::try_from(value) {
                 request = request.header(&*name, value);
             }
@@ -555,7 +555,7 @@ impl Streamable {
         };
         match request.send().await {
             Ok(response) => tracing::debug!(
-                target: crate::log::TRAFFIC,
+                target: crate::telemetry::log::TRAFFIC,
                 http = "DELETE",
                 status = response.status().as_u16(),
                 "DELETE session → HTTP {}",

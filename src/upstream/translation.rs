@@ -29,7 +29,7 @@ mod modern_host;
 use std::sync::Arc;
 
 use crate::error::UpstreamError;
-use crate::jsonrpc::{IdKey, Message, RawId};
+use crate::protocol::jsonrpc::{IdKey, Message, RawId};
 pub(crate) use legacy_host::LegacyHost;
 pub(crate) use modern_host::ModernHost;
 

@@ -21,6 +21,7 @@ mod header_command;
 mod hosts;
 mod inprocess;
 mod keychain;
+mod layers;
 mod legacy;
 mod logging;
 mod login;

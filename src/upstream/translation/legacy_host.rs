@@ -19,9 +19,9 @@ use futures_util::future::try_join_all;
 
 use super::super::Shared;
 use super::super::modern::{self, Envelope, Modern};
-use crate::era::{self, HostProfile, InputRequest, Outcome, json_string};
 use crate::error::UpstreamError;
-use crate::jsonrpc::{self, Kind, Message, RawId, RawObject, Shape};
+use crate::protocol::era::{self, HostProfile, InputRequest, Outcome, json_string};
+use crate::protocol::jsonrpc::{self, Kind, Message, RawId, RawObject, Shape};
 
 /// How many `input_required` rounds one request may take (E4).
 const MAX_ROUNDS: u32 = 8;

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use super::{Inbound, Origin, Outbound};
-use crate::jsonrpc::{self, IdKey, Kind, Message, RawId, Shape};
+use crate::protocol::jsonrpc::{self, IdKey, Kind, Message, RawId, Shape};
 use crate::upstream::relay::{Relay, Resume};
 
 /// E8: the bridge answers `server/discover` itself, and the server's own

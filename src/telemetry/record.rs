@@ -107,7 +107,7 @@ impl Recorder {
     /// `None` without `--record`.
     pub fn layer(
         record: Option<&(std::path::PathBuf, String)>,
-    ) -> io::Result<Option<crate::log::BoxedLayer>> {
+    ) -> io::Result<Option<crate::telemetry::log::BoxedLayer>> {
         use tracing_subscriber::Layer as _;
         let Some((path, server)) = record else {
             return Ok(None);
@@ -123,7 +123,7 @@ impl Recorder {
     pub fn wants(metadata: &tracing::Metadata<'_>) -> bool {
         let target = metadata.target();
         target == TARGET
-            || (target == crate::log::TRAFFIC && *metadata.level() <= Level::DEBUG)
+            || (target == crate::telemetry::log::TRAFFIC && *metadata.level() <= Level::DEBUG)
             || (target.starts_with("mcp_tether") && *metadata.level() <= Level::INFO)
     }
 
@@ -143,8 +143,8 @@ impl Recorder {
         }
         let text = fields.message.take().unwrap_or_default();
         // An HTTP exchange says so in its fields (`http`, `status`, `ms`).
-        let is_http = metadata.target() == crate::log::TRAFFIC && fields.is_http();
-        let kind = match (metadata.target() == crate::log::TRAFFIC, is_http) {
+        let is_http = metadata.target() == crate::telemetry::log::TRAFFIC && fields.is_http();
+        let kind = match (metadata.target() == crate::telemetry::log::TRAFFIC, is_http) {
             (_, true) => "http",
             (true, false) => return Value::Null,
             (false, false) => "event",
@@ -200,7 +200,7 @@ fn recorded_message(body: &str) -> Value {
     }
     match serde_json::from_str::<Value>(body) {
         Ok(mut value) => {
-            crate::log::redact_json(&mut value);
+            crate::telemetry::log::redact_json(&mut value);
             value
         }
         Err(_) => json!({ "omitted": format!("{} bytes, not JSON", body.len()) }),

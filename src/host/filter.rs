@@ -11,7 +11,7 @@
 //! bridge with an error that names the rule. Change notifications flow, and
 //! the host's next list is filtered again.
 //!
-//! This module only decides; [`crate::downstream`] applies it.
+//! This module only decides; [`crate::host::downstream`] applies it.
 
 use std::borrow::Cow;
 
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use wildmatch::WildMatch;
 
-use crate::jsonrpc::RawObject;
+use crate::protocol::jsonrpc::RawObject;
 
 /// The kinds of things the server offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

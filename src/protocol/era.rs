@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::jsonrpc::{Message, RawId, RawObject};
+use crate::protocol::jsonrpc::{Message, RawId, RawObject};
 
 /// The modern revisions this bridge speaks, newest last.
 pub const MODERN_VERSIONS: &[&str] = &["2026-07-28"];

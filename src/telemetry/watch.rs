@@ -108,7 +108,7 @@ pub fn run_dir() -> Option<PathBuf> {
 pub struct WatchLayer;
 
 /// The layer the bridge installs beside its logs.
-pub fn layer() -> crate::log::BoxedLayer {
+pub fn layer() -> crate::telemetry::log::BoxedLayer {
     use tracing_subscriber::Layer as _;
     WatchLayer.with_filter(WatchFilter).boxed()
 }
@@ -153,12 +153,12 @@ impl<S> tracing_subscriber::layer::Filter<S> for WatchFilter {
 impl<S: Subscriber> Layer<S> for WatchLayer {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let Some(hub) = HUB.get() else { return };
-        let mut fields = crate::record::Fields::default();
+        let mut fields = crate::telemetry::record::Fields::default();
         event.record(&mut fields);
         let text = fields.message.take().unwrap_or_default();
         let metadata = event.metadata();
         let level = *metadata.level();
-        let traffic = metadata.target() == crate::log::TRAFFIC;
+        let traffic = metadata.target() == crate::telemetry::log::TRAFFIC;
         if level <= Level::INFO {
             hub.note(level, &text);
         }
@@ -171,7 +171,7 @@ impl<S: Subscriber> Layer<S> for WatchLayer {
             (false, false) => "event",
         };
         let mut line = json!({
-            "t": crate::record::timestamp(std::time::SystemTime::now()),
+            "t": crate::telemetry::record::timestamp(std::time::SystemTime::now()),
             "level": level.as_str(),
             "kind": kind,
             "text": text,
@@ -206,7 +206,7 @@ impl Hub {
             status.signed_in = Some(false);
         }
         if level <= Level::WARN {
-            let at = crate::record::timestamp(std::time::SystemTime::now());
+            let at = crate::telemetry::record::timestamp(std::time::SystemTime::now());
             status.last_error = Some((at, text.chars().take(300).collect()));
         }
     }
@@ -222,7 +222,7 @@ impl Hub {
             }
             if watcher.dropped > 0 {
                 let notice = json!({
-                    "t": crate::record::timestamp(std::time::SystemTime::now()),
+                    "t": crate::telemetry::record::timestamp(std::time::SystemTime::now()),
                     "level": "WARN",
                     "kind": "dropped",
                     "text": format!("… {} events dropped (the watcher fell behind)", watcher.dropped),
@@ -352,7 +352,7 @@ fn bind(dir: &Path, server: &str) -> std::io::Result<Endpoint> {
     let hub = Arc::new(Hub {
         server: server.to_owned(),
         started: Instant::now(),
-        started_at: crate::record::timestamp(std::time::SystemTime::now()),
+        started_at: crate::telemetry::record::timestamp(std::time::SystemTime::now()),
         watchers: Mutex::default(),
         attached: AtomicUsize::new(0),
         bodies: AtomicUsize::new(0),

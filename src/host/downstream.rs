@@ -1,5 +1,5 @@
 //! Everything on its way to the host: the ledger of in-flight requests, the
-//! filter ([`crate::filter`]), and the stdout [`Outbox`].
+//! filter ([`crate::host::filter`]), and the stdout [`Outbox`].
 //!
 //! The ledger is how every request gets exactly one answer. A request is
 //! entered when it arrives from the host; the server's answer removes it on
@@ -22,11 +22,11 @@ use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
 use crate::error::UpstreamError;
-use crate::filter::{Filter, Refusal};
-use crate::health::ErrorRecorder;
-use crate::jsonrpc::{IdKey, Kind, Message, RawId, Shape, code, error_response};
-use crate::log::{TRAFFIC, bodies_enabled, redact_body};
-use crate::stdio::Outbox;
+use crate::host::filter::{Filter, Refusal};
+use crate::host::stdio::Outbox;
+use crate::protocol::jsonrpc::{IdKey, Kind, Message, RawId, Shape, code, error_response};
+use crate::telemetry::health::ErrorRecorder;
+use crate::telemetry::log::{TRAFFIC, bodies_enabled, redact_body};
 
 /// The host's side of the bridge, shared by every transport.
 pub struct Downstream {
@@ -41,7 +41,7 @@ pub struct Downstream {
     /// The tools' `x-mcp-header` designations (SEP-2243), learned from the
     /// `tools/list` answers on their way to the host, read by the transports
     /// for `Mcp-Param-*` headers.
-    tool_headers: crate::era::ToolHeaders,
+    tool_headers: crate::protocol::era::ToolHeaders,
     /// Set for a 2026-07-28 host on a handshake server (E8): answers are
     /// made valid 2026-07-28 results on their way out, with the server's
     /// `serverInfo` (raw JSON) when it gave one.
@@ -128,7 +128,7 @@ impl Downstream {
         if &**method != "tools/call" {
             return None;
         }
-        let name = crate::filter::params_str(msg.raw(), "name")?;
+        let name = crate::host::filter::params_str(msg.raw(), "name")?;
         if !self
             .unusable_tools
             .lock()
@@ -269,14 +269,14 @@ impl Downstream {
                 }
             }
         }
-        crate::filter::retain_items(&raw, "tools", "name", |name| {
+        crate::host::filter::retain_items(&raw, "tools", "name", |name| {
             !unusable.iter().any(|u| u == name)
         })
         .unwrap_or(raw)
     }
 
     /// The tools' `x-mcp-header` designations learned so far.
-    pub fn tool_headers(&self) -> &crate::era::ToolHeaders {
+    pub fn tool_headers(&self) -> &crate::protocol::era::ToolHeaders {
         &self.tool_headers
     }
 
@@ -289,7 +289,9 @@ impl Downstream {
 
     fn complete_for_modern_host(&self, method: &str, raw: Bytes) -> Bytes {
         match self.modern_results.get() {
-            Some(info) => crate::era::complete_result(method, &raw, info.as_deref()).unwrap_or(raw),
+            Some(info) => {
+                crate::protocol::era::complete_result(method, &raw, info.as_deref()).unwrap_or(raw)
+            }
             None => raw,
         }
     }
@@ -413,7 +415,7 @@ impl Downstream {
     /// Writes to stdout, recording the message (with the time its answer
     /// took, for an answer) when `--record` is on.
     async fn send_out(&self, raw: Bytes, latency: Option<std::time::Duration>) {
-        crate::record::message(crate::record::Dir::ToHost, &raw, latency);
+        crate::telemetry::record::message(crate::telemetry::record::Dir::ToHost, &raw, latency);
         if !self.outbox.send(raw).await {
             tracing::debug!("stdout is closed; a message was not written");
         }
@@ -422,7 +424,7 @@ impl Downstream {
     /// Logs a message from the host (`-v`: a line per message; `-vv`: the
     /// redacted body too).
     pub fn log_host_message(&self, msg: &Message) {
-        crate::record::message(crate::record::Dir::Host, msg.raw(), None);
+        crate::telemetry::record::message(crate::telemetry::record::Dir::Host, msg.raw(), None);
         log_message("→", msg, true);
     }
 
@@ -549,7 +551,7 @@ mod tests {
     fn downstream(hidden: &[&str]) -> (Downstream, tokio::sync::mpsc::Receiver<Vec<Bytes>>) {
         let (outbox, rx) = Outbox::new();
         let hidden: Vec<String> = hidden.iter().map(|s| s.to_string()).collect();
-        let filter = Filter::new(&crate::filter::FilterArgs {
+        let filter = Filter::new(&crate::host::filter::FilterArgs {
             ignore_tools: &hidden,
             ..Default::default()
         });

@@ -353,7 +353,7 @@ impl Summary {
 }
 
 /// Milliseconds since the epoch of a timestamp written by
-/// [`crate::record::timestamp`] (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+/// [`crate::telemetry::record::timestamp`] (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
 fn parse_timestamp(text: &str) -> Option<u64> {
     let b = text.as_bytes();
     if b.len() != 24 || b[4] != b'-' || b[10] != b'T' || b[19] != b'.' || b[23] != b'Z' {
@@ -382,7 +382,8 @@ mod tests {
     #[test]
     fn timestamps_read_back_what_the_recorder_writes() {
         for ms in [0, 951_782_400_005, 1_795_445_238_123] {
-            let written = crate::record::timestamp(UNIX_EPOCH + Duration::from_millis(ms));
+            let written =
+                crate::telemetry::record::timestamp(UNIX_EPOCH + Duration::from_millis(ms));
             assert_eq!(parse_timestamp(&written), Some(ms), "{written}");
         }
         assert_eq!(parse_timestamp("yesterday"), None);

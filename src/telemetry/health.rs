@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use url::Url;
 
 use crate::error::UpstreamError;
-use crate::log::redact_url;
 use crate::store::credentials::{Credentials, LastError, ServerInfo};
+use crate::telemetry::log::redact_url;
 
 /// The shortest gap between two writes.
 const MIN_GAP: Duration = Duration::from_secs(1);

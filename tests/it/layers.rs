@@ -1,0 +1,105 @@
+//! The layers point one way (issue 15): a top-level module of `src/` names
+//! only modules of its own layer or of the layers below it, in the order
+//! `src/lib.rs` and ARCHITECTURE.md give. Test code is not counted.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The layers, from the leaves up. Within a layer, a module may use the
+/// ones listed before it.
+const LAYERS: &[&[&str]] = &[
+    &["secret", "reach", "header_command", "tls"],
+    &["protocol"],
+    &["store"],
+    &["error"],
+    &["telemetry"],
+    &["http"],
+    &["auth"],
+    &["host"],
+    &["cli", "config"],
+    &["upstream"],
+    &["bridge", "probe", "commands", "fuzzing"],
+];
+
+/// Where a module sits: its layer, then its place in the layer.
+fn rank(module: &str) -> Option<(usize, usize)> {
+    LAYERS.iter().enumerate().find_map(|(layer, modules)| {
+        let place = modules.iter().position(|m| *m == module)?;
+        Some((layer, place))
+    })
+}
+
+/// The text of a file without its `#[cfg(test)]` module and comments.
+fn code_of(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("read a source file");
+    let text = match text.find("#[cfg(test)]\nmod tests") {
+        Some(at) => &text[..at],
+        None => &text[..],
+    };
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The top-level modules a piece of code names as `crate::X`.
+fn named_modules(code: &str) -> BTreeSet<String> {
+    code.match_indices("crate::")
+        .map(|(at, _)| {
+            code[at + "crate::".len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+fn rust_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read src") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_module_imports_only_from_its_layer_or_below() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut unplaced = BTreeSet::new();
+    let mut upward = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).expect("under src");
+        let first = relative.components().next().expect("a component");
+        let module = first.as_os_str().to_string_lossy();
+        let module = module.trim_end_matches(".rs");
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let Some(from) = rank(module) else {
+            unplaced.insert(module.to_owned());
+            continue;
+        };
+        for named in named_modules(&code_of(file)) {
+            match rank(&named) {
+                Some(to) if named != module && to > from => {
+                    upward.push(format!("{} names crate::{named}", relative.display()));
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        unplaced.is_empty(),
+        "modules in no layer (add them to LAYERS, lib.rs and ARCHITECTURE.md): {unplaced:?}"
+    );
+    assert!(
+        upward.is_empty(),
+        "imports that point up a layer:\n{}",
+        upward.join("\n")
+    );
+}
