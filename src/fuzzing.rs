@@ -19,7 +19,7 @@ use crate::auth::{browser, challenge, discovery};
 use crate::host::stdio::{Frame, LineReader};
 use crate::protocol::era;
 use crate::protocol::jsonrpc::{Message, RawId};
-use crate::upstream::sse::Parser;
+use crate::transport::sse::Parser;
 
 /// Splits `data` into chunks whose sizes come from its first bytes, so the
 /// fuzzer also explores where reads and network packets end.

@@ -54,13 +54,17 @@
 //! belong), and the validated configuration built once from it, which
 //! hands each layer its own part.
 //!
-//! [`upstream`], the server's side: detection (T8, E1), the one link every
-//! request goes through (credentials, refresh, authorization), the
-//! translation stage between eras (`upstream/translation/`: pass-through,
-//! a 2026-07-28 host on a handshake server, a handshake host on a
-//! 2026-07-28 server), and the transports: Streamable HTTP and its session,
-//! legacy HTTP+SSE, the 2026-07-28 exchange, the SSE parser, the reply
-//! reader, and `relay` for E8's server requests during a call.
+//! [`transport`]: the one link every request goes through ([`transport`]'s
+//! `Link`: credentials, refresh, authorization, the kept `initialize`, the
+//! stage server messages go through), and the transports on it: Streamable
+//! HTTP and its session, legacy HTTP+SSE, the 2026-07-28 exchange, the SSE
+//! parser and the reply reader. Knows nothing of translation or detection.
+//!
+//! [`upstream`], the server's side: detection (E1, T8), following a server
+//! that changes era, and the translation stage between eras
+//! (`upstream/translation/`: pass-through, a 2026-07-28 host on a handshake
+//! server, a handshake host on a 2026-07-28 server; `relay` for E8's server
+//! requests during a call).
 //!
 //! The edges:
 //! - [`bridge`]: the pump from stdin to the server, and shutdown.
@@ -88,6 +92,7 @@ pub mod secret;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod transport;
 pub mod upstream;
 
 use std::path::PathBuf;

@@ -1,332 +1,35 @@
-//! The server's side of the bridge: which transport it speaks, and sending.
+//! The server's side of the bridge: which era and transport the server
+//! speaks, the translation between eras, and sending.
 //!
 //! [`Upstream::forward`] takes one host message and makes sure the server
 //! gets it; answers reach the host through [`Downstream`], never as a return
-//! value. The first message finds out the transport (T8), following
-//! `--transport`; what worked is kept for the life of the process.
+//! value. The first message finds out the era (E1) and the transport (T8),
+//! following `--protocol` and `--transport`; what worked is kept, and
+//! followed when the server changes era. The transports themselves, and the
+//! one link they share, are in [`crate::transport`].
 //!
 //! Nothing here knows about stdio.
 
-mod legacy_sse;
-mod modern;
 mod relay;
-mod reply;
-mod session;
-pub(crate) mod sse;
-mod streamable;
 mod translation;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
-use url::Url;
 
 use crate::auth::Authorizer;
-use crate::auth::challenge::{BearerChallenge, Refusal};
 use crate::config::{Config, ProtocolChoice, TransportStrategy};
 use crate::error::UpstreamError;
-use crate::header_command::HeaderCommand;
 use crate::host::downstream::Downstream;
 use crate::http::Http;
 use crate::protocol::era::{self, HostProfile};
 use crate::protocol::jsonrpc::{Message, RawId};
-use legacy_sse::LegacySse;
-use modern::Modern;
-use streamable::Streamable;
-use translation::{Inbound, LegacyHost, Origin, Outbound, Translation};
-
-/// What every transport shares.
-pub(crate) struct Shared {
-    http: Http,
-    url: Url,
-    /// The URL as logs and error messages show it (no secrets in the query).
-    shown_url: String,
-    downstream: Arc<Downstream>,
-    /// OAuth, unless the user sends their own `Authorization` header.
-    auth: Option<Arc<Authorizer>>,
-    /// `--header-command`, run before the first request and on refusals.
-    header_command: Option<Arc<HeaderCommand>>,
-    /// The `initialize` the server's session opens with, kept once for
-    /// every transport: what a session restart (T2, T12), a reconnection
-    /// and an era change (E1) replay.
-    opening: std::sync::Mutex<Option<Opening>>,
-    /// The translation stage, chosen by detection; pass-through until then
-    /// and unless it chooses another. It changes only when the server
-    /// changes era under a handshake host (E1).
-    translation: std::sync::RwLock<Arc<Translation>>,
-}
-
-impl Shared {
-    fn translation(&self) -> Arc<Translation> {
-        Arc::clone(&self.translation.read().expect("translation lock"))
-    }
-
-    /// Keeps the `initialize` a new session opens with.
-    fn keep_opening(&self, opening: Opening) {
-        *self.opening.lock().expect("opening lock") = Some(opening);
-    }
-
-    /// The `initialize` to open a new session with, whoever sent it.
-    fn opening(&self) -> Option<Message> {
-        let opening = self.opening.lock().expect("opening lock");
-        opening.as_ref().map(|o| match o {
-            Opening::Host(init) | Opening::Bridge(init) => init.clone(),
-        })
-    }
-
-    /// The host's own `initialize`, if it sent one: what says that it
-    /// speaks the handshake era.
-    fn host_initialize(&self) -> Option<Message> {
-        match &*self.opening.lock().expect("opening lock") {
-            Some(Opening::Host(init)) => Some(init.clone()),
-            _ => None,
-        }
-    }
-
-    fn set_translation(&self, translation: Translation) {
-        *self.translation.write().expect("translation lock") = Arc::new(translation);
-    }
-
-    /// Every message the server sends, from every transport, through the
-    /// translation stage: to the host, or held; an answer the stage makes
-    /// for the server goes back with `send_back` (the transport's own send),
-    /// in a task of its own, so the stream that brought the request keeps
-    /// reading.
-    async fn inbound<F>(
-        &self,
-        msg: Message,
-        origin: Origin<'_>,
-        send_back: impl FnOnce(Message) -> F,
-    ) where
-        F: std::future::Future<Output = Result<(), UpstreamError>> + Send + 'static,
-    {
-        let pending = |key: &crate::protocol::jsonrpc::IdKey| self.downstream.is_pending(key);
-        match self.translation().inbound(msg, origin, pending) {
-            Inbound::Host(msg) => {
-                self.downstream.deliver(msg).await;
-            }
-            Inbound::Server(answer) => {
-                let sending = send_back(answer);
-                tokio::spawn(async move {
-                    if let Err(e) = sending.await {
-                        tracing::debug!("could not answer the server: {e}");
-                    }
-                });
-            }
-            Inbound::Held => {}
-        }
-    }
-
-    /// The `Authorization` value to send, when signed in.
-    fn auth_header(&self) -> Option<reqwest::header::HeaderValue> {
-        if self.http.has_dynamic_header(reqwest::header::AUTHORIZATION) {
-            // The header command authenticates; OAuth stays out of its way.
-            return None;
-        }
-        self.auth.as_ref().and_then(|auth| auth.header())
-    }
-
-    /// Adds the credentials to a request for `method` `url`: the
-    /// `Authorization` header, and for a DPoP-bound token a fresh proof
-    /// (RFC 9449 §7.1).
-    fn with_credentials(
-        &self,
-        request: reqwest::RequestBuilder,
-        method: &str,
-        url: &Url,
-    ) -> reqwest::RequestBuilder {
-        let Some(token) = self.auth_header() else {
-            return request;
-        };
-        let request = request.header(reqwest::header::AUTHORIZATION, token);
-        match self.auth.as_ref().and_then(|a| a.dpop_proof(method, url)) {
-            Some(proof) => request.header("dpop", proof),
-            None => request,
-        }
-    }
-
-    /// The refusal a response makes, if it refuses authorization (see
-    /// [`crate::auth::challenge::refusal`]); a DPoP nonce it asks for is
-    /// kept for the retry (RFC 9449 §9).
-    fn auth_refusal(&self, response: &reqwest::Response) -> Option<Refusal> {
-        let refusal = crate::auth::challenge::refusal(response.status(), response.headers())?;
-        if let (Some(auth), Some(nonce)) = (
-            &self.auth,
-            crate::auth::dpop::nonce_asked(response.headers(), None),
-        ) {
-            auth.remember_dpop_nonce(response.url(), &nonce);
-        }
-        Some(refusal)
-    }
-
-    /// Runs `--header-command` the first time a message goes out.
-    async fn load_headers(&self) -> Result<(), UpstreamError> {
-        if let Some(command) = &self.header_command {
-            self.http.set_dynamic_headers(command.headers().await?);
-        }
-        Ok(())
-    }
-
-    /// Whether a refusal is for the header command to answer: it gives the
-    /// `Authorization` header, there is no OAuth, or the server's challenge
-    /// is not an OAuth one.
-    fn refusal_is_for_header_command(&self, challenge: Option<&BearerChallenge>) -> bool {
-        self.header_command.is_some()
-            && (self.auth.is_none()
-                || challenge.is_none()
-                || self.http.has_dynamic_header(reqwest::header::AUTHORIZATION))
-    }
-
-    /// Gets a token after the server refused `sent` (G14, G16, login).
-    async fn authorize(
-        &self,
-        challenge: Option<&BearerChallenge>,
-        sent: Option<&reqwest::header::HeaderValue>,
-    ) -> Result<(), UpstreamError> {
-        let unauthorized = |reason: String| UpstreamError::Unauthorized {
-            url: self.shown_url.clone(),
-            reason,
-        };
-        if let (true, Some(command)) = (
-            self.refusal_is_for_header_command(challenge),
-            &self.header_command,
-        ) {
-            command.refresh().await?;
-            return self.load_headers().await;
-        }
-        let Some(auth) = &self.auth else {
-            return Err(UpstreamError::credentials_refused(&self.shown_url));
-        };
-        if challenge.is_some_and(BearerChallenge::asks_dpop_nonce) {
-            // The nonce is kept; the same token goes again with it.
-            return Ok(());
-        }
-        auth.on_rejection(challenge, sent, true)
-            .await
-            .map_err(|e| unauthorized(e.to_string()))
-    }
-
-    /// Refreshes the token shortly before it expires (G16), on whichever
-    /// transport is about to send.
-    async fn refresh_if_expiring(&self) {
-        if let Some(auth) = &self.auth {
-            auth.refresh_if_expiring().await;
-        }
-    }
-
-    /// The one link to the server, which every transport sends through:
-    /// the request `build` makes goes with the current credentials, after a
-    /// refresh if the token is about to expire (G16); a refusal is answered
-    /// once each by the DPoP nonce it asks for (RFC 9449 §9) and by
-    /// authorizing (G14, G16, the sign-in), and the request goes again. Each
-    /// POST is logged as it is answered, with what it `carries`.
-    ///
-    /// A response that still refuses is an error that says whose
-    /// credentials were refused; any other response is the caller's to read.
-    async fn send_authorized(
-        &self,
-        method: &str,
-        url: &Url,
-        carries: Carries<'_>,
-        build: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, UpstreamError> {
-        self.refresh_if_expiring().await;
-        let mut may_authorize = self.auth.is_some() || self.header_command.is_some();
-        let mut may_renonce = self.auth.is_some();
-        loop {
-            let sent = self.auth_header();
-            let request = self.with_credentials(build(), method, url);
-            let started = Instant::now();
-            let response = self.http.send(request, &self.shown_url).await?;
-            if method == "POST" {
-                log_post(carries, response.status(), started);
-            }
-            let Some(refusal) = self.auth_refusal(&response) else {
-                return Ok(response);
-            };
-            match refusal {
-                refusal if may_renonce && refusal.asks_dpop_nonce() => may_renonce = false,
-                refusal if may_authorize => {
-                    may_authorize = false;
-                    self.authorize(refusal.challenge.as_ref(), sent.as_ref())
-                        .await?;
-                }
-                _ => return Err(self.still_refused()),
-            }
-        }
-    }
-
-    /// The error for a request the server refused after every recovery:
-    /// the user's own credentials when the bridge cannot authorize, else
-    /// the token the bridge has just got.
-    fn still_refused(&self) -> UpstreamError {
-        match self.auth.is_some() || self.header_command.is_some() {
-            true => UpstreamError::Unauthorized {
-                url: self.shown_url.clone(),
-                reason: "the server refused the new token too".into(),
-            },
-            false => UpstreamError::credentials_refused(&self.shown_url),
-        }
-    }
-}
-
-/// Whose `initialize` a session opens with.
-enum Opening {
-    /// The host's own.
-    Host(Message),
-    /// The bridge's, for a 2026-07-28 host on a handshake server (E8).
-    Bridge(Message),
-}
-
-/// What a POST carries, for its line at `-v`: the JSON-RPC method and the
-/// host's id.
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Carries<'a> {
-    method: Option<&'a str>,
-    id: Option<&'a RawId>,
-}
-
-impl<'a> Carries<'a> {
-    /// A host message (or the bridge's own, under a private id).
-    fn message(msg: &'a Message) -> Self {
-        Carries {
-            method: msg.method(),
-            id: msg.request_id(),
-        }
-    }
-
-    /// A request the bridge makes by method name, with no host id.
-    fn method(method: &'a str) -> Self {
-        Carries {
-            method: Some(method),
-            id: None,
-        }
-    }
-}
-
-/// One POST to the server at `-v`, the same from every transport: a line
-/// for people, and its parts as fields (`http`, `method`, `id`, `status`,
-/// `ms`) that `--record`, `replay` and `watch --json` read, never the text.
-/// Nothing is formatted unless someone looks.
-fn log_post(carries: Carries<'_>, status: reqwest::StatusCode, started: Instant) {
-    if !tracing::enabled!(target: crate::telemetry::log::TRAFFIC, tracing::Level::DEBUG) {
-        return;
-    }
-    let took = started.elapsed();
-    let method = carries.method.unwrap_or("(response)");
-    let shown_id = carries.id.map(|id| format!(" {id}")).unwrap_or_default();
-    tracing::debug!(
-        target: crate::telemetry::log::TRAFFIC,
-        http = "POST",
-        method,
-        id = carries.id.map(RawId::as_json),
-        status = status.as_u16(),
-        ms = crate::telemetry::log::millis(took),
-        "POST {method}{shown_id} → HTTP {} in {took:.1?}",
-        status.as_u16(),
-    );
-}
+use crate::transport::legacy_sse::LegacySse;
+use crate::transport::modern::Modern;
+use crate::transport::streamable::Streamable;
+use crate::transport::{Link, Opening};
+use translation::{LegacyHost, Outbound, Translation};
 
 /// Why trying one transport failed.
 enum Tried {
@@ -372,7 +75,11 @@ enum Transport {
 
 /// The connection to the remote server.
 pub struct Upstream {
-    shared: Arc<Shared>,
+    link: Arc<Link>,
+    /// The translation stage, chosen by detection; pass-through until then
+    /// and unless it chooses another. It changes only when the server
+    /// changes era under a handshake host (E1).
+    translation: std::sync::RwLock<Arc<Translation>>,
     strategy: TransportStrategy,
     protocol: ProtocolChoice,
     /// The transport in use; replaced when the server changes era (E1).
@@ -398,18 +105,16 @@ impl Upstream {
                 options,
             ))
         });
-        let shared = Shared {
+        let link = Link::new(
             http,
-            url: config.url.clone(),
-            shown_url: crate::telemetry::log::redact_url(&config.url),
+            config.url.clone(),
             downstream,
             auth,
-            header_command: config.header_command.clone(),
-            opening: Default::default(),
-            translation: Default::default(),
-        };
+            config.header_command.clone(),
+        );
         Ok(Upstream {
-            shared: Arc::new(shared),
+            link: Arc::new(link),
+            translation: Default::default(),
             strategy: config.transport,
             protocol: config.protocol,
             transport: std::sync::RwLock::new(None),
@@ -421,12 +126,12 @@ impl Upstream {
     /// Sends one host message to the server.
     pub async fn forward(&self, msg: &Message) -> Result<(), UpstreamError> {
         if msg.is_request("initialize") {
-            self.shared.keep_opening(Opening::Host(msg.clone()));
+            self.link.keep_opening(Opening::Host(msg.clone()));
             // The host starts over: the user asked to reconnect, which is
             // worth a new detection and a new sign-in after one that did
             // not complete.
             self.failed_detection.lock().expect("detection lock").take();
-            if let Some(auth) = &self.shared.auth {
+            if let Some(auth) = &self.link.auth {
                 auth.allow_new_sign_in();
             }
         }
@@ -440,7 +145,7 @@ impl Upstream {
                         if let Some(again) = self.recent_detection_failure() {
                             return Err(again);
                         }
-                        self.shared.load_headers().await?;
+                        self.link.load_headers().await?;
                         return self.detect(msg).await.map_err(|e| self.remember(e));
                     }
                 }
@@ -474,6 +179,18 @@ impl Upstream {
         e
     }
 
+    fn translation(&self) -> Arc<Translation> {
+        Arc::clone(&self.translation.read().expect("translation lock"))
+    }
+
+    /// Sets the translation for both ways: this stage's outbound hook, and
+    /// the link's inbound one.
+    fn set_translation(&self, translation: Translation) {
+        let translation = Arc::new(translation);
+        self.link.set_stage(Arc::clone(&translation) as _);
+        *self.translation.write().expect("translation lock") = translation;
+    }
+
     fn current(&self) -> Option<Arc<Transport>> {
         self.transport.read().expect("transport lock").clone()
     }
@@ -497,12 +214,12 @@ impl Upstream {
         }
         // Only a host that opened with `initialize` is followed: a
         // 2026-07-28 host's translation does not change.
-        let init = self.shared.host_initialize()?;
+        let init = self.link.host_initialize()?;
         let profile = HostProfile::from_initialize(&init)?;
-        let shared = &self.shared;
+        let link = &self.link;
         let next = match &**failed {
             Transport::Streamable(_) | Transport::Legacy(_) => {
-                let modern = Modern::connect(Arc::clone(shared), &profile).await.ok()??;
+                let modern = Modern::connect(Arc::clone(link), &profile).await.ok()??;
                 tracing::info!(
                     "the server now speaks only MCP 2026-07-28; translating from here on"
                 );
@@ -511,8 +228,8 @@ impl Upstream {
                 Transport::Modern(modern)
             }
             Transport::Modern(_) => {
-                let streamable = Streamable::new(Arc::clone(shared));
-                let replay = init.with_id(&shared.downstream.private_id("reinit"))?;
+                let streamable = Streamable::new(Arc::clone(link));
+                let replay = init.with_id(&link.downstream.private_id("reinit"))?;
                 let answer = streamable.initialize_for_bridge(&replay).await.ok()?;
                 let version = answer.negotiated_protocol_version()?;
                 tracing::info!(
@@ -527,7 +244,7 @@ impl Upstream {
             // After the transport: a message between the two is carried by
             // the old translation, fails as the era changed, and is sent
             // again on the new transport.
-            shared.set_translation(Translation::PassThrough);
+            self.set_translation(Translation::PassThrough);
         }
         Some(next)
     }
@@ -536,12 +253,11 @@ impl Upstream {
     /// with `initialize` (E3): the translation from here on.
     fn speak_for_legacy_host(&self, modern: &Arc<Modern>, host: HostProfile) -> Arc<LegacyHost> {
         let stage = Arc::new(LegacyHost::new(
-            Arc::clone(&self.shared),
+            Arc::clone(&self.link),
             Arc::clone(modern),
             host,
         ));
-        self.shared
-            .set_translation(Translation::LegacyHost(Arc::clone(&stage)));
+        self.set_translation(Translation::LegacyHost(Arc::clone(&stage)));
         stage
     }
 
@@ -549,12 +265,12 @@ impl Upstream {
     /// answered by the bridge, turned into what continues a call, or
     /// carried by the stage itself.
     async fn send(&self, transport: &Transport, msg: &Message) -> Result<(), UpstreamError> {
-        let translation = self.shared.translation();
+        let translation = self.translation();
         match translation.outbound(msg).await? {
             Outbound::Send => send(transport, msg).await,
             Outbound::Carried => Ok(()),
             Outbound::Answer(answer) => {
-                self.shared.downstream.deliver(answer).await;
+                self.link.downstream.deliver(answer).await;
                 Ok(())
             }
             Outbound::Continue { to_server, to_host } => {
@@ -562,7 +278,7 @@ impl Upstream {
                     send(transport, answer).await?;
                 }
                 if let Some(next_round) = to_host {
-                    self.shared.downstream.deliver(next_round).await;
+                    self.link.downstream.deliver(next_round).await;
                 }
                 Ok(())
             }
@@ -598,7 +314,7 @@ impl Upstream {
 
     /// A legacy host's `initialize` as the era probe (E1, E2, E3).
     async fn detect_for_legacy_host(&self, init: &Message) -> Result<(), UpstreamError> {
-        let shared = &self.shared;
+        let link = &self.link;
         let profile = HostProfile::from_initialize(init);
         let probe = profile
             .as_ref()
@@ -606,7 +322,7 @@ impl Upstream {
             .and_then(|p| era::with_envelope(init.raw(), None, &p.envelope(&p.version, None), &[]))
             .and_then(|raw| Message::parse(raw).ok())
             .unwrap_or_else(|| init.clone());
-        let streamable = Streamable::new(Arc::clone(shared));
+        let streamable = Streamable::new(Arc::clone(link));
         let first = streamable.send_capturing(&probe).await;
         let refused = match &first {
             Ok(answer) => answer
@@ -617,7 +333,7 @@ impl Upstream {
         };
         if refused {
             let speak_for = profile.clone().unwrap_or_default();
-            match Modern::connect(Arc::clone(shared), &speak_for).await {
+            match Modern::connect(Arc::clone(link), &speak_for).await {
                 Ok(Some(modern)) => {
                     tracing::info!(
                         "the server speaks only MCP 2026-07-28; translating for this host (initialize-based)"
@@ -647,7 +363,7 @@ impl Upstream {
                 }
                 self.set_transport(Transport::Streamable(streamable));
                 if let Some(answer) = answer {
-                    shared.downstream.deliver(answer).await;
+                    link.downstream.deliver(answer).await;
                 }
                 Ok(())
             }
@@ -658,7 +374,7 @@ impl Upstream {
                 tracing::info!("Streamable HTTP failed ({first}); trying legacy HTTP+SSE");
                 self.try_legacy(init)
                     .await
-                    .map_err(|second| both_failed(shared, &first, &second.error()))
+                    .map_err(|second| both_failed(link, &first, &second.error()))
             }
             Err(e) => Err(e),
         }
@@ -667,14 +383,14 @@ impl Upstream {
     /// A 2026-07-28 host: pass through to a modern server, or initialize a
     /// legacy one on its behalf and answer its `server/discover` (E8).
     async fn detect_for_modern_host(&self, msg: &Message) -> Result<(), UpstreamError> {
-        let shared = &self.shared;
+        let link = &self.link;
         let modern_host = era::host_is_modern(msg);
         let profile = match modern_host {
             true => HostProfile::from_envelope(msg),
             false => HostProfile::from_initialize(msg),
         }
         .unwrap_or_default();
-        if let Some(modern) = Modern::connect(Arc::clone(shared), &profile).await? {
+        if let Some(modern) = Modern::connect(Arc::clone(link), &profile).await? {
             if !modern_host {
                 // `--protocol modern` for a host that opens with
                 // `initialize`; the translation before the transport, so
@@ -686,7 +402,7 @@ impl Upstream {
         }
         if self.protocol == ProtocolChoice::Modern || !modern_host {
             return Err(UpstreamError::NoTransport {
-                url: shared.shown_url.clone(),
+                url: link.shown_url.clone(),
                 tried: "MCP 2026-07-28",
                 hint: "It did not answer server/discover with a 2026-07-28 version; drop --protocol modern".into(),
             });
@@ -694,20 +410,19 @@ impl Upstream {
         tracing::info!(
             "the server speaks only the initialize handshake; initializing it for this 2026-07-28 host"
         );
-        let init = initialize_for(&profile, &shared.downstream.private_id("init"));
-        shared.keep_opening(Opening::Bridge(init.clone()));
+        let init = initialize_for(&profile, &link.downstream.private_id("init"));
+        link.keep_opening(Opening::Bridge(init.clone()));
         let (transport, answer) = self
             .by_strategy(|which| Box::pin(self.initialize_for_bridge(which, &init)))
             .await?;
         let discover = era::discover_result_from_initialize(&answer).ok_or_else(|| {
             UpstreamError::BadBody {
-                url: shared.shown_url.clone(),
+                url: link.shown_url.clone(),
                 what: "an initialize answer that is not a result".into(),
             }
         })?;
-        shared.set_translation(Translation::modern_host(discover));
-        shared
-            .downstream
+        self.set_translation(Translation::modern_host(discover));
+        link.downstream
             .complete_results_for_modern_host(era::server_info_of(&answer));
         let transport = self.set_transport(transport);
         self.send(&transport, msg).await
@@ -720,10 +435,10 @@ impl Upstream {
         which: Which,
         init: &Message,
     ) -> Result<(Transport, Message), Tried> {
-        let shared = Arc::clone(&self.shared);
+        let link = Arc::clone(&self.link);
         match which {
             Which::Streamable => {
-                let streamable = Streamable::new(shared);
+                let streamable = Streamable::new(link);
                 let answer = streamable
                     .initialize_for_bridge(init)
                     .await
@@ -732,7 +447,7 @@ impl Upstream {
                 Ok((Transport::Streamable(streamable), answer))
             }
             Which::Legacy => {
-                let legacy = LegacySse::connect(shared).await.map_err(Tried::classify)?;
+                let legacy = LegacySse::connect(link).await.map_err(Tried::classify)?;
                 match legacy.initialize_for_bridge(init).await {
                     Ok(answer) => Ok((Transport::Legacy(legacy), answer)),
                     Err(e) => {
@@ -760,7 +475,7 @@ impl Upstream {
         &self,
         attempt: impl Fn(Which) -> Attempt<'a, T>,
     ) -> Result<T, UpstreamError> {
-        let shared = &self.shared;
+        let link = &self.link;
         match self.strategy {
             TransportStrategy::HttpOnly => attempt(Which::Streamable).await.map_err(Tried::error),
             TransportStrategy::SseOnly => attempt(Which::Legacy).await.map_err(Tried::error),
@@ -769,7 +484,7 @@ impl Upstream {
                     tracing::info!("Streamable HTTP failed ({first}); trying legacy HTTP+SSE");
                     attempt(Which::Legacy)
                         .await
-                        .map_err(|second| both_failed(shared, &first, &second.error()))
+                        .map_err(|second| both_failed(link, &first, &second.error()))
                 }
                 other => other.map_err(Tried::error),
             },
@@ -778,7 +493,7 @@ impl Upstream {
                     tracing::info!("legacy HTTP+SSE failed ({first}); trying Streamable HTTP");
                     attempt(Which::Streamable)
                         .await
-                        .map_err(|second| both_failed(shared, &second.error(), &first))
+                        .map_err(|second| both_failed(link, &second.error(), &first))
                 }
                 other => other.map_err(Tried::error),
             },
@@ -788,7 +503,7 @@ impl Upstream {
     /// Tries Streamable HTTP; on failure, also says whether the failure
     /// suggests the server speaks the other transport.
     async fn try_streamable(&self, msg: &Message) -> Result<(), Tried> {
-        let streamable = Streamable::new(Arc::clone(&self.shared));
+        let streamable = Streamable::new(Arc::clone(&self.link));
         match streamable.send(msg).await {
             Ok(()) => {
                 tracing::info!("connected over Streamable HTTP");
@@ -800,7 +515,7 @@ impl Upstream {
     }
 
     async fn try_legacy(&self, msg: &Message) -> Result<(), Tried> {
-        let legacy = LegacySse::connect(Arc::clone(&self.shared))
+        let legacy = LegacySse::connect(Arc::clone(&self.link))
             .await
             .map_err(Tried::classify)?;
         self.set_transport(Transport::Legacy(Arc::clone(&legacy)));
@@ -849,11 +564,7 @@ fn initialize_for(profile: &HostProfile, id: &RawId) -> Message {
     crate::protocol::jsonrpc::request(id, "initialize", Some(&params))
 }
 
-fn both_failed(
-    shared: &Shared,
-    streamable: &UpstreamError,
-    legacy: &UpstreamError,
-) -> UpstreamError {
+fn both_failed(link: &Link, streamable: &UpstreamError, legacy: &UpstreamError) -> UpstreamError {
     let attempts = format!(
         "Streamable HTTP: {}; HTTP+SSE: {}",
         streamable.brief(),
@@ -861,12 +572,12 @@ fn both_failed(
     );
     if streamable.is_web_page() && legacy.is_web_page() {
         return UpstreamError::WebPage {
-            url: shared.shown_url.clone(),
+            url: link.shown_url.clone(),
             found: attempts,
         };
     }
     UpstreamError::NoTransport {
-        url: shared.shown_url.clone(),
+        url: link.shown_url.clone(),
         tried: "Streamable HTTP or legacy HTTP+SSE",
         hint: format!("{attempts}. Check that the URL is the server's MCP endpoint"),
     }

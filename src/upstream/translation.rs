@@ -29,21 +29,11 @@ mod modern_host;
 use std::sync::Arc;
 
 use crate::error::UpstreamError;
-use crate::protocol::jsonrpc::{IdKey, Message, RawId};
+use crate::protocol::jsonrpc::{IdKey, Message};
+use crate::transport::Stage;
+pub(crate) use crate::transport::{Inbound, Origin};
 pub(crate) use legacy_host::LegacyHost;
 pub(crate) use modern_host::ModernHost;
-
-/// On which stream the server sent a message: what the transport can tell.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Origin<'a> {
-    /// The reply stream of the host's request with this id.
-    Call(&'a RawId),
-    /// A stream that belongs to no request (Streamable HTTP's GET stream).
-    Outside,
-    /// One stream carries everything (legacy HTTP+SSE): the transport
-    /// cannot tell.
-    Unknown,
-}
 
 /// What to do with one host message.
 pub(crate) enum Outbound {
@@ -59,16 +49,6 @@ pub(crate) enum Outbound {
     /// The stage carried it: it sent the server what the message became,
     /// and the host's answer went to the host.
     Carried,
-}
-
-/// Where one server message goes.
-pub(crate) enum Inbound {
-    /// To the host.
-    Host(Message),
-    /// Back to the server: the stage answered it.
-    Server(Message),
-    /// Nowhere yet: it waits for the host's next move.
-    Held,
 }
 
 /// The translation in force.
@@ -121,9 +101,21 @@ impl Translation {
     }
 }
 
+impl Stage for Translation {
+    fn inbound(
+        &self,
+        msg: Message,
+        origin: Origin<'_>,
+        pending: &dyn Fn(&IdKey) -> bool,
+    ) -> Inbound {
+        Translation::inbound(self, msg, origin, pending)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::jsonrpc::RawId;
     use bytes::Bytes;
 
     fn msg(text: &str) -> Message {

@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["auth"],
     &["host"],
     &["cli", "config"],
+    &["transport"],
     &["upstream"],
     &["bridge", "probe", "commands", "fuzzing"],
 ];

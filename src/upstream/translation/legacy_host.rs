@@ -17,11 +17,11 @@ use std::time::Duration;
 
 use futures_util::future::try_join_all;
 
-use super::super::Shared;
-use super::super::modern::{self, Envelope, Modern};
 use crate::error::UpstreamError;
 use crate::protocol::era::{self, HostProfile, InputRequest, Outcome, json_string};
 use crate::protocol::jsonrpc::{self, Kind, Message, RawId, RawObject, Shape};
+use crate::transport::Link;
+use crate::transport::modern::{self, Envelope, Modern};
 
 /// How many `input_required` rounds one request may take (E4).
 const MAX_ROUNDS: u32 = 8;
@@ -30,7 +30,7 @@ const LISTEN_ACK: Duration = Duration::from_secs(5);
 
 /// The bridge speaking MCP 2026-07-28 for one handshake host.
 pub(crate) struct LegacyHost {
-    shared: Arc<Shared>,
+    link: Arc<Link>,
     exchange: Arc<Modern>,
     host: HostProfile,
     spoken: Mutex<Spoken>,
@@ -46,9 +46,9 @@ struct Spoken {
 }
 
 impl LegacyHost {
-    pub fn new(shared: Arc<Shared>, exchange: Arc<Modern>, host: HostProfile) -> Self {
+    pub fn new(link: Arc<Link>, exchange: Arc<Modern>, host: HostProfile) -> Self {
         LegacyHost {
-            shared,
+            link,
             exchange,
             host,
             spoken: Mutex::default(),
@@ -62,14 +62,14 @@ impl LegacyHost {
     /// Carries one host message over the exchange; answers reach the host
     /// through the ledger.
     pub async fn carry(self: &Arc<Self>, msg: &Message) -> Result<(), UpstreamError> {
-        modern::each_part(&self.shared.downstream, msg, |part| async move {
+        modern::each_part(&self.link.downstream, msg, |part| async move {
             let Shape::Single(kind) = part.shape() else {
                 return Ok(());
             };
             match kind {
                 // The host answering the bridge's own question (E4).
                 Kind::Response { .. } => {
-                    self.shared.downstream.deliver(part.clone()).await;
+                    self.link.downstream.deliver(part.clone()).await;
                     Ok(())
                 }
                 Kind::Notification { method } => {
@@ -110,7 +110,7 @@ impl LegacyHost {
             "initialize" => {
                 let result = self.exchange.discovered().initialize_result(
                     self.host.negotiated_version(),
-                    self.shared.url.host_str().unwrap_or("server"),
+                    self.link.url.host_str().unwrap_or("server"),
                 );
                 tracing::info!(
                     "answered initialize from server/discover (the server speaks MCP {})",
@@ -175,7 +175,7 @@ impl LegacyHost {
                 .call(msg, host_id, method, envelope, sent_id)
                 .await?;
             let Outcome::InputRequired { requests, state } = era::outcome(&answer) else {
-                self.shared.downstream.deliver(answer).await;
+                self.link.downstream.deliver(answer).await;
                 return Ok(());
             };
             rounds += 1;
@@ -192,7 +192,7 @@ impl LegacyHost {
             if let Some(state) = state {
                 extra.push(("requestState", state));
             }
-            sent_id = Some(self.shared.downstream.private_id("round"));
+            sent_id = Some(self.link.downstream.private_id("round"));
         }
     }
 
@@ -207,9 +207,9 @@ impl LegacyHost {
             )));
         }
         let asks = requests.into_iter().map(|request| async move {
-            let (id, answer) = self.shared.downstream.private_request("input");
+            let (id, answer) = self.link.downstream.private_request("input");
             let ask = jsonrpc::request(&id, &request.method, request.params.as_deref());
-            self.shared.downstream.write(ask.into_raw()).await;
+            self.link.downstream.write(ask.into_raw()).await;
             let reply = answer.await.map_err(|_| UpstreamError::ShuttingDown)?;
             let reply = RawObject::parse(reply.raw()).map_err(|e| self.refusal(e.to_string()))?;
             match reply.get("result") {
@@ -227,14 +227,14 @@ impl LegacyHost {
 
     fn refusal(&self, reason: String) -> UpstreamError {
         UpstreamError::Era {
-            url: self.shared.shown_url.clone(),
+            url: self.link.shown_url.clone(),
             reason,
         }
     }
 
     /// Answers a host request with a result the bridge made.
     async fn answer(&self, id: &RawId, result: &str) -> Result<(), UpstreamError> {
-        self.shared
+        self.link
             .downstream
             .deliver(jsonrpc::result_response(id, result))
             .await;

@@ -18,11 +18,11 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 use tokio::task::JoinHandle;
 
+use super::Origin;
 use super::reply::Body;
 use super::session::{Session, Snapshot};
 use super::sse::{Item, SseReader, Wait, backoff};
-use super::translation::Origin;
-use super::{Carries, Shared};
+use super::{Carries, Link};
 use crate::error::UpstreamError;
 use crate::http::{ERROR_BODY_LIMIT, content_type};
 use crate::protocol::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, notification};
@@ -41,13 +41,13 @@ const MAX_GET_FAILURES: u32 = 8;
 
 /// A Streamable HTTP connection to one server.
 pub struct Streamable {
-    shared: Arc<Shared>,
+    link: Arc<Link>,
     session: Session,
     get_stream: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Why one exchange failed. Authorization is not among the reasons: the
-/// link ([`Shared::send_authorized`]) has answered every refusal it could.
+/// link ([`Link::send_authorized`]) has answered every refusal it could.
 enum Failure {
     /// The server no longer knows the session the request named.
     SessionGone(StatusCode),
@@ -79,9 +79,9 @@ enum Sink<'a> {
 }
 
 impl Streamable {
-    pub fn new(shared: Arc<Shared>) -> Arc<Self> {
+    pub fn new(link: Arc<Link>) -> Arc<Self> {
         Arc::new(Streamable {
-            shared,
+            link,
             session: Session::default(),
             get_stream: Mutex::new(None),
         })
@@ -116,7 +116,7 @@ impl Streamable {
             .await?
             .filter(|a| RawObject::parse(a.raw()).is_ok_and(|o| o.get("result").is_some()))
             .ok_or_else(|| UpstreamError::BadBody {
-                url: self.shared.shown_url.clone(),
+                url: self.link.shown_url.clone(),
                 what: "an initialize answer that is not a result".into(),
             })?;
         self.send(&notification("notifications/initialized"))
@@ -151,7 +151,7 @@ impl Streamable {
                 }
                 Err(Failure::SessionGone(status)) => {
                     return Err(UpstreamError::SessionLost {
-                        url: self.shared.shown_url.clone(),
+                        url: self.link.shown_url.clone(),
                         status,
                         reason: "the new session was forgotten at once".into(),
                     });
@@ -168,11 +168,11 @@ impl Streamable {
         session: &Snapshot,
         mut sink: Sink<'_>,
     ) -> Result<(), Failure> {
-        let shown = &self.shared.shown_url;
+        let shown = &self.link.shown_url;
         let initializing = msg.is_request("initialize");
-        let url = &self.shared.url;
+        let url = &self.link.url;
         let response = self
-            .shared
+            .link
             .send_authorized("POST", url, Carries::message(msg), || {
                 self.post_request(msg, session, initializing)
             })
@@ -212,7 +212,7 @@ impl Streamable {
                 self.session.set_protocol_version(generation, version);
             }
         };
-        let mut body = Body::open(response, &self.shared.http, shown).await?;
+        let mut body = Body::open(response, &self.link.http, shown).await?;
         let mut resumes = 0;
         loop {
             let broke = match body.next().await {
@@ -247,7 +247,7 @@ impl Streamable {
     /// host's requests may have been answered on another stream meanwhile.
     fn still_awaited(&self, sink: &Sink<'_>, awaiting: &mut HashSet<IdKey>) -> bool {
         if matches!(sink, Sink::Host) {
-            awaiting.retain(|key| self.shared.downstream.is_pending(key));
+            awaiting.retain(|key| self.link.downstream.is_pending(key));
         }
         !awaiting.is_empty()
     }
@@ -261,8 +261,8 @@ impl Streamable {
         // Through the link: a token that expired meanwhile is renewed and
         // the stream resumed, the request itself never sent again.
         let response = self
-            .shared
-            .send_authorized("GET", &self.shared.url, Carries::default(), || {
+            .link
+            .send_authorized("GET", &self.link.url, Carries::default(), || {
                 self.get_request(session, Some(&last))
             })
             .await?;
@@ -278,7 +278,7 @@ impl Streamable {
             Sink::Host => {
                 let origin = origin.map_or(Origin::Unknown, Origin::Call);
                 let back = |answer| self.sending(answer);
-                self.shared.inbound(reply, origin, back).await;
+                self.link.inbound(reply, origin, back).await;
             }
             Sink::Bridge(slot) => {
                 let is_answer = reply
@@ -290,7 +290,7 @@ impl Streamable {
                 } else {
                     // The server's own requests and notifications during a
                     // restart still belong to the host.
-                    self.shared.downstream.deliver(reply).await;
+                    self.link.downstream.deliver(reply).await;
                 }
             }
         }
@@ -300,12 +300,12 @@ impl Streamable {
     async fn refusal(&self, response: Response, session: &Snapshot) -> Failure {
         let status = response.status();
         let kind = content_type(&response);
-        let shown = &self.shared.shown_url;
+        let shown = &self.link.shown_url;
         if status == StatusCode::NOT_FOUND && session.id.is_some() {
             return Failure::SessionGone(status);
         }
         let body = self
-            .shared
+            .link
             .http
             .read_error_body(response, shown, ERROR_BODY_LIMIT)
             .await;
@@ -322,9 +322,9 @@ impl Streamable {
         initializing: bool,
     ) -> reqwest::RequestBuilder {
         let mut request = self
-            .shared
+            .link
             .http
-            .request(Method::POST, &self.shared.url)
+            .request(Method::POST, &self.link.url)
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, ACCEPT_BOTH)
             .body(msg.raw().clone());
@@ -345,7 +345,7 @@ impl Streamable {
         let Some(method) = msg.method() else {
             return request;
         };
-        let tools = self.shared.downstream.tool_headers();
+        let tools = self.link.downstream.tool_headers();
         for (name, value) in crate::protocol::era::routing_headers(method, msg, tools) {
             if let Ok(value) = HeaderValue::try_from(value) {
                 request = request.header(&*name, value);
@@ -360,9 +360,9 @@ impl Streamable {
         last_event_id: Option<&str>,
     ) -> reqwest::RequestBuilder {
         let mut request = self
-            .shared
+            .link
             .http
-            .request(Method::GET, &self.shared.url)
+            .request(Method::GET, &self.link.url)
             .header(ACCEPT, "text/event-stream");
         if let Some(id) = &session.id {
             request = request.header(SESSION_HEADER, id.clone());
@@ -394,20 +394,20 @@ impl Streamable {
         if self.session.generation() != seen {
             return Ok(());
         }
-        let shown = &self.shared.shown_url;
+        let shown = &self.link.shown_url;
         let lost = |reason: String| UpstreamError::SessionLost {
             url: shown.clone(),
             status,
             reason,
         };
-        let host_init = self.shared.opening().ok_or_else(|| {
+        let host_init = self.link.opening().ok_or_else(|| {
             lost("the host never sent initialize, so there is nothing to replay".into())
         })?;
         tracing::info!(
             "the server forgot the session (HTTP {}); starting a new one",
             status.as_u16()
         );
-        let id = self.shared.downstream.private_id("reinit");
+        let id = self.link.downstream.private_id("reinit");
         let replay = host_init
             .with_id(&id)
             .ok_or_else(|| lost("the cached initialize could not be replayed".into()))?;
@@ -449,7 +449,7 @@ impl Streamable {
     }
 
     async fn run_get_stream(self: Arc<Self>, generation: u64) {
-        let shown = self.shared.shown_url.clone();
+        let shown = self.link.shown_url.clone();
         let mut last_event_id: Option<String> = None;
         let mut failures = 0u32;
         let mut ever_open = false;
@@ -460,10 +460,8 @@ impl Streamable {
             // background must not open a browser. A refusal ends it, as any
             // other status the stream is not offered with does.
             let request = self.get_request(&session, last_event_id.as_deref());
-            let request = self
-                .shared
-                .with_credentials(request, "GET", &self.shared.url);
-            let response = match self.shared.http.send(request, &shown).await {
+            let request = self.link.with_credentials(request, "GET", &self.link.url);
+            let response = match self.link.http.send(request, &shown).await {
                 Ok(response) => response,
                 Err(e) => {
                     failures += 1;
@@ -495,14 +493,14 @@ impl Streamable {
             }
             ever_open = true;
             tracing::debug!("GET stream open");
-            let mut reader = SseReader::new(response, &self.shared.http, &shown);
+            let mut reader = SseReader::new(response, &self.link.http, &shown);
             reader.last_event_id = last_event_id.take();
             loop {
                 match reader.next(Wait::AsLongAsItTakes).await {
                     Ok(Some(Item::Message(msg))) => {
                         failures = 0;
                         let back = |answer| self.sending(answer);
-                        self.shared.inbound(msg, Origin::Outside, back).await;
+                        self.link.inbound(msg, Origin::Outside, back).await;
                     }
                     Ok(Some(Item::Endpoint(_))) => {}
                     Ok(None) => break,
@@ -520,7 +518,7 @@ impl Streamable {
     }
 
     /// Sends `msg`, owning what it needs: how the translation stage's
-    /// answers go back to the server ([`Shared::inbound`]).
+    /// answers go back to the server ([`Link::inbound`]).
     fn sending(
         self: &Arc<Self>,
         msg: Message,
@@ -537,14 +535,14 @@ impl Streamable {
         let session = self.session.snapshot();
         let Some(id) = session.id.clone() else { return };
         let request = self
-            .shared
+            .link
             .http
-            .request(Method::DELETE, &self.shared.url)
+            .request(Method::DELETE, &self.link.url)
             .header(SESSION_HEADER, id)
             .timeout(Duration::from_millis(800));
         let request = self
-            .shared
-            .with_credentials(request, "DELETE", &self.shared.url);
+            .link
+            .with_credentials(request, "DELETE", &self.link.url);
         let request = match session
             .protocol_version
             .as_deref()

@@ -19,9 +19,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use super::Shared;
+use super::Link;
+use super::Origin;
 use super::sse::{Item, SseReader, Wait};
-use super::translation::Origin;
 use crate::error::UpstreamError;
 use crate::http::{ERROR_BODY_LIMIT, content_type};
 use crate::protocol::jsonrpc::{Message, notification};
@@ -31,7 +31,7 @@ const ENDPOINT_WAIT: Duration = Duration::from_secs(10);
 
 /// A legacy HTTP+SSE connection.
 pub struct LegacySse {
-    shared: Arc<Shared>,
+    link: Arc<Link>,
     /// Where to POST, once the connection is ready for the host's messages.
     ready: watch::Sender<Option<Url>>,
     /// Reconnection attempts that failed while the stream is down: how many,
@@ -45,13 +45,13 @@ pub struct LegacySse {
 
 impl LegacySse {
     /// Opens the event stream and waits for its endpoint.
-    pub async fn connect(shared: Arc<Shared>) -> Result<Arc<Self>, UpstreamError> {
-        let (reader, endpoint) = open(&shared).await?;
+    pub async fn connect(link: Arc<Link>) -> Result<Arc<Self>, UpstreamError> {
+        let (reader, endpoint) = open(&link).await?;
         tracing::info!("connected over legacy HTTP+SSE");
         let (ready, _) = watch::channel(Some(endpoint));
         let (failed, _) = watch::channel((0, None));
         let this = Arc::new(LegacySse {
-            shared,
+            link,
             ready,
             failed,
             wake: tokio::sync::Notify::new(),
@@ -69,9 +69,9 @@ impl LegacySse {
     }
 
     async fn post(&self, endpoint: &Url, msg: &Message) -> Result<(), UpstreamError> {
-        let shown = &self.shared.shown_url;
+        let shown = &self.link.shown_url;
         let build = || {
-            self.shared
+            self.link
                 .http
                 .request(Method::POST, endpoint)
                 .header(CONTENT_TYPE, "application/json")
@@ -79,7 +79,7 @@ impl LegacySse {
         };
         let carries = super::Carries::message(msg);
         let response = self
-            .shared
+            .link
             .send_authorized("POST", endpoint, carries, build)
             .await?;
         let status = response.status();
@@ -88,7 +88,7 @@ impl LegacySse {
         }
         let kind = content_type(&response);
         let body = self
-            .shared
+            .link
             .http
             .read_error_body(response, shown, ERROR_BODY_LIMIT)
             .await;
@@ -107,9 +107,9 @@ impl LegacySse {
         let mut failed = self.failed.subscribe();
         let attempts = failed.borrow().0;
         self.wake.notify_one();
-        let wait = self.shared.http.timeouts().connect + ENDPOINT_WAIT;
+        let wait = self.link.http.timeouts().connect + ENDPOINT_WAIT;
         let down = |reason: String| UpstreamError::ConnectionLost {
-            url: self.shared.shown_url.clone(),
+            url: self.link.shown_url.clone(),
             reason: format!(
                 "its event stream is down and reopening it failed ({reason}); the bridge keeps \
                  trying, so try again when the server is back"
@@ -141,7 +141,7 @@ impl LegacySse {
             };
             self.ready.send_replace(None);
             tracing::warn!("{lost}; reconnecting");
-            self.shared.downstream.fail_all(&lost).await;
+            self.link.downstream.fail_all(&lost).await;
             let wait = reader.retry.unwrap_or(Duration::from_millis(500));
             (reader, endpoint) = loop {
                 let delay = super::sse::backoff(wait, failures);
@@ -150,7 +150,7 @@ impl LegacySse {
                     () = tokio::time::sleep(delay) => {}
                     () = self.wake.notified() => {}
                 }
-                match open(&self.shared).await {
+                match open(&self.link).await {
                     Ok((reader, url)) => {
                         self.failed.send_modify(|(_, reason)| *reason = None);
                         break (reader, Some(url));
@@ -178,14 +178,14 @@ impl LegacySse {
             match reader.next(Wait::AsLongAsItTakes).await {
                 Ok(Some(Item::Message(msg))) => {
                     let back = |answer| self.sending(answer);
-                    self.shared.inbound(msg, Origin::Unknown, back).await;
+                    self.link.inbound(msg, Origin::Unknown, back).await;
                 }
                 Ok(Some(Item::Endpoint(_))) => {
                     tracing::debug!("ignored a second endpoint event");
                 }
                 Ok(None) => {
                     return UpstreamError::ConnectionLost {
-                        url: self.shared.shown_url.clone(),
+                        url: self.link.shown_url.clone(),
                         reason: "the server closed the event stream".into(),
                     };
                 }
@@ -212,7 +212,7 @@ impl LegacySse {
                 }
                 Err(e) => {
                     return UpstreamError::ConnectionLost {
-                        url: self.shared.shown_url.clone(),
+                        url: self.link.shown_url.clone(),
                         reason: format!("reconnected, but initializing again failed: {e}"),
                     };
                 }
@@ -224,7 +224,7 @@ impl LegacySse {
     /// Replays the `initialize` the session opened with on a new
     /// connection (T12).
     async fn reinitialize(&self, endpoint: &Url) -> Result<(), UpstreamError> {
-        let Some(host_init) = self.shared.opening() else {
+        let Some(host_init) = self.link.opening() else {
             return Ok(());
         };
         self.initialize_on(endpoint, &host_init).await.map(drop)
@@ -244,7 +244,7 @@ impl LegacySse {
         endpoint: &Url,
         init: &Message,
     ) -> Result<Message, UpstreamError> {
-        let downstream = &self.shared.downstream;
+        let downstream = &self.link.downstream;
         let (id, answer) = downstream.private_request("reinit");
         let replay = init
             .with_id(&id)
@@ -253,13 +253,13 @@ impl LegacySse {
             downstream.forget(&id);
             return Err(e);
         }
-        let wait = self.shared.http.timeouts().headers;
+        let wait = self.link.http.timeouts().headers;
         let reply = match tokio::time::timeout(wait, answer).await {
             Ok(Ok(reply)) if reply.negotiated_protocol_version().is_some() => reply,
             _ => {
                 downstream.forget(&id);
                 return Err(UpstreamError::NoAnswer {
-                    url: self.shared.shown_url.clone(),
+                    url: self.link.shown_url.clone(),
                 });
             }
         };
@@ -269,7 +269,7 @@ impl LegacySse {
     }
 
     /// Sends `msg`, owning what it needs: how the translation stage's
-    /// answers go back to the server ([`Shared::inbound`]).
+    /// answers go back to the server ([`Link::inbound`]).
     fn sending(
         self: &Arc<Self>,
         msg: Message,
@@ -287,21 +287,20 @@ impl LegacySse {
 
 /// Opens the event stream and reads up to its `endpoint` event, which must be
 /// on the server's origin (H3).
-async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
-    let shown = &shared.shown_url;
+async fn open(link: &Link) -> Result<(SseReader, Url), UpstreamError> {
+    let shown = &link.shown_url;
     let build = || {
-        shared
-            .http
-            .request(Method::GET, &shared.url)
+        link.http
+            .request(Method::GET, &link.url)
             .header(ACCEPT, "text/event-stream")
     };
-    let response = shared
-        .send_authorized("GET", &shared.url, Default::default(), build)
+    let response = link
+        .send_authorized("GET", &link.url, Default::default(), build)
         .await?;
     let status = response.status();
     let kind = content_type(&response);
     if !status.is_success() {
-        let body = shared
+        let body = link
             .http
             .read_error_body(response, shown, ERROR_BODY_LIMIT)
             .await;
@@ -331,7 +330,7 @@ async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
             ),
         });
     }
-    let mut reader = SseReader::new(response, &shared.http, shown);
+    let mut reader = SseReader::new(response, &link.http, shown);
     let endpoint = loop {
         match tokio::time::timeout(ENDPOINT_WAIT, reader.next(Wait::AsLongAsItTakes)).await {
             Ok(Ok(Some(Item::Endpoint(endpoint)))) => break endpoint,
@@ -346,14 +345,14 @@ async fn open(shared: &Shared) -> Result<(SseReader, Url), UpstreamError> {
             Ok(Err(e)) => return Err(e),
         }
     };
-    let resolved = shared
+    let resolved = link
         .url
         .join(&endpoint)
         .map_err(|_| UpstreamError::CrossOrigin {
             url: shown.clone(),
             endpoint: endpoint.clone(),
         })?;
-    if resolved.origin() != shared.url.origin() {
+    if resolved.origin() != link.url.origin() {
         return Err(UpstreamError::CrossOrigin {
             url: shown.clone(),
             endpoint: crate::telemetry::log::redact_url(&resolved),

@@ -1,6 +1,6 @@
 //! The Streamable HTTP session: its id and the negotiated protocol version
 //! (T2, T3). The `initialize` a restart replays is kept once for every
-//! transport ([`super::Shared::opening`]).
+//! transport ([`super::Link::opening`]).
 //!
 //! Every change of session bumps a generation number. A request remembers the
 //! generation it was sent under, so when several requests find the session

@@ -29,7 +29,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use super::reply::Body;
 use super::sse::{Item, SseReader, Wait};
-use super::{Carries, Shared};
+use super::{Carries, Link};
 use crate::error::UpstreamError;
 use crate::host::downstream::Downstream;
 use crate::http::{ERROR_BODY_LIMIT, content_type};
@@ -45,7 +45,7 @@ const MAX_LISTEN_FAILURES: u32 = 8;
 
 /// A connection to a server that speaks the modern revision.
 pub struct Modern {
-    shared: Arc<Shared>,
+    link: Arc<Link>,
     state: Mutex<State>,
     listen: Mutex<Option<JoinHandle<()>>>,
     /// The calls in flight, by the host's id, so `notifications/cancelled`
@@ -99,15 +99,15 @@ impl Modern {
     /// the connection when it speaks a modern version, `None` when it does
     /// not.
     pub async fn connect(
-        shared: Arc<Shared>,
+        link: Arc<Link>,
         envelope_for: &HostProfile,
     ) -> Result<Option<Arc<Self>>, UpstreamError> {
-        let Some((found, spoken)) = discover(&shared, envelope_for).await? else {
+        let Some((found, spoken)) = discover(&link, envelope_for).await? else {
             return Ok(None);
         };
         tracing::info!("the server speaks MCP {spoken} (server/discover)");
         Ok(Some(Arc::new(Modern {
-            shared,
+            link,
             state: Mutex::new(State {
                 version: spoken,
                 discovered: found,
@@ -134,20 +134,20 @@ impl Modern {
     /// Whether the server still answers `server/discover` with a modern
     /// version; asked when a request is refused, in case it changed era.
     async fn still_modern(&self, envelope_for: &HostProfile) -> bool {
-        matches!(discover(&self.shared, envelope_for).await, Ok(Some(_)))
+        matches!(discover(&self.link, envelope_for).await, Ok(Some(_)))
     }
 
     /// Sends one 2026-07-28 host's message as it is; answers reach the host
     /// through the ledger.
     pub async fn send(self: &Arc<Self>, msg: &Message) -> Result<(), UpstreamError> {
-        each_part(&self.shared.downstream, msg, |part| async move {
+        each_part(&self.link.downstream, msg, |part| async move {
             let Shape::Single(kind) = part.shape() else {
                 return Ok(());
             };
             match kind {
                 // The host answering the bridge's own question (E4).
                 Kind::Response { .. } => {
-                    self.shared.downstream.deliver(part.clone()).await;
+                    self.link.downstream.deliver(part.clone()).await;
                     Ok(())
                 }
                 Kind::Notification { method } => self.notify(&part, method).await,
@@ -159,7 +159,7 @@ impl Modern {
                         let answer = this
                             .call(&task_msg, &task_id, &task_method, Envelope::Own, None)
                             .await?;
-                        this.shared.downstream.deliver(answer).await;
+                        this.link.downstream.deliver(answer).await;
                         Ok(())
                     })
                     .await
@@ -182,9 +182,9 @@ impl Modern {
             ("mcp-protocol-version".into(), version),
             ("mcp-method".into(), method.to_owned()),
         ];
-        self.shared
-            .send_authorized("POST", &self.shared.url, Carries::method(method), || {
-                build_post(&self.shared, msg.raw().clone(), &headers)
+        self.link
+            .send_authorized("POST", &self.link.url, Carries::method(method), || {
+                build_post(&self.link, msg.raw().clone(), &headers)
             })
             .await?;
         Ok(())
@@ -225,7 +225,7 @@ impl Modern {
         match outcome {
             Ok(result) => result,
             Err(e) if e.is_cancelled() => {
-                self.shared.downstream.forget(id);
+                self.link.downstream.forget(id);
                 Ok(())
             }
             Err(e) => std::panic::resume_unwind(e.into_panic()),
@@ -251,8 +251,8 @@ impl Modern {
         }
         // Servers take string and integer ids; any other (`1.0`, `1e3`) is
         // sent as a private one, and the host still gets its own back.
-        let mut sent_id = sent_id
-            .or_else(|| (!plain_id(host_id)).then(|| self.shared.downstream.private_id("id")));
+        let mut sent_id =
+            sent_id.or_else(|| (!plain_id(host_id)).then(|| self.link.downstream.private_id("id")));
         let (mut reissued, mut version_retried) = (false, false);
         loop {
             let Reply { answer, refused } = match self
@@ -267,7 +267,7 @@ impl Modern {
                     tracing::info!(
                         "the answer stream broke ({e}); sending the request again under a new id"
                     );
-                    sent_id = Some(self.shared.downstream.private_id("reissue"));
+                    sent_id = Some(self.link.downstream.private_id("reissue"));
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -278,7 +278,7 @@ impl Modern {
                         version_retried = true;
                         tracing::info!("the server asked for MCP {mutual}; asking again in it");
                         self.state().version = mutual;
-                        sent_id = Some(self.shared.downstream.private_id("version"));
+                        sent_id = Some(self.link.downstream.private_id("version"));
                         continue;
                     }
                     // It names only handshake versions now: rolled back.
@@ -335,7 +335,7 @@ impl Modern {
                 .into(),
         })?;
         let headers = self.routing_headers(msg, method, version);
-        post(&self.shared, body, headers).await
+        post(&self.link, body, headers).await
     }
 
     /// `MCP-Protocol-Version` and the SEP-2243 routing headers
@@ -347,7 +347,7 @@ impl Modern {
         version: String,
     ) -> Vec<(Cow<'static, str>, String)> {
         let mut headers = vec![("mcp-protocol-version".into(), version)];
-        let tools = self.shared.downstream.tool_headers();
+        let tools = self.link.downstream.tool_headers();
         headers.extend(era::routing_headers(method, msg, tools));
         headers
     }
@@ -356,23 +356,23 @@ impl Modern {
     /// its `Mcp-Param-*` headers can be sent even when the host never listed
     /// the tools itself.
     async fn learn_tools(&self, envelope_for: &HostProfile) {
-        if self.shared.downstream.tool_headers().is_known() {
+        if self.link.downstream.tool_headers().is_known() {
             return;
         }
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_TOOL_PAGES {
             let params = cursor.as_ref().map(|c| format!("{{\"cursor\":{c}}}"));
             let (body, headers) = own_request(
-                &self.shared,
+                &self.link,
                 "tools/list",
                 params.as_deref(),
                 envelope_for,
                 self.version(),
             );
-            let Ok(Reply { answer, .. }) = post(&self.shared, body, headers).await else {
+            let Ok(Reply { answer, .. }) = post(&self.link, body, headers).await else {
                 break;
             };
-            self.shared.downstream.tool_headers().learn(&answer);
+            self.link.downstream.tool_headers().learn(&answer);
             cursor = RawObject::parse(answer.raw())
                 .ok()
                 .and_then(|o| o.get("result").map(str::to_owned))
@@ -385,13 +385,13 @@ impl Modern {
                 break;
             }
         }
-        self.shared.downstream.tool_headers().mark_known();
+        self.link.downstream.tool_headers().mark_known();
     }
 
     fn era_changed(&self) -> UpstreamError {
         tracing::info!("the server no longer answers server/discover with MCP 2026-07-28");
         UpstreamError::EraChanged {
-            url: self.shared.shown_url.clone(),
+            url: self.link.shown_url.clone(),
         }
     }
 
@@ -425,23 +425,23 @@ impl Modern {
         acknowledge: oneshot::Sender<()>,
     ) {
         let mut acknowledge = Some(acknowledge);
-        let shown = self.shared.shown_url.clone();
+        let shown = self.link.shown_url.clone();
         let mut failures = 0u32;
         while failures < MAX_LISTEN_FAILURES {
             let (body, headers) = own_request(
-                &self.shared,
+                &self.link,
                 "subscriptions/listen",
                 Some(&format!("{{\"notifications\":{filter}}}")),
                 &host,
                 self.version(),
             );
             let response = self
-                .shared
+                .link
                 .send_authorized(
                     "POST",
-                    &self.shared.url,
+                    &self.link.url,
                     Carries::method("subscriptions/listen"),
-                    || build_post(&self.shared, body.clone(), &headers),
+                    || build_post(&self.link, body.clone(), &headers),
                 )
                 .await;
             match response {
@@ -450,7 +450,7 @@ impl Modern {
                         && content_type(&response) == "text/event-stream" =>
                 {
                     tracing::debug!("subscriptions/listen stream open: {filter}");
-                    let mut reader = SseReader::new(response, &self.shared.http, &shown);
+                    let mut reader = SseReader::new(response, &self.link.http, &shown);
                     while let Ok(Some(item)) = reader.next(Wait::AsLongAsItTakes).await {
                         let Item::Message(msg) = item else { continue };
                         match msg.method() {
@@ -461,7 +461,7 @@ impl Modern {
                                 }
                             }
                             Some(_) => {
-                                self.shared.downstream.deliver(msg).await;
+                                self.link.downstream.deliver(msg).await;
                             }
                             None => break,
                         }
@@ -495,7 +495,7 @@ impl Modern {
 /// Sends each part of a batch on its own, as the modern revision has no
 /// batches; a part that fails is answered with its error, and the others
 /// still go. A single message is sent as it is.
-pub(super) async fn each_part<F, Fut>(
+pub(crate) async fn each_part<F, Fut>(
     downstream: &Downstream,
     msg: &Message,
     send: F,
@@ -531,13 +531,13 @@ where
 /// by asking again in it (E7). Network failures are errors, never an era
 /// verdict.
 async fn discover(
-    shared: &Shared,
+    link: &Link,
     envelope_for: &HostProfile,
 ) -> Result<Option<(Discovered, &'static str)>, UpstreamError> {
     let mut version = era::LATEST_MODERN;
     for attempt in 0..2 {
-        let (body, headers) = own_request(shared, "server/discover", None, envelope_for, version);
-        let answer = match post(shared, body, headers).await {
+        let (body, headers) = own_request(link, "server/discover", None, envelope_for, version);
+        let answer = match post(link, body, headers).await {
             Ok(reply) => reply.answer,
             Err(UpstreamError::Status { .. } | UpstreamError::BadBody { .. }) => return Ok(None),
             Err(e) => return Err(e),
@@ -557,14 +557,14 @@ async fn discover(
 /// `subscriptions/listen`): a private id, the envelope spoken for `host`,
 /// and the routing headers.
 fn own_request(
-    shared: &Shared,
+    link: &Link,
     method: &str,
     params: Option<&str>,
     host: &HostProfile,
     version: &str,
 ) -> (Bytes, Vec<(Cow<'static, str>, String)>) {
     let purpose = method.rsplit('/').next().unwrap_or(method);
-    let request = jsonrpc::request(&shared.downstream.private_id(purpose), method, params);
+    let request = jsonrpc::request(&link.downstream.private_id(purpose), method, params);
     let body = era::with_envelope(request.raw(), None, &host.envelope(version, None), &[])
         .expect("the bridge's own request is an object");
     let headers = vec![
@@ -575,13 +575,13 @@ fn own_request(
 }
 
 fn build_post(
-    shared: &Shared,
+    link: &Link,
     body: Bytes,
     headers: &[(Cow<'static, str>, String)],
 ) -> reqwest::RequestBuilder {
-    let mut request = shared
+    let mut request = link
         .http
-        .request(Method::POST, &shared.url)
+        .request(Method::POST, &link.url)
         .header(CONTENT_TYPE, "application/json")
         .header(ACCEPT, super::streamable::ACCEPT_BOTH)
         .body(body);
@@ -594,21 +594,21 @@ fn build_post(
 /// POSTs one request and reads its answer: JSON, or the answer at the end
 /// of an event stream whose other messages (progress, logs) go to the host.
 /// A refusal that carries a JSON-RPC error is that answer.
-async fn post(shared: &Shared, body: Bytes, headers: Vec<(Cow<'static, str>, String)>) -> Answer {
-    let shown = &shared.shown_url;
+async fn post(link: &Link, body: Bytes, headers: Vec<(Cow<'static, str>, String)>) -> Answer {
+    let shown = &link.shown_url;
     let method = headers
         .iter()
         .find(|(name, _)| name == "mcp-method")
         .map_or("(request)", |(_, value)| value.as_str());
-    let response = shared
-        .send_authorized("POST", &shared.url, Carries::method(method), || {
-            build_post(shared, body.clone(), &headers)
+    let response = link
+        .send_authorized("POST", &link.url, Carries::method(method), || {
+            build_post(link, body.clone(), &headers)
         })
         .await?;
     let status = response.status();
     let kind = content_type(&response);
     if !status.is_success() {
-        let body = shared
+        let body = link
             .http
             .read_error_body(response, shown, ERROR_BODY_LIMIT)
             .await;
@@ -623,7 +623,7 @@ async fn post(shared: &Shared, body: Bytes, headers: Vec<(Cow<'static, str>, Str
         }
         return Err(UpstreamError::from_status(shown, status, &kind, &body));
     }
-    let mut reply = Body::open(response, &shared.http, shown).await?;
+    let mut reply = Body::open(response, &link.http, shown).await?;
     while let Some(msg) = reply.next().await? {
         if is_answer(&msg) {
             return Ok(Reply {
@@ -632,7 +632,7 @@ async fn post(shared: &Shared, body: Bytes, headers: Vec<(Cow<'static, str>, Str
             });
         }
         // Progress and logs on the way to the answer are the host's.
-        shared.downstream.deliver(msg).await;
+        link.downstream.deliver(msg).await;
     }
     Err(reply.ended_early(shown))
 }
