@@ -7,7 +7,9 @@
 //! ends with: it checks `state` (G10) and, when the server promises it,
 //! `iss` (G11), tells the user they can close the tab (or sends them on to
 //! `--auth-success-url`), and gives up after a bounded wait with a message
-//! that says what to do.
+//! that says what to do. A redirect without our `state` is ignored; our
+//! login's answer with the wrong `iss` ends the login at once with a reason,
+//! since the browser has left and no better answer will come.
 //!
 //! The HTTP it speaks is the least a browser needs: one request line read
 //! (bounded in size and time), one response written, connection closed.
@@ -63,6 +65,19 @@ pub enum CallbackError {
         .0.as_secs()
     )]
     TimedOut(Duration),
+    /// RFC 9207: the answer to our login came from another authorization
+    /// server than the one asked, or without the issuer it promised.
+    #[error(
+        "the sign-in answer did not come from the authorization server the bridge asked \
+         ({expected}): it named {}, so it was refused and no token was asked for (RFC 9207). \
+         Either the server's OAuth set-up is wrong or someone tried a mix-up attack; check \
+         the server's authorization settings, then retry",
+        found.as_deref().map_or("no issuer".to_owned(), |f| format!("\"{f}\""))
+    )]
+    WrongIssuer {
+        expected: String,
+        found: Option<String>,
+    },
     #[error("the authorization server refused the login: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Denied {
         error: String,
@@ -204,9 +219,18 @@ impl Callback {
                 let page = format!("Sign-in failed: {error}. You can close this tab.");
                 respond(stream.get_mut(), "200 OK", None, &page).await;
             }
+            Err(Rejection::WrongIssuer(_)) => {
+                let page = "Sign-in refused: this answer did not come from the authorization \
+                            server mcp-tether asked. You can close this tab.";
+                respond(stream.get_mut(), "400 Bad Request", None, page).await;
+            }
         }
         Some(outcome.map_err(|rejection| match rejection {
             Rejection::Denied(error, description) => CallbackError::Denied { error, description },
+            Rejection::WrongIssuer(found) => CallbackError::WrongIssuer {
+                expected: expect.issuer.clone().unwrap_or_default(),
+                found,
+            },
             Rejection::Foreign(_) => unreachable!("handled above"),
         }))
     }
@@ -235,8 +259,12 @@ async fn bind_loopback(port: u16, both: bool) -> Result<Vec<TcpListener>, Callba
 }
 
 enum Rejection {
-    /// Not our login (wrong `state` or `iss`): ignored, keep waiting.
+    /// Not our login (no `state`, or another): ignored, keep waiting.
     Foreign(&'static str),
+    /// Our login's answer (our `state`), but not from the authorization
+    /// server asked: its `iss`, if any. Refused, and the login ends: the
+    /// browser has left, so nothing better will come (RFC 9207 §2.4).
+    WrongIssuer(Option<String>),
     /// Our login, refused by the server (`error=access_denied`).
     Denied(String, Option<String>),
 }
@@ -261,13 +289,9 @@ fn check(url: &Url, expect: &Expect) -> Result<Secret<String>, Rejection> {
     // RFC 8414 §3.3, in `auth::discovery`; never here.)
     match (param("iss"), &expect.issuer) {
         (Some(iss), Some(issuer)) if iss != *issuer => {
-            return Err(Rejection::Foreign(
-                "its iss is not the authorization server's",
-            ));
+            return Err(Rejection::WrongIssuer(Some(iss)));
         }
-        (None, _) if expect.require_iss => {
-            return Err(Rejection::Foreign("it lacks the iss the server promised"));
-        }
+        (None, _) if expect.require_iss => return Err(Rejection::WrongIssuer(None)),
         _ => {}
     }
     if let Some(error) = param("error") {
@@ -343,11 +367,12 @@ mod tests {
                 &url("code=c1&state=st-1&iss=https%3A%2F%2Fevil.example"),
                 &unpromised
             ),
-            Err(Rejection::Foreign(_))
+            Err(Rejection::WrongIssuer(Some(_)))
         ));
     }
 
-    /// G10, G11: state and iss decide whether a redirect is ours.
+    /// G10, G11: the state decides whether a redirect is ours; the iss
+    /// whether our login's answer came from the server asked.
     #[test]
     fn only_our_redirect_counts() {
         assert_eq!(
@@ -386,7 +411,7 @@ mod tests {
                         &url(&format!("code=c1&state=st-1&iss={variant}")),
                         &with_iss
                     ),
-                    Err(Rejection::Foreign(_))
+                    Err(Rejection::WrongIssuer(Some(_)))
                 ),
                 "{variant}"
             );
@@ -398,17 +423,26 @@ mod tests {
                 &url("code=c1&state=st-1&iss=https%3A%2F%2Fas.example%2F%257Et"),
                 &tilde
             ),
-            Err(Rejection::Foreign(_))
+            Err(Rejection::WrongIssuer(Some(_)))
         ));
         assert!(matches!(
             check(
                 &url("code=c1&state=st-1&iss=https%3A%2F%2Fevil.example"),
                 &with_iss
             ),
-            Err(Rejection::Foreign(_))
+            Err(Rejection::WrongIssuer(Some(_)))
         ));
         assert!(matches!(
             check(&url("code=c1&state=st-1"), &with_iss),
+            Err(Rejection::WrongIssuer(None))
+        ));
+        // Another login's answer, or a forged one, is not ours to end: the
+        // state decides that before the issuer is read.
+        assert!(matches!(
+            check(
+                &url("code=c1&state=other&iss=https%3A%2F%2Fevil.example"),
+                &with_iss
+            ),
             Err(Rejection::Foreign(_))
         ));
         assert!(matches!(

@@ -74,6 +74,36 @@ async fn signs_in_through_the_browser_and_answers_the_first_request() {
     assert_eq!(login.logins().len(), 1, "no second login");
 }
 
+/// G11, RFC 9207: the answer to the bridge's login that names another
+/// issuer is refused and ends that login at once, with a reason the user can
+/// act on; no token is asked for. (The wait is set far longer than the
+/// test's patience, so a bridge that kept waiting would fail here.)
+#[tokio::test]
+async fn a_login_answer_from_another_issuer_ends_the_sign_in_with_a_reason() {
+    let server = FastMcp::start(3600).await;
+    let login = LoginEnv::new();
+    let mut env = login.vars().to_vec();
+    env.push(("FAKE_BROWSER_ISS", "https://mix-up.example"));
+    let mut bridge = Bridge::start_with_env(&[&server.url(), "--auth-timeout", "600"], &env);
+    let line = crate::common::initialize_request(0, "2025-06-18");
+    bridge.send(&line).await;
+    let answer = bridge.answer_to(&json!(0)).await;
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("did not come from the authorization server")
+            && message.contains("\"https://mix-up.example\"")
+            && message.contains("RFC 9207"),
+        "{answer}"
+    );
+    assert_eq!(login.logins().len(), 1, "one login page was opened");
+    assert!(
+        !walk(&login.config)
+            .iter()
+            .any(|p| p.ends_with("tokens.json")),
+        "no token was stored"
+    );
+}
+
 /// G16: an access token that expires mid-session is refreshed before it
 /// expires (Streamable HTTP); no call fails and no new login happens.
 #[tokio::test]
