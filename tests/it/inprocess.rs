@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines};
 use tokio::sync::mpsc;
 
-use crate::common::fault::{FaultServer, Got, accepted, reply, sse_from};
+use crate::common::fault::{FaultServer, Got, accepted, answer, reply, sse_from};
 use mcp_tether::cli::Cli;
 use mcp_tether::config::Config;
 
@@ -45,20 +45,25 @@ impl InProcess {
         self.to_bridge.write_all(line.as_bytes()).await.unwrap();
     }
 
-    /// The next message the bridge writes that answers `id`.
-    async fn answer_to(&mut self, id: &Value) -> Value {
+    /// The next message the bridge writes, whatever it is.
+    async fn next_message(&mut self) -> Value {
         let read = async {
-            loop {
-                let line = self.from_bridge.next_line().await.unwrap().expect("a line");
-                let message: Value = serde_json::from_str(&line).expect("JSON-RPC on stdout");
-                if &message["id"] == id && message.get("method").is_none() {
-                    return message;
-                }
-            }
+            let line = self.from_bridge.next_line().await.unwrap().expect("a line");
+            serde_json::from_str::<Value>(&line).expect("JSON-RPC on stdout")
         };
         tokio::time::timeout(Duration::from_secs(10), read)
             .await
-            .unwrap_or_else(|_| panic!("no answer to {id}"))
+            .expect("a message from the bridge")
+    }
+
+    /// The next message the bridge writes that answers `id`.
+    async fn answer_to(&mut self, id: &Value) -> Value {
+        loop {
+            let message = self.next_message().await;
+            if &message["id"] == id && message.get("method").is_none() {
+                return message;
+            }
+        }
     }
 }
 
@@ -232,4 +237,102 @@ async fn e8_on_one_stream_an_ambiguous_server_request_is_refused_with_a_reason()
         error_text(&refusal).contains("belongs to none the bridge can tell"),
         "{refusal}"
     );
+}
+
+/// E3, E4 through the translation stage (`LegacyHost`): a handshake host on
+/// a 2026-07-28 server gets `initialize` answered from `server/discover`,
+/// the log level it sets rides in every request's `_meta`, and an
+/// `input_required` answer becomes a request to the host whose answer
+/// continues the call, keyed as the server keyed it, with its
+/// `requestState` echoed, in a request of its own.
+#[tokio::test]
+async fn a_handshake_host_answers_a_2026_servers_question_through_the_stage() {
+    let server = FaultServer::start(|got: Got| async move {
+        match got.rpc_method().as_deref() {
+            Some("initialize") => reply(
+                400,
+                "application/json",
+                r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28"],"requested":"2025-11-25"}}}"#,
+            ),
+            Some("server/discover") => answer(
+                &got,
+                r#"{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}}"#,
+            ),
+            Some("tools/list") => answer(&got, r#"{"tools":[]}"#),
+            Some("tools/call") => {
+                let body: Value = serde_json::from_slice(&got.body).unwrap();
+                match body["params"].get("inputResponses") {
+                    None => answer(
+                        &got,
+                        r#"{"resultType":"input_required","inputRequests":{"confirm":{"method":"elicitation/create","params":{"message":"Sure?","requestedSchema":{"type":"object","properties":{}}}}},"requestState":"opaque-1"}"#,
+                    ),
+                    Some(responses) => {
+                        let text = serde_json::to_string(&responses.to_string()).unwrap();
+                        answer(&got, &format!(r#"{{"content":[{{"type":"text","text":{text}}}]}}"#))
+                    }
+                }
+            }
+            _ => accepted(),
+        }
+    })
+    .await;
+    let mut bridge = InProcess::start(&[&server.url("/mcp")]);
+    bridge
+        .send(
+            &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"elicitation": {}},
+            "clientInfo": {"name": "in-process-host", "version": "1"}}}),
+        )
+        .await;
+    let initialized = bridge.answer_to(&json!(0)).await;
+    assert_eq!(
+        initialized["result"]["serverInfo"]["name"], "scripted",
+        "{initialized}"
+    );
+    assert_eq!(initialized["result"]["protocolVersion"], "2025-11-25");
+    bridge
+        .send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+    bridge
+        .send(&json!({"jsonrpc": "2.0", "id": 1, "method": "logging/setLevel", "params": {"level": "debug"}}))
+        .await;
+    assert!(bridge.answer_to(&json!(1)).await.get("result").is_some());
+
+    bridge
+        .send(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "deploy", "arguments": {}}}))
+        .await;
+    let question = bridge.next_message().await;
+    assert_eq!(question["method"], "elicitation/create", "{question}");
+    assert_eq!(question["params"]["message"], "Sure?");
+    bridge
+        .send(&json!({"jsonrpc": "2.0", "id": question["id"], "result": {"action": "accept", "content": {}}}))
+        .await;
+    let done = bridge.answer_to(&json!(2)).await;
+    assert_eq!(
+        done["result"]["content"][0]["text"], r#"{"confirm":{"action":"accept","content":{}}}"#,
+        "{done}"
+    );
+
+    let calls: Vec<Value> = server
+        .posts_of("tools/call")
+        .iter()
+        .map(|call| serde_json::from_slice(&call.body).unwrap())
+        .collect();
+    assert_eq!(calls.len(), 2, "the call, then its one retry");
+    assert_eq!(calls[0]["id"], json!(2));
+    assert_ne!(
+        calls[1]["id"],
+        json!(2),
+        "each round is a request of its own"
+    );
+    assert_eq!(calls[1]["params"]["requestState"], "opaque-1");
+    for call in &calls {
+        let meta = &call["params"]["_meta"];
+        assert_eq!(meta["io.modelcontextprotocol/logLevel"], "debug", "{call}");
+        assert_eq!(
+            meta["io.modelcontextprotocol/clientInfo"]["name"],
+            "in-process-host"
+        );
+    }
 }
