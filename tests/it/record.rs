@@ -69,8 +69,10 @@ fn normalized(text: &str, pair: &OidcPair, code: &str) -> String {
 
 #[tokio::test]
 async fn a_recorded_session_replays_into_its_timeline() {
-    // Tokens live 8 s, so they are refreshed 2 s before they expire.
-    let mut pair = OidcPair::start(8).await;
+    // Tokens live 12 s, so they are refreshed 3 s before they expire: the
+    // session restart below has 9 s to finish before the refresh is due,
+    // so the timeline's order does not depend on how busy the machine is.
+    let mut pair = OidcPair::start(12).await;
     let login = LoginEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let recording = dir.path().join("session.jsonl");
@@ -116,7 +118,7 @@ async fn a_recorded_session_replays_into_its_timeline() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     // Past the refresh point: the next call refreshes the token first.
-    tokio::time::sleep_until(signed_in + std::time::Duration::from_millis(7000)).await;
+    tokio::time::sleep_until(signed_in + std::time::Duration::from_millis(10_000)).await;
     let echo = bridge
         .call_tool(2, "echo", json!({ "message": "after" }))
         .await;
