@@ -145,9 +145,12 @@ impl Modern {
                 return Ok(());
             };
             match kind {
-                // The host answering the bridge's own question (E4).
+                // The revision has no requests from server to client, so
+                // no answer from the host is awaited.
                 Kind::Response { .. } => {
-                    self.link.downstream.deliver(part.clone()).await;
+                    tracing::warn!(
+                        "dropped an answer from the host: MCP 2026-07-28 servers ask the client nothing"
+                    );
                     Ok(())
                 }
                 Kind::Notification { method } => self.notify(&part, method).await,

@@ -4,15 +4,15 @@
 //! 2026-07-28 only — and must get the same results; a 2026-07-28 host runs
 //! against a handshake-only server.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::common::era::EraServer;
 use crate::common::everything::Everything;
-use crate::common::fault::{FaultServer, Got, accepted, answer, answer_text, event, reply, sse};
+use crate::common::fault::{
+    FaultServer, Got, accepted, answer, answer_text, event, reply, scripted_modern_server, sse,
+};
 use crate::common::{Bridge, error_message, initialize_request, tool_text};
 
 /// What a legacy desktop host sees from one session: every answer that
@@ -350,37 +350,6 @@ async fn the_protocol_flag_forces_an_era() {
     let mut bridge = Bridge::start(&[&modern.url(), "--protocol", "modern"]);
     let session = legacy_host_session(&mut bridge).await;
     assert_eq!(session.add, "5");
-}
-
-/// A scripted 2026-07-28 server: refuses `initialize` the way a modern-only
-/// server does, answers `server/discover`, and hands `tools/call` to `call`
-/// with the number of the call (from 1).
-async fn scripted_modern_server<F>(call: F) -> FaultServer
-where
-    F: Fn(Got, usize) -> axum::response::Response + Send + Sync + 'static,
-{
-    let calls = Arc::new(AtomicUsize::new(0));
-    FaultServer::start(move |got: Got| {
-        let n = match got.rpc_method().as_deref() {
-            Some("tools/call") => calls.fetch_add(1, Ordering::SeqCst) + 1,
-            _ => 0,
-        };
-        let response = match got.rpc_method().as_deref() {
-            Some("initialize") => reply(
-                400,
-                "application/json",
-                r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28"],"requested":"2025-11-25"}}}"#,
-            ),
-            Some("server/discover") => answer(
-                &got,
-                r#"{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}}"#,
-            ),
-            Some("tools/call") => call(got, n),
-            _ => accepted(),
-        };
-        async move { response }
-    })
-    .await
 }
 
 /// E6: an answer stream that breaks before the answer loses nothing: the

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines};
 use tokio::sync::mpsc;
 
-use crate::common::fault::{FaultServer, Got, accepted, answer, reply, sse_from};
+use crate::common::fault::{
+    FaultServer, Got, accepted, answer, reply, scripted_modern_server, sse_from,
+};
 use mcp_tether::cli::Cli;
 use mcp_tether::config::Config;
 
@@ -247,32 +249,17 @@ async fn e8_on_one_stream_an_ambiguous_server_request_is_refused_with_a_reason()
 /// `requestState` echoed, in a request of its own.
 #[tokio::test]
 async fn a_handshake_host_answers_a_2026_servers_question_through_the_stage() {
-    let server = FaultServer::start(|got: Got| async move {
-        match got.rpc_method().as_deref() {
-            Some("initialize") => reply(
-                400,
-                "application/json",
-                r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28"],"requested":"2025-11-25"}}}"#,
-            ),
-            Some("server/discover") => answer(
+    let server = scripted_modern_server(|got, _| {
+        let body: Value = serde_json::from_slice(&got.body).unwrap();
+        match body["params"].get("inputResponses") {
+            None => answer(
                 &got,
-                r#"{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}}"#,
+                r#"{"resultType":"input_required","inputRequests":{"confirm":{"method":"elicitation/create","params":{"message":"Sure?","requestedSchema":{"type":"object","properties":{}}}}},"requestState":"opaque-1"}"#,
             ),
-            Some("tools/list") => answer(&got, r#"{"tools":[]}"#),
-            Some("tools/call") => {
-                let body: Value = serde_json::from_slice(&got.body).unwrap();
-                match body["params"].get("inputResponses") {
-                    None => answer(
-                        &got,
-                        r#"{"resultType":"input_required","inputRequests":{"confirm":{"method":"elicitation/create","params":{"message":"Sure?","requestedSchema":{"type":"object","properties":{}}}}},"requestState":"opaque-1"}"#,
-                    ),
-                    Some(responses) => {
-                        let text = serde_json::to_string(&responses.to_string()).unwrap();
-                        answer(&got, &format!(r#"{{"content":[{{"type":"text","text":{text}}}]}}"#))
-                    }
-                }
+            Some(responses) => {
+                let text = serde_json::to_string(&responses.to_string()).unwrap();
+                answer(&got, &format!(r#"{{"content":[{{"type":"text","text":{text}}}]}}"#))
             }
-            _ => accepted(),
         }
     })
     .await;

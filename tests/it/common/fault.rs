@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -182,4 +183,35 @@ pub fn sse_from(events: impl futures_util::Stream<Item = String> + Send + 'stati
         .header("content-type", "text/event-stream")
         .body(body)
         .expect("response")
+}
+
+/// A scripted 2026-07-28 server: refuses `initialize` the way a modern-only
+/// server does, answers `server/discover`, and hands `tools/call` to `call`
+/// with the number of the call (from 1).
+pub async fn scripted_modern_server<F>(call: F) -> FaultServer
+where
+    F: Fn(Got, usize) -> Response + Send + Sync + 'static,
+{
+    let calls = Arc::new(AtomicUsize::new(0));
+    FaultServer::start(move |got: Got| {
+        let n = match got.rpc_method().as_deref() {
+            Some("tools/call") => calls.fetch_add(1, Ordering::SeqCst) + 1,
+            _ => 0,
+        };
+        let response = match got.rpc_method().as_deref() {
+            Some("initialize") => reply(
+                400,
+                "application/json",
+                r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28"],"requested":"2025-11-25"}}}"#,
+            ),
+            Some("server/discover") => answer(
+                &got,
+                r#"{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}}"#,
+            ),
+            Some("tools/call") => call(got, n),
+            _ => accepted(),
+        };
+        async move { response }
+    })
+    .await
 }
