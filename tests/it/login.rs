@@ -17,7 +17,10 @@ async fn the_login_url_is_never_seen_by_a_shell() {
     let opener = dir.path().join("fake-browser");
     std::fs::write(
         &opener,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$#\" \"$@\" > {d}/argv\n"),
+        // Written aside and renamed: the test reads it only when whole.
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$#\" \"$@\" > {d}/argv.part && mv {d}/argv.part {d}/argv\n"
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&opener, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -30,7 +33,9 @@ async fn the_login_url_is_never_seen_by_a_shell() {
     let url = url::Url::parse(&hostile).unwrap();
     browser::open_with(opener.to_str().unwrap(), &url).unwrap();
     let argv = dir.path().join("argv");
-    for _ in 0..100 {
+    // Up to 20 s for the opener to run on a busy machine; no longer than it
+    // takes when it is not.
+    for _ in 0..1000 {
         if argv.exists() {
             break;
         }
