@@ -162,6 +162,7 @@ async fn poll(
     fields.push(("grant_type", GRANT_TYPE.to_owned()));
     fields.push(("device_code", authorization.device_code.expose().clone()));
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let asked_at = std::time::SystemTime::now();
     let (status, kind, body) = match grant::post_form(
         http,
         token_url,
@@ -176,7 +177,7 @@ async fn poll(
         Err(e) => return Poll::Failed(e),
     };
     if status.is_success() {
-        return match grant::tokens_from_json(&body) {
+        return match grant::tokens_from_json(&body, asked_at) {
             Ok(tokens) => Poll::Done(tokens),
             Err(e) => Poll::Failed(e),
         };

@@ -100,13 +100,15 @@ impl Tokens {
     pub fn expires_within(&self, margin: Duration) -> bool {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+            .unwrap_or_default();
+        // In milliseconds: a quarter of a token that lives a few seconds
+        // is still a margin, not zero.
         let margin = match self.lifetime {
-            Some(lifetime) => margin.as_secs().min(lifetime / 4),
-            None => margin.as_secs(),
+            Some(lifetime) => margin.min(Duration::from_secs(lifetime) / 4),
+            None => margin,
         };
-        self.expires_at.is_some_and(|at| at <= now + margin)
+        self.expires_at
+            .is_some_and(|at| Duration::from_secs(at) <= now + margin)
     }
 }
 
@@ -227,8 +229,9 @@ pub async fn exchange_code(
     for (name, value) in token_params(target)? {
         request = request.add_extra_param(name, value);
     }
+    let asked_at = SystemTime::now();
     let response = request.request_async(&adapter(http, target.dpop)).await;
-    tokens(response, None)
+    tokens(response, None, asked_at)
 }
 
 /// Refreshes the access token (G16). A server that does not send a new
@@ -244,8 +247,9 @@ pub async fn refresh(
     for (name, value) in token_params(target)? {
         request = request.add_extra_param(name, value);
     }
+    let asked_at = SystemTime::now();
     let response = request.request_async(&adapter(http, target.dpop)).await;
-    tokens(response, Some(refresh_token))
+    tokens(response, Some(refresh_token), asked_at)
 }
 
 /// The client credentials grant, for machine-to-machine use (G19).
@@ -258,8 +262,9 @@ pub async fn client_credentials(http: &Http, target: &Target<'_>) -> Result<Toke
     for (name, value) in token_params(target)? {
         request = request.add_extra_param(name, value);
     }
+    let asked_at = SystemTime::now();
     let response = request.request_async(&adapter(http, target.dpop)).await;
-    tokens(response, None)
+    tokens(response, None, asked_at)
 }
 
 /// Revokes a token at the server's revocation endpoint (RFC 7009), when it
@@ -428,8 +433,9 @@ pub async fn jwt_bearer(
     if let Some(scope) = target.scope {
         fields.push(("scope", scope.to_owned()));
     }
+    let asked_at = SystemTime::now();
     let body = post_for_target(http, &url, &fields, target).await?;
-    tokens_from_json(&body)
+    tokens_from_json(&body, asked_at)
 }
 
 /// The grant type of [`jwt_bearer`].
@@ -549,21 +555,25 @@ pub(super) fn endpoint(url: Option<&str>, what: &'static str) -> Result<Url, Gra
 type TokenResult = Result<TokenResponse, RequestTokenError<HttpFailure, BasicErrorResponse>>;
 
 /// Tokens from a successful token endpoint answer read by the bridge itself
-/// (the device grant polls without oauth2).
-pub(super) fn tokens_from_json(body: &[u8]) -> Result<Tokens, GrantError> {
+/// (the device grant polls without oauth2), asked for at `asked_at`.
+pub(super) fn tokens_from_json(body: &[u8], asked_at: SystemTime) -> Result<Tokens, GrantError> {
     let response: TokenResponse =
         serde_json::from_slice(body).map_err(|e| GrantError::BadResponse(e.to_string()))?;
-    tokens(Ok(response), None)
+    tokens(Ok(response), None, asked_at)
 }
 
+/// The tokens of an answer to a request sent at `asked_at`. The server
+/// issued them no earlier, so an expiry counted from then is never later
+/// than the server's, even when the server rounds its own down to the
+/// second (FastMCP does, and revokes the refresh token with an access
+/// token used past it).
 fn tokens(
     response: TokenResult,
     old_refresh: Option<&Secret<String>>,
+    asked_at: SystemTime,
 ) -> Result<Tokens, GrantError> {
     let response = response.map_err(sort_error)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = asked_at.duration_since(UNIX_EPOCH).unwrap_or_default();
     Ok(Tokens {
         access_token: Secret::new(response.access_token().secret().clone()),
         refresh_token: response
@@ -796,6 +806,18 @@ mod tests {
             Err(GrantError::BadEndpoint { .. })
         ));
         assert!(matches!(attempt(None), Err(GrantError::NoEndpoint { .. })));
+    }
+
+    /// G16: the expiry counts from when the tokens were asked for, the
+    /// earliest the server can have issued them, so the bridge never
+    /// thinks a token lives longer than the server does.
+    #[test]
+    fn expiry_counts_from_when_the_tokens_were_asked_for() {
+        let asked_at = UNIX_EPOCH + Duration::from_millis(1_000_900);
+        let body = br#"{"access_token":"a","token_type":"Bearer","expires_in":2}"#;
+        let tokens = tokens_from_json(body, asked_at).unwrap();
+        assert_eq!(tokens.expires_at, Some(1_002));
+        assert_eq!(tokens.lifetime, Some(2));
     }
 
     #[test]
