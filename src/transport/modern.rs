@@ -250,7 +250,7 @@ impl Modern {
         sent_id: Option<RawId>,
     ) -> Result<Message, UpstreamError> {
         if method == "tools/call" {
-            self.learn_tools(&envelope.profile(msg)).await;
+            self.learn_tools(msg, envelope).await;
         }
         // Servers take string and integer ids; any other (`1.0`, `1e3`) is
         // sent as a private one, and the host still gets its own back.
@@ -358,10 +358,11 @@ impl Modern {
     /// Reads the tools list once, privately, before the first tool call, so
     /// its `Mcp-Param-*` headers can be sent even when the host never listed
     /// the tools itself.
-    async fn learn_tools(&self, envelope_for: &HostProfile) {
+    async fn learn_tools(&self, call: &Message, envelope: Envelope<'_>) {
         if self.link.downstream.tool_headers().is_known() {
             return;
         }
+        let envelope_for = envelope.profile(call);
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_TOOL_PAGES {
             let params = cursor.as_ref().map(|c| format!("{{\"cursor\":{c}}}"));
@@ -369,7 +370,7 @@ impl Modern {
                 &self.link,
                 "tools/list",
                 params.as_deref(),
-                envelope_for,
+                &envelope_for,
                 self.version(),
             );
             let Ok(Reply { answer, .. }) = post(&self.link, body, headers).await else {
