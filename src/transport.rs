@@ -320,6 +320,19 @@ impl Link {
         }
     }
 
+    /// Reads a response that is not a success: the one place a transport
+    /// reads an error body, so every transport reads as much of it
+    /// ([`crate::http::ERROR_BODY_LIMIT`]).
+    pub(crate) async fn read_refused(&self, response: reqwest::Response) -> Refused {
+        let status = response.status();
+        let kind = crate::http::content_type(&response);
+        let body = self
+            .http
+            .read_error_body(response, &self.shown_url, crate::http::ERROR_BODY_LIMIT)
+            .await;
+        Refused { status, kind, body }
+    }
+
     /// The error for a request the server refused after every recovery:
     /// the user's own credentials when the bridge cannot authorize, else
     /// the token the bridge has just got.
@@ -331,6 +344,22 @@ impl Link {
             },
             false => UpstreamError::credentials_refused(&self.shown_url),
         }
+    }
+}
+
+/// A response the server refused, read as far as a person needs: its
+/// status, content type and the start of its body.
+pub(crate) struct Refused {
+    pub status: reqwest::StatusCode,
+    pub kind: String,
+    pub body: bytes::Bytes,
+}
+
+impl Refused {
+    /// The error it makes when nothing in it is for the transport to act
+    /// on.
+    pub fn into_error(self, shown_url: &str) -> UpstreamError {
+        UpstreamError::from_status(shown_url, self.status, &self.kind, &self.body)
     }
 }
 

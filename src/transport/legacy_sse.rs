@@ -23,7 +23,7 @@ use super::Link;
 use super::Origin;
 use super::sse::{Item, SseReader, Wait};
 use crate::error::UpstreamError;
-use crate::http::{ERROR_BODY_LIMIT, content_type};
+use crate::http::content_type;
 use crate::protocol::jsonrpc::{Message, notification};
 
 /// The longest wait for the `endpoint` event after the stream opens.
@@ -82,17 +82,10 @@ impl LegacySse {
             .link
             .send_authorized("POST", endpoint, carries, build)
             .await?;
-        let status = response.status();
-        if status.is_success() {
+        if response.status().is_success() {
             return Ok(());
         }
-        let kind = content_type(&response);
-        let body = self
-            .link
-            .http
-            .read_error_body(response, shown, ERROR_BODY_LIMIT)
-            .await;
-        Err(UpstreamError::from_status(shown, status, &kind, &body))
+        Err(self.link.read_refused(response).await.into_error(shown))
     }
 
     /// The endpoint to POST to. While the stream is down, asks for a
@@ -300,11 +293,7 @@ async fn open(link: &Link) -> Result<(SseReader, Url), UpstreamError> {
     let status = response.status();
     let kind = content_type(&response);
     if !status.is_success() {
-        let body = link
-            .http
-            .read_error_body(response, shown, ERROR_BODY_LIMIT)
-            .await;
-        return Err(UpstreamError::from_status(shown, status, &kind, &body));
+        return Err(link.read_refused(response).await.into_error(shown));
     }
     if kind.starts_with("text/html") {
         return Err(UpstreamError::WebPage {

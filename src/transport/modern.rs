@@ -32,7 +32,7 @@ use super::sse::{Item, SseReader, Wait};
 use super::{Carries, Link};
 use crate::error::UpstreamError;
 use crate::host::downstream::Downstream;
-use crate::http::{ERROR_BODY_LIMIT, content_type};
+use crate::http::content_type;
 use crate::protocol::era::{self, Discovered, HostProfile};
 use crate::protocol::jsonrpc::{self, IdKey, Kind, Message, RawId, RawObject, Shape};
 
@@ -609,15 +609,10 @@ async fn post(link: &Link, body: Bytes, headers: Vec<(Cow<'static, str>, String)
             build_post(link, body.clone(), &headers)
         })
         .await?;
-    let status = response.status();
-    let kind = content_type(&response);
-    if !status.is_success() {
-        let body = link
-            .http
-            .read_error_body(response, shown, ERROR_BODY_LIMIT)
-            .await;
-        if kind == "application/json"
-            && let Ok(answer) = Message::parse(body.clone())
+    if !response.status().is_success() {
+        let refused = link.read_refused(response).await;
+        if refused.kind == "application/json"
+            && let Ok(answer) = Message::parse(refused.body.clone())
             && is_answer(&answer)
         {
             return Ok(Reply {
@@ -625,7 +620,7 @@ async fn post(link: &Link, body: Bytes, headers: Vec<(Cow<'static, str>, String)
                 refused: true,
             });
         }
-        return Err(UpstreamError::from_status(shown, status, &kind, &body));
+        return Err(refused.into_error(shown));
     }
     let mut reply = Body::open(response, &link.http, shown).await?;
     while let Some(msg) = reply.next().await? {

@@ -24,7 +24,7 @@ use super::session::{Session, Snapshot};
 use super::sse::{Item, SseReader, Wait, backoff};
 use super::{Carries, Link};
 use crate::error::UpstreamError;
-use crate::http::{ERROR_BODY_LIMIT, content_type};
+use crate::http::content_type;
 use crate::protocol::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, notification};
 use crate::telemetry::log::fingerprint;
 
@@ -299,20 +299,17 @@ impl Streamable {
     /// Turns a non-success reply into a failure: a lost session, or an error.
     async fn refusal(&self, response: Response, session: &Snapshot) -> Failure {
         let status = response.status();
-        let kind = content_type(&response);
-        let shown = &self.link.shown_url;
         if status == StatusCode::NOT_FOUND && session.id.is_some() {
             return Failure::SessionGone(status);
         }
-        let body = self
-            .link
-            .http
-            .read_error_body(response, shown, ERROR_BODY_LIMIT)
-            .await;
-        if status == StatusCode::BAD_REQUEST && session.id.is_some() && mentions_session(&body) {
+        let refused = self.link.read_refused(response).await;
+        if status == StatusCode::BAD_REQUEST
+            && session.id.is_some()
+            && mentions_session(&refused.body)
+        {
             return Failure::SessionGone(status);
         }
-        Failure::Upstream(UpstreamError::from_status(shown, status, &kind, &body))
+        Failure::Upstream(refused.into_error(&self.link.shown_url))
     }
 
     fn post_request(
