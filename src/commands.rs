@@ -24,6 +24,7 @@ use crate::auth::{Authorizer, challenge};
 use crate::cli::Cli;
 use crate::config::Config;
 use crate::http::Http;
+use crate::printable::for_terminal;
 use crate::store::credentials::Credentials;
 use crate::telemetry::log::redact_url;
 
@@ -140,12 +141,12 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             Command::Replay { file, .. } => crate::telemetry::replay::follow(&file).await,
             Command::Watch {
                 choice: None, json, ..
-            } => crate::telemetry::watch::list(json),
+            } => crate::telemetry::watch::list(json).await,
             Command::Watch {
                 choice: Some(choice),
                 bodies,
                 json,
-            } => crate::telemetry::watch::attach(&choice, bodies, json),
+            } => crate::telemetry::watch::attach(&choice, bodies, json).await,
         }
     })
 }
@@ -197,9 +198,7 @@ async fn run_probe(cli: Cli, as_json: bool) -> anyhow::Result<()> {
 }
 
 fn replay(file: &std::path::Path, summary_only: bool) -> anyhow::Result<()> {
-    let reader = std::fs::File::open(file)
-        .map(std::io::BufReader::new)
-        .with_context(|| format!("cannot open the recording {}", file.display()))?;
+    let reader = crate::telemetry::replay::open_recording(file)?;
     let text = crate::telemetry::replay::render(reader, summary_only)
         .with_context(|| format!("reading {}", file.display()))?;
     print!("{text}");
@@ -424,8 +423,10 @@ fn status(url: Option<&str>, as_json: bool) -> anyhow::Result<()> {
         );
     }
     for report in reports {
+        // What was stored and what failed may come from a server: shown,
+        // never obeyed by the terminal.
         let url = report["url"].as_str().or(url).unwrap_or("(unknown server)");
-        println!("{url}");
+        println!("{}", for_terminal(url));
         match report["signed_in"].as_bool() {
             Some(true) => {
                 let expiry = match report["expires_in_seconds"].as_i64() {
@@ -449,7 +450,7 @@ fn status(url: Option<&str>, as_json: bool) -> anyhow::Result<()> {
             ("stored in", "stored_in"),
         ] {
             if let Some(value) = report[key].as_str() {
-                println!("  {label}: {value}");
+                println!("  {label}: {}", for_terminal(value));
             }
         }
         if let (Some(ago), Some(message)) = (
@@ -457,7 +458,7 @@ fn status(url: Option<&str>, as_json: bool) -> anyhow::Result<()> {
             report["last_error"]["message"].as_str(),
         ) {
             let ago = human(Duration::from_secs(ago.max(0) as u64));
-            println!("  last error ({ago} ago): {message}");
+            println!("  last error ({ago} ago): {}", for_terminal(message));
         }
     }
     Ok(())

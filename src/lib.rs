@@ -13,6 +13,8 @@
 //!   that keeps servers from sending the bridge nearer (SSRF).
 //! - [`header_command`]: `--header-command`, run without a shell.
 //! - [`tls`]: certificates the user gives, as anchors or pinned.
+//! - [`printable`]: server text made safe for the terminal, for every
+//!   command that prints it.
 //!
 //! [`protocol`], pure:
 //! - [`protocol::jsonrpc`]: a raw view of messages; reads routing fields,
@@ -85,6 +87,7 @@ pub mod fuzzing;
 pub mod header_command;
 pub mod host;
 pub mod http;
+pub mod printable;
 pub mod probe;
 pub mod protocol;
 pub mod reach;

@@ -20,7 +20,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mcp-tether: {e:#}");
+            // An error may quote a server (an OAuth error's description):
+            // shown, never obeyed by the terminal.
+            let text = format!("{e:#}");
+            eprintln!("mcp-tether: {}", mcp_tether::printable::for_terminal(&text));
             ExitCode::FAILURE
         }
     }

@@ -231,8 +231,14 @@ fn render(
 ) -> Report {
     let shown = crate::telemetry::log::redact_url(&config.url);
     let mut text = format!("Probing {shown}\n");
+    // Values come from the server (its name, its errors, its capability
+    // names): every row is shown, never obeyed by the terminal.
     let row = |text: &mut String, label: &str, value: &str| {
-        let _ = writeln!(text, "  {label:<14} {value}");
+        let _ = writeln!(
+            text,
+            "  {label:<14} {}",
+            crate::printable::for_terminal(value)
+        );
     };
     let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
     let Some(result) = init.get("result") else {

@@ -6,5 +6,6 @@
 pub mod health;
 pub mod log;
 pub mod record;
+pub mod redact;
 pub mod replay;
 pub mod watch;

@@ -419,3 +419,18 @@ fn log_post(carries: Carries<'_>, status: reqwest::StatusCode, started: Instant)
         status.as_u16(),
     );
 }
+
+/// Says that a server sent bytes that are not UTF-8 and that they were
+/// replaced before the host saw them: at WARN the first time, since the
+/// host's user may see odd characters, and quietly after that.
+pub(crate) fn note_repaired_utf8(shown_url: &str) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::debug!("{shown_url} sent bytes that are not UTF-8 again; replaced with U+FFFD");
+    } else {
+        tracing::warn!(
+            "{shown_url} sent bytes that are not UTF-8; each was replaced with U+FFFD so that \
+             the host can read the message"
+        );
+    }
+}

@@ -181,6 +181,23 @@ where
 }
 
 impl Message {
+    /// Reads a message a server sent, as [`Message::parse`] does, after
+    /// making sure a host can read it (issue 26): bytes that are not UTF-8
+    /// can only stand inside a JSON string, so each invalid sequence
+    /// becomes U+FFFD and the message stays JSON. A valid message, nearly
+    /// always, keeps its bytes untouched. The flag says whether any byte
+    /// was replaced.
+    pub fn parse_from_server(raw: Bytes) -> Result<(Self, bool), ParseError> {
+        let (raw, repaired) = match std::str::from_utf8(&raw) {
+            Ok(_) => (raw, false),
+            Err(_) => (
+                Bytes::from(String::from_utf8_lossy(&raw).into_owned()),
+                true,
+            ),
+        };
+        Ok((Message::parse(raw)?, repaired))
+    }
+
     /// Reads the routing fields of `raw` without copying or re-encoding it.
     pub fn parse(raw: Bytes) -> Result<Self, ParseError> {
         let shape = match first_non_space(&raw) {

@@ -4,15 +4,106 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Creates `dir` (and its parents) if needed and makes it owner-only (0700).
+/// Creates `dir` (and its parents) if needed and makes it owner-only
+/// (0700), after checking that it is a directory of this user's and not a
+/// symbolic link (issue 26): a link planted by another user must not turn
+/// a `chmod` or a secret's write onto a path of their choosing.
 pub fn private_dir(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
     #[cfg(unix)]
     {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        check_ours(dir)?;
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
+    #[cfg(not(unix))]
+    fs::create_dir_all(dir)?;
     Ok(())
+}
+
+/// Checks, without following a link, that `dir` is a directory owned by
+/// this user that no one else can write to: what a directory must be
+/// before the bridge trusts what it finds in it (a watch socket, say).
+pub fn check_private_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        check_ours(dir)?;
+        let mode = fs::symlink_metadata(dir)?.permissions().mode();
+        if mode & 0o022 != 0 {
+            return Err(refusal(
+                dir,
+                &format!("others can write to it (mode {:o})", mode & 0o777),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// That `dir` is a real directory (not a link) owned by this user.
+#[cfg(unix)]
+fn check_ours(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(dir)?;
+    if meta.file_type().is_symlink() {
+        return Err(refusal(dir, "it is a symbolic link"));
+    }
+    if !meta.is_dir() {
+        return Err(refusal(dir, "it is not a directory"));
+    }
+    if meta.uid() != current_uid() {
+        return Err(refusal(
+            dir,
+            &format!("it belongs to user {}, not to you", meta.uid()),
+        ));
+    }
+    Ok(())
+}
+
+/// The user this process acts as (its effective uid).
+#[cfg(unix)]
+pub fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+fn refusal(path: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("refusing to use {}: {why}", path.display()),
+    )
+}
+
+/// Opens `path` for appending, owner-only (0600), without following a
+/// symbolic link at its place and only if it is a regular file of this
+/// user's: a private log in the config directory (issue 26). The mode is
+/// set on the open file, never through the path.
+pub fn open_private_append(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        let file = options.open(path).map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refusal(path, "it is a symbolic link"),
+            _ => e,
+        })?;
+        let meta = file.metadata()?;
+        if !meta.is_file() || meta.uid() != current_uid() {
+            return Err(refusal(path, "it is not a regular file of yours"));
+        }
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    options.open(path)
 }
 
 /// Writes `contents` to `path` atomically, readable by the owner only (0600):

@@ -71,19 +71,43 @@ pub fn init_with(
             .boxed(),
     ];
     if let Some(path) = &config.file {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = log_file(path)?;
         layers.push(file_layer(OneLine::new(file), file_level));
     }
-    let debug_path = match (config.debug, debug_dir) {
-        (true, Some(dir)) => Some(debug_log_path(dir, &config.server)?),
+    // A debug log that cannot be kept safely (its directory or file is a
+    // link someone planted, say) is refused, and the bridge runs on
+    // without it: a log is never worth the host's connection.
+    let debug = match (config.debug, debug_dir) {
+        (true, Some(dir)) => {
+            Some(debug_log_path(dir, &config.server).and_then(|path| Ok((debug_log(&path)?, path))))
+        }
         _ => None,
     };
-    if let Some(path) = &debug_path {
-        layers.push(file_layer(debug_log(path)?, LevelFilter::TRACE));
-    }
+    let (debug_path, debug_refused) = match debug {
+        Some(Ok((writer, path))) => {
+            layers.push(file_layer(writer, LevelFilter::TRACE));
+            (Some(path), None)
+        }
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
     layers.extend(extra);
     tracing_subscriber::registry().with(layers).init();
+    if let Some(e) = debug_refused {
+        tracing::warn!("no --debug log: {e}");
+    }
     Ok(debug_path)
+}
+
+/// Opens `--log-file`: created owner-only (0600), since at `-vv` it holds
+/// message bodies (issue 26). A file the user already has keeps its mode:
+/// the path is theirs to choose (`/dev/stderr`, a shared log).
+fn log_file(path: &Path) -> io::Result<std::fs::File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// Only this crate's events, up to `level`.
@@ -122,7 +146,7 @@ const DEBUG_LOG_LIMIT: u64 = 16 * 1024 * 1024;
 /// host and a hash of its URL), in a directory only the user can open, so
 /// that two bridges with one config directory are kept apart (issue 16).
 fn debug_log_path(dir: &Path, server: &str) -> io::Result<PathBuf> {
-    private_dir(dir)?;
+    crate::store::file::private_dir(dir)?;
     let host = Url::parse(server)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
@@ -151,32 +175,8 @@ fn debug_log(path: &Path) -> io::Result<OneLine<std::fs::File>> {
     if std::fs::metadata(path).is_ok_and(|m| m.len() > DEBUG_LOG_LIMIT) {
         let _ = std::fs::rename(path, path.with_extension("log.1"));
     }
-    let mut options = OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
+    let file = crate::store::file::open_private_append(path)?;
     Ok(OneLine::tagged(file, std::process::id(), DEBUG_LOG_LIMIT))
-}
-
-/// Creates `dir` (and its parents) readable by the user only.
-fn private_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-    }
-    #[cfg(not(unix))]
-    std::fs::create_dir_all(dir)
 }
 
 /// A log writer that keeps each event on one line: a line break or other
@@ -210,20 +210,6 @@ impl<W: io::Write> OneLine<W> {
     }
 }
 
-/// `text` with every control character but a tab escaped (`\n`, `\r`,
-/// `\x1b`…).
-fn escape_controls(text: &[u8], out: &mut Vec<u8>) {
-    for &byte in text {
-        match byte {
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.push(b'\t'),
-            0..=0x1f | 0x7f => out.extend_from_slice(format!("\\x{byte:02x}").as_bytes()),
-            _ => out.push(byte),
-        }
-    }
-}
-
 impl<W: io::Write> io::Write for OneLine<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let body = buf.strip_suffix(b"\n").unwrap_or(buf);
@@ -231,7 +217,7 @@ impl<W: io::Write> io::Write for OneLine<W> {
         if let Some(tag) = &self.tag {
             line.extend_from_slice(tag.as_bytes());
         }
-        escape_controls(body, &mut line);
+        crate::printable::escape_bytes(body, &mut line);
         line.push(b'\n');
         match &mut self.left {
             Some(0) => return Ok(buf.len()),
@@ -286,94 +272,7 @@ pub fn redact_url(url: &Url) -> String {
     shown.to_string()
 }
 
-/// Member names whose string values are secrets wherever they appear.
-const SECRET_KEYS: &[&str] = &[
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "token",
-    "client_secret",
-    "code",
-    "code_verifier",
-    "password",
-    "secret",
-    "authorization",
-    "api_key",
-    "apikey",
-    "cookie",
-    "assertion",
-    "subject_token",
-];
-
-/// The most of a body a log line shows.
-const MAX_LOGGED_BODY: usize = 16 * 1024;
-
-/// A message body fit for `-vv` logs: secret-looking values replaced, and cut
-/// short when long. Not JSON: shown only as its length.
-pub fn redact_body(body: &[u8]) -> String {
-    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return format!("<{} bytes, not JSON>", body.len());
-    };
-    redact_value(&mut value);
-    let mut text = value.to_string();
-    if text.len() > MAX_LOGGED_BODY {
-        let cut = (0..=MAX_LOGGED_BODY)
-            .rev()
-            .find(|&i| text.is_char_boundary(i))
-            .unwrap_or(0);
-        text.truncate(cut);
-        text.push_str(&format!("… <{} bytes in all>", body.len()));
-    }
-    text
-}
-
-/// Redacts a parsed message in place, as [`redact_body`] does.
-pub fn redact_json(value: &mut serde_json::Value) {
-    redact_value(value);
-}
-
-fn redact_value(value: &mut serde_json::Value) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            for (key, member) in map.iter_mut() {
-                // Strings only: `"code": -32000` in a JSON-RPC error is no secret.
-                if member.is_string() && is_secret_key(key) {
-                    *member = Value::String("[redacted]".into());
-                } else {
-                    redact_value(member);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact_value),
-        Value::String(text) if looks_like_secret(text) => *text = "[redacted]".into(),
-        _ => {}
-    }
-}
-
-fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    SECRET_KEYS.iter().any(|s| {
-        key == *s
-            || key
-                .strip_suffix(s)
-                .is_some_and(|head| head.ends_with(['_', '-']))
-    })
-}
-
-/// Bearer/Basic credentials and JWTs, wherever they appear in a string.
-fn looks_like_secret(text: &str) -> bool {
-    let lower = text.trim_start().to_ascii_lowercase();
-    if lower.starts_with("bearer ") || lower.starts_with("basic ") || lower.starts_with("dpop ") {
-        return true;
-    }
-    // A JWT: three base64url segments, the first starting with `eyJ` ('{"').
-    let mut parts = text.split('.');
-    matches!(
-        (parts.next(), parts.next(), parts.next(), parts.next()),
-        (Some(h), Some(p), Some(_), None) if h.starts_with("eyJ") && h.len() > 10 && p.len() > 10
-    )
-}
+pub use super::redact::{redact_body, redact_json};
 
 /// A short fingerprint of a session id, so logs can tell sessions apart
 /// without showing an id that would let anyone join the session.
@@ -397,25 +296,6 @@ mod tests {
             shown,
             "https://h.example/mcp?api_key=[redacted]&x=[redacted]"
         );
-    }
-
-    #[test]
-    fn bodies_lose_token_values_at_any_depth() {
-        let body = br#"{"result":{"access_token":"AT-1","nested":[{"refresh_token":"RT-2"}],
-            "note":"Bearer abc.def","jwt":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig",
-            "my_api_key":"K-3","name":"echo"}}"#;
-        let shown = redact_body(body);
-        for secret in ["AT-1", "RT-2", "Bearer abc", "eyJhbGci", "K-3"] {
-            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
-        }
-        assert!(shown.contains("echo"));
-    }
-
-    #[test]
-    fn long_bodies_are_cut_and_non_json_is_not_shown() {
-        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(100_000));
-        assert!(redact_body(big.as_bytes()).len() < MAX_LOGGED_BODY + 100);
-        assert_eq!(redact_body(b"<html>"), "<6 bytes, not JSON>");
     }
 
     #[test]

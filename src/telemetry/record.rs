@@ -136,8 +136,8 @@ impl Recorder {
         if metadata.target() == TARGET {
             line.insert("kind".into(), "message".into());
             line.extend(fields.values);
-            if let Some(body) = fields.body {
-                line.insert("message".into(), recorded_message(&body));
+            if let Some(message) = fields.body {
+                line.insert("message".into(), message);
             }
             return Value::Object(line);
         }
@@ -213,7 +213,8 @@ fn recorded_message(body: &str) -> Value {
 #[derive(Default)]
 pub(crate) struct Fields {
     pub(crate) message: Option<String>,
-    pub(crate) body: Option<String>,
+    /// A message event's body, as [`recorded_message`] keeps it.
+    pub(crate) body: Option<Value>,
     pub(crate) values: Map<String, Value>,
 }
 
@@ -228,7 +229,8 @@ impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             "message" => self.message = Some(value.to_owned()),
-            "body" => self.body = Some(value.to_owned()),
+            // Kept as recorded, never copied whole: a body can be 100 MiB.
+            "body" => self.body = Some(recorded_message(value)),
             // The host's id as it was: `id` carries its JSON text.
             "id" => {
                 let id = serde_json::from_str(value).unwrap_or_else(|_| value.into());

@@ -9,9 +9,10 @@
 //! ```
 
 use std::fmt::Write as _;
-use std::io::BufRead;
 
 use serde_json::Value;
+
+use crate::printable::for_terminal;
 
 /// What a recording held, counted.
 #[derive(Debug, Default)]
@@ -28,26 +29,105 @@ struct Summary {
     events: Vec<(String, usize)>,
     warnings: usize,
     unreadable: usize,
+    /// Lines longer than [`MAX_LINE`], skipped.
+    too_long: usize,
     /// Host requests not answered yet: id (as JSON) → method.
     pending: Vec<(String, String)>,
     /// Latencies by method, in milliseconds.
     latencies: Vec<(String, Vec<f64>)>,
 }
 
+/// The longest recording line read: a message is kept whole up to 1 MiB
+/// (`record::MAX_MESSAGE`), escaped JSON at most doubles it, and a line
+/// longer than this is not the recorder's (issue 26: a 600 MB unterminated
+/// line took 1.18 GB). It is skipped and counted.
+const MAX_LINE: usize = 4 * 1024 * 1024;
+
+/// A recording's bytes cut into lines, bounded: complete lines come out as
+/// text (bytes that are not UTF-8 shown as U+FFFD, so one bad byte loses
+/// nothing else), a line past [`MAX_LINE`] is dropped as it streams, and a
+/// character split across two writes is whole by the time its line is.
+#[derive(Default)]
+struct LineCutter {
+    pending: Vec<u8>,
+    /// Bytes of an over-long line dropped so far, until its end comes.
+    dropping: Option<usize>,
+}
+
+/// One line a [`LineCutter`] gives.
+enum Cut {
+    Line(String),
+    /// A line longer than [`MAX_LINE`], with its length: skipped.
+    TooLong(usize),
+}
+
+impl LineCutter {
+    fn feed(&mut self, mut bytes: &[u8], out: &mut Vec<Cut>) {
+        while !bytes.is_empty() {
+            let end = memchr::memchr(b'\n', bytes);
+            let (piece, rest) = match end {
+                Some(at) => (&bytes[..at], &bytes[at + 1..]),
+                None => (bytes, &[][..]),
+            };
+            bytes = rest;
+            match &mut self.dropping {
+                Some(dropped) => *dropped += piece.len(),
+                None if self.pending.len() + piece.len() > MAX_LINE => {
+                    self.dropping = Some(self.pending.len() + piece.len());
+                    self.pending = Vec::new();
+                }
+                None => self.pending.extend_from_slice(piece),
+            }
+            if end.is_some() {
+                out.push(match self.dropping.take() {
+                    Some(dropped) => Cut::TooLong(dropped),
+                    None => Cut::Line(
+                        String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned(),
+                    ),
+                });
+            }
+        }
+    }
+
+    /// What is left when the recording ends: its last line, unterminated.
+    fn finish(&mut self, out: &mut Vec<Cut>) {
+        if self.dropping.is_some() || !self.pending.is_empty() {
+            self.feed(b"\n", out);
+        }
+    }
+}
+
 /// Reads a recording and renders it: the timeline (unless `summary_only`)
 /// and the summary.
-pub fn render(reader: impl BufRead, summary_only: bool) -> std::io::Result<String> {
+pub fn render(mut reader: impl std::io::Read, summary_only: bool) -> std::io::Result<String> {
     let mut out = String::new();
     let mut summary = Summary::default();
     let mut start: Option<u64> = None;
-    for line in reader.lines() {
-        let line = line?;
-        let Some(text) = timeline_line(line.trim(), &mut start, &mut summary) else {
-            continue;
+    let mut cutter = LineCutter::default();
+    let mut chunk = vec![0; 64 * 1024];
+    let mut lines = Vec::new();
+    loop {
+        let read = match reader.read(&mut chunk) {
+            Ok(0) => {
+                cutter.finish(&mut lines);
+                0
+            }
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         };
-        if !summary_only || text.starts_with("Recording of") {
-            out.push_str(&text);
-            out.push('\n');
+        cutter.feed(&chunk[..read], &mut lines);
+        for cut in lines.drain(..) {
+            let Some(text) = summary.take(cut, &mut start) else {
+                continue;
+            };
+            if !summary_only || text.starts_with("Recording of") {
+                out.push_str(&text);
+                out.push('\n');
+            }
+        }
+        if read == 0 {
+            break;
         }
     }
     if !summary_only {
@@ -57,32 +137,122 @@ pub fn render(reader: impl BufRead, summary_only: bool) -> std::io::Result<Strin
     Ok(out)
 }
 
+impl Summary {
+    /// One cut line as a timeline line, counted.
+    fn take(&mut self, cut: Cut, start: &mut Option<u64>) -> Option<String> {
+        match cut {
+            Cut::Line(line) => timeline_line(line.trim(), start, self),
+            Cut::TooLong(_) => {
+                self.too_long += 1;
+                None
+            }
+        }
+    }
+}
+
+/// Opens a recording: a regular file only, so that a link to `/dev/zero`
+/// or a pipe that never ends is refused rather than read without end.
+pub fn open_recording(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context as _;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open the recording {}", path.display()))?;
+    if !file.metadata()?.is_file() {
+        anyhow::bail!(
+            "{} is not a regular file; a recording is the file `--record` wrote",
+            path.display()
+        );
+    }
+    Ok(file)
+}
+
+/// What tells one file from another at the same path: a recording
+/// replaced under `--follow` (a new `--record` run) is read anew.
+fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+/// The first bytes of a recording (its header line: what recorded it,
+/// and when): if they change, the file was truncated and written anew,
+/// however long it has grown since. Leaves the position where it was.
+fn head_of(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read as _, Seek as _};
+    let at = file.stream_position()?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    let mut head = Vec::with_capacity(256);
+    file.by_ref().take(256).read_to_end(&mut head)?;
+    file.seek(std::io::SeekFrom::Start(at))?;
+    Ok(head)
+}
+
 /// `replay --follow`: the timeline of a recording that is still being
 /// written (a bridge running with `--record`), line by line as it grows,
-/// until the reader stops it. A line is rendered once it is complete.
+/// until the reader stops it. A line is rendered once it is complete; a
+/// recording that is truncated or replaced is said so and read again from
+/// its start.
 pub async fn follow(path: &std::path::Path) -> anyhow::Result<()> {
-    use anyhow::Context as _;
     use std::io::{Read as _, Seek as _};
-    let mut file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open the recording {}", path.display()))?;
+    let mut file = open_recording(path)?;
+    let mut id = identity(&file.metadata()?);
+    let mut head = head_of(&mut file)?;
     let mut summary = Summary::default();
     let mut start: Option<u64> = None;
-    let mut pending = String::new();
+    let mut cutter = LineCutter::default();
     let mut at = 0u64;
+    let mut chunk = vec![0; 64 * 1024];
+    let mut lines = Vec::new();
     loop {
-        let mut chunk = String::new();
-        file.seek(std::io::SeekFrom::Start(at))?;
-        let read = file.read_to_string(&mut chunk)?;
+        let read = file.read(&mut chunk)?;
         at += read as u64;
-        pending.push_str(&chunk);
-        while let Some(end) = pending.find('\n') {
-            let line: String = pending.drain(..=end).collect();
-            if let Some(text) = timeline_line(line.trim(), &mut start, &mut summary) {
+        cutter.feed(&chunk[..read], &mut lines);
+        for cut in lines.drain(..) {
+            let text = match cut {
+                Cut::Line(line) => timeline_line(line.trim(), &mut start, &mut summary),
+                Cut::TooLong(bytes) => Some(format!(
+                    "{:>10}  (a line of {bytes} bytes skipped: too long)",
+                    ""
+                )),
+            };
+            if let Some(text) = text {
                 println!("{text}");
             }
         }
-        if read == 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if read > 0 {
+            continue;
+        }
+        match std::fs::metadata(path) {
+            Ok(now) if identity(&now) != id => {
+                println!(
+                    "{:>10}  (the recording was replaced; reading the new one)",
+                    ""
+                );
+                file = open_recording(path)?;
+                id = identity(&file.metadata()?);
+                head = head_of(&mut file)?;
+                (at, start, cutter) = (0, None, LineCutter::default());
+            }
+            Ok(now) if now.len() < at || !head_of(&mut file)?.starts_with(&head) => {
+                println!(
+                    "{:>10}  (the recording was truncated; reading it again from its start)",
+                    ""
+                );
+                file.seek(std::io::SeekFrom::Start(0))?;
+                head = head_of(&mut file)?;
+                (at, start, cutter) = (0, None, LineCutter::default());
+            }
+            _ => {
+                // The head may have been shorter than its bound when read.
+                head = head_of(&mut file)?;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
         }
     }
 }
@@ -100,11 +270,12 @@ fn timeline_line(line: &str, start: &mut Option<u64>, summary: &mut Summary) -> 
     let at = entry["t"].as_str().and_then(parse_timestamp);
     if entry["kind"] == "recording" {
         *start = at;
+        let field = |key: &str| for_terminal(entry[key].as_str().unwrap_or("?")).into_owned();
         return Some(format!(
             "Recording of {} by {}, started {}\n",
-            entry["server"].as_str().unwrap_or("?"),
-            entry["by"].as_str().unwrap_or("?"),
-            entry["t"].as_str().unwrap_or("?"),
+            field("server"),
+            field("by"),
+            field("t"),
         ));
     }
     let start = *start.get_or_insert(at.unwrap_or(0));
@@ -112,8 +283,13 @@ fn timeline_line(line: &str, start: &mut Option<u64>, summary: &mut Summary) -> 
         format!("{:+.3}s", at.saturating_sub(start) as f64 / 1000.0)
     });
     let (column, text) = describe(&entry, summary);
-    // Continuation lines of a multi-line event stay in the text column.
-    let text = text.replace('\n', &format!("\n{:21}", ""));
+    // Continuation lines of a multi-line event stay in the text column;
+    // what the server wrote never reaches the terminal raw.
+    let text = text
+        .split('\n')
+        .map(for_terminal)
+        .collect::<Vec<_>>()
+        .join(&format!("\n{:21}", ""));
     Some(format!("{offset:>10}  {column:<8} {text}"))
 }
 
@@ -329,7 +505,8 @@ impl Summary {
             let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
             let _ = writeln!(
                 out,
-                "  {method}: {} answered, p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+                "  {}: {} answered, p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+                for_terminal(method),
                 sorted.len(),
                 at(0.5),
                 at(0.9),
@@ -342,11 +519,19 @@ impl Summary {
                 .iter()
                 .map(|(id, what)| format!("{id} {what}"))
                 .collect();
-            let _ = writeln!(out, "  never answered: {}", never.join("; "));
+            let _ = writeln!(out, "  never answered: {}", for_terminal(&never.join("; ")));
         }
         let _ = writeln!(out, "  warnings: {}", self.warnings);
         if self.unreadable > 0 {
             let _ = writeln!(out, "  unreadable lines: {}", self.unreadable);
+        }
+        if self.too_long > 0 {
+            let _ = writeln!(
+                out,
+                "  lines skipped as too long (over {} MiB): {}",
+                MAX_LINE >> 20,
+                self.too_long
+            );
         }
         out
     }
@@ -421,5 +606,62 @@ Summary
   unreadable lines: 1
 "
         );
+    }
+
+    /// Issue 26: a character split across two writes is whole in its
+    /// line, one bad byte loses nothing else, and an over-long line is
+    /// skipped without being held.
+    #[test]
+    fn lines_are_cut_from_bytes_within_a_bound() {
+        let mut cutter = LineCutter::default();
+        let mut out = Vec::new();
+        let line = "{\"text\":\"caf\u{e9}\"}\n".as_bytes();
+        let split = line.iter().position(|&b| b == 0xc3).unwrap() + 1;
+        cutter.feed(&line[..split], &mut out);
+        assert!(out.is_empty());
+        cutter.feed(&line[split..], &mut out);
+        cutter.feed(b"bad \xff byte\n", &mut out);
+        let huge = vec![b'x'; MAX_LINE + 10];
+        cutter.feed(&huge, &mut out);
+        cutter.feed(&huge, &mut out);
+        assert!(
+            cutter.pending.capacity() <= MAX_LINE,
+            "an over-long line was held"
+        );
+        cutter.feed(b"\nlast", &mut out);
+        cutter.finish(&mut out);
+        let shown: Vec<String> = out
+            .into_iter()
+            .map(|cut| match cut {
+                Cut::Line(line) => line,
+                Cut::TooLong(n) => format!("<{n}>"),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "{\"text\":\"caf\u{e9}\"}".to_owned(),
+                "bad \u{fffd} byte".to_owned(),
+                format!("<{}>", 2 * (MAX_LINE + 10)),
+                "last".to_owned()
+            ]
+        );
+    }
+
+    /// Issue 26: what a server wrote reaches the terminal escaped, in the
+    /// timeline and in the summary; an invalid byte still shows the rest.
+    #[test]
+    fn a_hostile_recording_cannot_drive_the_terminal() {
+        let recording = "{\"t\":\"2026-11-23T14:48:09.219Z\",\"kind\":\"recording\",\"by\":\"x\",\"server\":\"s\\u001b]0;t\\u0007\"}\n\
+{\"t\":\"2026-11-23T14:48:09.244Z\",\"kind\":\"message\",\"dir\":\"host\",\"message\":{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\\u001b[2J\"}}\n\
+{\"t\":\"2026-11-23T14:48:09.300Z\",\"kind\":\"event\",\"level\":\"WARN\",\"text\":\"x\\u001b[2Jy\\nINFO signed in\"}\n";
+        let mut recording = recording.as_bytes().to_vec();
+        recording.extend_from_slice(b"\xff\n");
+        let text = render(&recording[..], false).unwrap();
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+        assert!(text.contains("s\\x1b]0;t\\x07"), "{text}");
+        assert!(text.contains("never answered: 1 a\\x1b[2J"), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with("INFO")), "{text}");
+        assert!(text.contains("unreadable lines: 1"), "{text}");
     }
 }

@@ -27,10 +27,24 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 
+use crate::printable::for_terminal;
+
 /// Events queued for one watcher, and their bytes; past either, events are
 /// dropped and counted (a body can be large: the bytes bound the memory).
 const QUEUE: usize = 1024;
 const QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The most connections a bridge serves at once (watchers and `status`
+/// askers together). Past it a connection is closed at once: 1100 watchers
+/// once filled the fd table, and every `tools/call` then failed (issue 26).
+const MAX_CONNECTIONS: usize = 32;
+/// The longest request line a client may write (`watch bodies` is 12
+/// bytes); an endless one used to grow without bound.
+const MAX_ASK: u64 = 64;
+/// How long a socket may take to accept or answer before the sweep or the
+/// listing passes it by: a listener that never accepts must not hold up a
+/// new bridge or `watch` (it once held `initialize` up 24 s).
+const PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The bridge's state as `watch` lists it, kept from its own events.
 #[derive(Debug, Default, Clone)]
@@ -323,6 +337,11 @@ pub fn serve(server: &str) -> Option<Endpoint> {
     let dir = run_dir()?;
     match bind(&dir, server) {
         Ok(endpoint) => Some(endpoint),
+        // A directory someone else could have planted is said out loud.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            tracing::warn!("no watch endpoint ({e}); `mcp-tether watch` will not see this bridge");
+            None
+        }
         Err(e) => {
             tracing::debug!("no watch endpoint ({e}); `mcp-tether watch` will not see this bridge");
             None
@@ -339,7 +358,8 @@ pub fn serve(_server: &str) -> Option<Endpoint> {
 fn bind(dir: &Path, server: &str) -> std::io::Result<Endpoint> {
     use std::os::unix::fs::PermissionsExt;
     crate::store::file::private_dir(dir)?;
-    clean_stale(dir);
+    // Off the path to the first answer: the sweep waits on other sockets.
+    tokio::spawn(clean_stale(dir.to_owned()));
     let path = dir.join(format!("{}.sock", std::process::id()));
     // Bound and listening under a name no one cleans, then renamed into
     // place: between bind(2) and listen(2) a connection is refused, and a
@@ -365,46 +385,81 @@ fn bind(dir: &Path, server: &str) -> std::io::Result<Endpoint> {
     Ok(Endpoint { path })
 }
 
-/// Removes the sockets of bridges that are gone (nothing accepts on them).
+/// Removes the sockets of bridges that are gone (nothing accepts on
+/// them). Each is tried with a short time limit, all at once: one that
+/// never accepts is left alone, and holds nobody up.
 #[cfg(unix)]
-pub fn clean_stale(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+pub async fn clean_stale(dir: PathBuf) {
+    let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let refused = |e: std::io::Error| e.kind() == std::io::ErrorKind::ConnectionRefused;
-        if path.extension().is_some_and(|e| e == "sock")
-            && std::os::unix::net::UnixStream::connect(&path).is_err_and(refused)
+    let sockets = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sock"));
+    let tries = sockets.map(|path| async move {
+        let tried = tokio::time::timeout(PATIENCE, tokio::net::UnixStream::connect(&path)).await;
+        if let Ok(Err(e)) = tried
+            && e.kind() == std::io::ErrorKind::ConnectionRefused
         {
             let _ = std::fs::remove_file(&path);
         }
-    }
+    });
+    futures_util::future::join_all(tries).await;
 }
 
 #[cfg(unix)]
 async fn accept(listener: tokio::net::UnixListener, hub: Arc<Hub>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut refused = 0u64;
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, say: wait, rather than spin.
+                tracing::debug!("watch endpoint: cannot accept ({e})");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
         };
         // Only this user: the socket's mode says so, and so must the peer.
         let same_user = stream.peer_cred().is_ok_and(|peer| peer.uid() == hub.uid);
         if !same_user {
             continue;
         }
-        tokio::spawn(serve_one(stream, Arc::clone(&hub)));
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            refused += 1;
+            if refused == 1 {
+                tracing::warn!(
+                    "watch endpoint: {MAX_CONNECTIONS} clients are connected already; \
+                     closing the ones past that"
+                );
+            }
+            continue;
+        };
+        let hub = Arc::clone(&hub);
+        tokio::spawn(async move {
+            serve_one(stream, hub).await;
+            drop(slot);
+        });
     }
 }
 
 #[cfg(unix)]
 async fn serve_one(stream: tokio::net::UnixStream, hub: Arc<Hub>) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt as _, AsyncWriteExt, BufReader};
     let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    let asked = tokio::time::timeout(std::time::Duration::from_secs(2), lines.next_line()).await;
-    let Ok(Ok(Some(asked))) = asked else { return };
-    match asked.trim() {
+    let mut asked = Vec::new();
+    let mut limited = BufReader::new(read.take(MAX_ASK));
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        limited.read_until(b'\n', &mut asked),
+    )
+    .await;
+    if !matches!(read, Ok(Ok(_))) || asked.last() != Some(&b'\n') {
+        return;
+    }
+    match std::str::from_utf8(&asked).unwrap_or_default().trim() {
         "status" => {
             let line = format!("{}\n", hub.status_json());
             let _ = write.write_all(line.as_bytes()).await;
@@ -443,46 +498,78 @@ struct Running {
 }
 
 /// The bridges running for this user, oldest first; stale sockets removed.
+/// The run directory must be this user's alone, and each socket's peer
+/// must be this user (issue 26: with root's config directory writable by
+/// another user, that user's fake bridge was listed). All are asked at
+/// once, each within [`PATIENCE`].
 #[cfg(unix)]
-fn running() -> anyhow::Result<Vec<Running>> {
-    use std::io::{BufRead, Write};
+async fn running() -> anyhow::Result<Vec<Running>> {
     let dir = run_dir().ok_or_else(|| anyhow::anyhow!("no configuration directory"))?;
-    clean_stale(&dir);
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(found);
-    };
-    for entry in entries.flatten() {
-        let socket = entry.path();
-        if socket.extension().is_none_or(|e| e != "sock") {
-            continue;
-        }
-        let Ok(mut stream) = std::os::unix::net::UnixStream::connect(&socket) else {
-            continue;
-        };
-        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
-        if stream.write_all(b"status\n").is_err() {
-            continue;
-        }
-        let mut line = String::new();
-        if std::io::BufReader::new(stream)
-            .read_line(&mut line)
-            .is_err()
-        {
-            continue;
-        }
-        if let Ok(status) = serde_json::from_str::<Value>(&line) {
-            found.push(Running { socket, status });
-        }
+    if !dir.exists() {
+        return Ok(Vec::new());
     }
+    crate::store::file::check_private_dir(&dir)?;
+    clean_stale(dir.clone()).await;
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let asks = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sock"))
+        .map(|socket| async move {
+            let asked = tokio::time::timeout(PATIENCE, ask_status(&socket)).await;
+            let status = asked.ok()??;
+            Some(Running { socket, status })
+        });
+    let mut found: Vec<Running> = futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     found.sort_by_key(|r| std::cmp::Reverse(r.status["uptime_s"].as_u64().unwrap_or(0)));
     Ok(found)
 }
 
+/// Connects to a bridge's socket, checking that this user is at the other
+/// end: a socket someone else planted is not a bridge of ours.
+#[cfg(unix)]
+async fn connect_own(socket: &Path) -> Option<tokio::net::UnixStream> {
+    let stream = tokio::net::UnixStream::connect(socket).await.ok()?;
+    let peer = stream.peer_cred().ok()?;
+    if peer.uid() != crate::store::file::current_uid() {
+        tracing::warn!(
+            "{} is served by user {}, not by you; ignored",
+            socket.display(),
+            peer.uid()
+        );
+        return None;
+    }
+    Some(stream)
+}
+
+/// One bridge's status line, as its socket answers `status`.
+#[cfg(unix)]
+async fn ask_status(socket: &Path) -> Option<Value> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = connect_own(socket).await?;
+    stream.write_all(b"status\n").await.ok()?;
+    let mut line = Vec::new();
+    tokio::io::BufReader::new(stream.take(MAX_STATUS))
+        .read_until(b'\n', &mut line)
+        .await
+        .ok()?;
+    serde_json::from_slice(&line).ok()
+}
+
+/// The longest status line read from a socket.
+#[cfg(unix)]
+const MAX_STATUS: u64 = 64 * 1024;
+
 /// `mcp-tether watch`: the bridges running for this user.
 #[cfg(unix)]
-pub fn list(as_json: bool) -> anyhow::Result<()> {
-    let running = running()?;
+pub async fn list(as_json: bool) -> anyhow::Result<()> {
+    let running = running().await?;
     if as_json {
         for bridge in &running {
             println!("{}", bridge.status);
@@ -495,7 +582,8 @@ pub fn list(as_json: bool) -> anyhow::Result<()> {
     }
     for (n, bridge) in running.iter().enumerate() {
         let s = &bridge.status;
-        let text = |key: &str| s[key].as_str().map(str::to_owned);
+        // What the bridge reports comes partly from its server: shown, never obeyed.
+        let text = |key: &str| s[key].as_str().map(|t| for_terminal(t).into_owned());
         let protocol = match (text("transport"), text("era")) {
             (Some(t), Some(e)) => format!("{t}, MCP {e}"),
             (Some(t), None) => t,
@@ -522,8 +610,8 @@ pub fn list(as_json: bool) -> anyhow::Result<()> {
         if let Some(error) = s["last_error"].as_object() {
             println!(
                 "    last error at {}: {}",
-                error["at"].as_str().unwrap_or("?"),
-                error["text"].as_str().unwrap_or("?")
+                for_terminal(error["at"].as_str().unwrap_or("?")),
+                for_terminal(error["text"].as_str().unwrap_or("?"))
             );
         }
     }
@@ -542,9 +630,10 @@ fn uptime(seconds: u64) -> String {
 /// `mcp-tether watch CHOICE`: one bridge's traffic as it happens, until it
 /// exits or the watcher is stopped.
 #[cfg(unix)]
-pub fn attach(choice: &str, bodies: bool, as_json: bool) -> anyhow::Result<()> {
-    use std::io::{BufRead, Write};
-    let running = running()?;
+pub async fn attach(choice: &str, bodies: bool, as_json: bool) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let running = running().await?;
     let chosen = match choice.parse::<usize>() {
         Ok(n) if n >= 1 && n <= running.len() && n < 1000 => running.get(n - 1),
         Ok(pid) => running
@@ -572,17 +661,31 @@ pub fn attach(choice: &str, bodies: bool, as_json: bool) -> anyhow::Result<()> {
             running.len()
         );
     };
-    let mut stream = std::os::unix::net::UnixStream::connect(&chosen.socket)?;
+    let mut stream = connect_own(&chosen.socket)
+        .await
+        .ok_or_else(|| anyhow::anyhow!("the bridge's socket did not answer as yours"))?;
     let ask: &[u8] = if bodies {
         b"watch bodies\n"
     } else {
         b"watch\n"
     };
-    stream.write_all(ask)?;
+    stream.write_all(ask).await?;
     let mut out = std::io::stdout().lock();
-    for line in std::io::BufReader::new(stream).lines() {
-        let line = line?;
-        let rendered = if as_json { line } else { render(&line) };
+    let mut lines = tokio::io::BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if lines.read_until(b'\n', &mut line).await? == 0 {
+            break;
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches('\n');
+        // JSON escapes what JSON must; a person's view escapes the rest.
+        let rendered = if as_json {
+            text.to_owned()
+        } else {
+            for_terminal(&render(text)).into_owned()
+        };
         if writeln!(out, "{rendered}")
             .and_then(|()| out.flush())
             .is_err()
@@ -625,11 +728,11 @@ fn render(line: &str) -> String {
 }
 
 #[cfg(not(unix))]
-pub fn list(_as_json: bool) -> anyhow::Result<()> {
+pub async fn list(_as_json: bool) -> anyhow::Result<()> {
     anyhow::bail!("watch needs Unix sockets; on Windows, use --log-file or --record")
 }
 
 #[cfg(not(unix))]
-pub fn attach(_choice: &str, _bodies: bool, _as_json: bool) -> anyhow::Result<()> {
+pub async fn attach(_choice: &str, _bodies: bool, _as_json: bool) -> anyhow::Result<()> {
     anyhow::bail!("watch needs Unix sockets; on Windows, use --log-file or --record")
 }

@@ -25,10 +25,14 @@ impl Body {
         match content_type(&response).as_str() {
             "application/json" => {
                 let body = http.read_body(response, shown).await?;
-                let message = Message::parse(body).map_err(|e| UpstreamError::BadBody {
-                    url: shown.to_owned(),
-                    what: e.to_string(),
-                })?;
+                let (message, repaired) =
+                    Message::parse_from_server(body).map_err(|e| UpstreamError::BadBody {
+                        url: shown.to_owned(),
+                        what: e.to_string(),
+                    })?;
+                if repaired {
+                    super::note_repaired_utf8(shown);
+                }
                 Ok(Body::Json(Some(message)))
             }
             "text/event-stream" => Ok(Body::Stream(Box::new(SseReader::new(

@@ -285,8 +285,13 @@ impl SseReader {
                 String::from_utf8_lossy(&event.data).trim().to_owned(),
             )),
             "message" | "" if !event.data.trim_ascii().is_empty() => {
-                match Message::parse(event.data) {
-                    Ok(msg) => Some(Item::Message(msg)),
+                match Message::parse_from_server(event.data) {
+                    Ok((msg, repaired)) => {
+                        if repaired {
+                            super::note_repaired_utf8(&self.shown_url);
+                        }
+                        Some(Item::Message(msg))
+                    }
                     Err(e) => {
                         self.skipped += 1;
                         match self.skipped {

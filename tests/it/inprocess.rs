@@ -8,66 +8,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clap::Parser as _;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines};
 use tokio::sync::mpsc;
 
 use crate::common::fault::{
     FaultServer, Got, accepted, answer, reply, scripted_modern_server, sse_from,
 };
-use mcp_tether::cli::Cli;
-use mcp_tether::config::Config;
-
-/// The bridge, running in this process, and the host's ends of its pipes.
-struct InProcess {
-    to_bridge: DuplexStream,
-    from_bridge: Lines<BufReader<DuplexStream>>,
-}
-
-impl InProcess {
-    fn start(args: &[&str]) -> InProcess {
-        let cli = Cli::try_parse_from(std::iter::once("mcp-tether").chain(args.iter().copied()))
-            .expect("arguments parse");
-        let config = Config::from_cli_with_env(cli, |_| None).expect("a valid configuration");
-        let (to_bridge, bridge_in) = tokio::io::duplex(1 << 20);
-        let (bridge_out, from_bridge) = tokio::io::duplex(1 << 20);
-        tokio::spawn(async move {
-            let _ = mcp_tether::bridge::run(&config, bridge_in, bridge_out, std::future::pending())
-                .await;
-        });
-        InProcess {
-            to_bridge,
-            from_bridge: BufReader::new(from_bridge).lines(),
-        }
-    }
-
-    async fn send(&mut self, message: &Value) {
-        let line = format!("{message}\n");
-        self.to_bridge.write_all(line.as_bytes()).await.unwrap();
-    }
-
-    /// The next message the bridge writes, whatever it is.
-    async fn next_message(&mut self) -> Value {
-        let read = async {
-            let line = self.from_bridge.next_line().await.unwrap().expect("a line");
-            serde_json::from_str::<Value>(&line).expect("JSON-RPC on stdout")
-        };
-        tokio::time::timeout(Duration::from_secs(10), read)
-            .await
-            .expect("a message from the bridge")
-    }
-
-    /// The next message the bridge writes that answers `id`.
-    async fn answer_to(&mut self, id: &Value) -> Value {
-        loop {
-            let message = self.next_message().await;
-            if &message["id"] == id && message.get("method").is_none() {
-                return message;
-            }
-        }
-    }
-}
+use crate::common::inprocess::InProcess;
 
 fn error_text(answer: &Value) -> String {
     answer["error"]["message"]

@@ -17,6 +17,7 @@ mod faults;
 mod fidelity;
 mod filters;
 mod grants;
+mod hardening;
 mod header_command;
 mod hosts;
 mod inprocess;

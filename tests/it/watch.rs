@@ -223,3 +223,203 @@ async fn a_stuck_watcher_does_not_slow_the_bridge() {
         "{notice}"
     );
 }
+
+/// Issue 26, item 5: a socket whose listener never accepts (its backlog
+/// full) holds up neither a new bridge's first answer nor `watch`; it is
+/// passed by, not removed.
+#[tokio::test]
+async fn a_socket_that_never_accepts_holds_nobody_up() {
+    let shared = Shared::new();
+    std::fs::create_dir_all(shared.run_dir()).unwrap();
+    std::fs::set_permissions(shared.run_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let stuck = shared.run_dir().join("4000000.sock");
+    let mut jammer = python_inline(JAMMED_LISTENER, &[stuck.to_str().unwrap()]);
+    until_exists(&stuck.with_extension("jammed")).await;
+    let rmcp = RmcpServer::start().await;
+    let started = std::time::Instant::now();
+    let mut bridge = Bridge::start_with_env(&[&rmcp.url], &shared.env());
+    bridge.initialize("2025-06-18").await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "initialize took {took:?}");
+    let socket = socket_of(&shared.run_dir(), bridge.pid());
+    until_exists(&socket).await;
+    let started = std::time::Instant::now();
+    let listed = shared.watch(&[]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "watch took {took:?}");
+    assert!(
+        listed.contains(&format!("pid {}", bridge.pid())),
+        "{listed}"
+    );
+    assert!(stuck.exists(), "a live (if stuck) socket was removed");
+    let _ = jammer.kill().await;
+}
+
+/// A Unix listener whose backlog is full and which never accepts: every
+/// further connect waits. Writes `PATH.jammed` once it is so.
+const JAMMED_LISTENER: &str = r#"
+import socket, sys, time
+path = sys.argv[1]
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(path)
+listener.listen(0)
+held = []
+while True:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(path)
+        held.append(s)
+    except (BlockingIOError, InterruptedError):
+        break
+open(path.rsplit(".", 1)[0] + ".jammed", "w").close()
+time.sleep(120)
+"#;
+
+/// Issue 26, item 4: watchers are capped (past the cap a connection is
+/// closed at once, and the bridge keeps answering), and a request line
+/// that never ends is cut off instead of read into memory.
+#[tokio::test]
+async fn watchers_and_their_request_lines_are_bounded() {
+    use std::io::Read as _;
+    let shared = Shared::new();
+    let rmcp = RmcpServer::start().await;
+    let (mut bridge, socket) = shared.watchable_bridge(&rmcp.url).await;
+    let mut watchers = Vec::new();
+    for _ in 0..60 {
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        let _ = stream.write_all(b"watch\n");
+        watchers.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut closed = 0;
+    for stream in &mut watchers {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut hello = [0u8; 1];
+        // Closed unread: an end of stream, or a reset.
+        match stream.read(&mut hello) {
+            Ok(0) => closed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => closed += 1,
+            _ => {}
+        }
+    }
+    assert!(closed >= 20, "{closed} of 60 watchers were turned away");
+    let echo = bridge
+        .call_tool(1, "echo", json!({"message": "still"}))
+        .await;
+    assert_eq!(tool_text(&echo), "still");
+    drop(watchers);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let endless = tokio::task::spawn_blocking(move || {
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let chunk = vec![b'w'; 1 << 20];
+        (0..64).try_for_each(|_| stream.write_all(&chunk)).is_err()
+    });
+    assert!(
+        endless.await.unwrap(),
+        "64 MiB of request line were taken in"
+    );
+    let peak = bridge.peak_rss_kib();
+    assert!(peak < 100 * 1024, "the bridge peaked at {} MiB", peak >> 10);
+}
+
+/// Issue 26, item 6: a `run/` directory that is a link someone planted is
+/// refused, by the bridge (no endpoint, and nothing chmodded through it)
+/// and by `watch`, which says why.
+#[tokio::test]
+async fn a_planted_run_directory_is_refused() {
+    let shared = Shared::new();
+    let elsewhere = shared.config.with_file_name("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(&shared.config).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, shared.run_dir()).unwrap();
+    let rmcp = RmcpServer::start().await;
+    let mut bridge = Bridge::start_with_env(&[&rmcp.url], &shared.env());
+    bridge.initialize("2025-06-18").await;
+    let echo = bridge
+        .call_tool(1, "echo", json!({"message": "works"}))
+        .await;
+    assert_eq!(tool_text(&echo), "works");
+    let mode = std::fs::metadata(&elsewhere).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755, "the link's target was chmodded");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    assert!(
+        bridge.stderr().contains("symbolic link"),
+        "{}",
+        bridge.stderr()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
+        .arg("watch")
+        .env("MCP_TETHER_CONFIG_DIR", &shared.config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("refusing to use") && said.contains("symbolic link"),
+        "{said}"
+    );
+}
+
+/// Issue 26, item 6: a socket served by another user is no bridge of
+/// ours, even in our run directory (root's `watch` once listed a fake
+/// bridge). Needs root, to listen as another user.
+#[tokio::test]
+async fn a_socket_served_by_another_user_is_not_listed() {
+    let is_root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    if !is_root {
+        eprintln!("not root: cannot listen as another user here");
+        return;
+    }
+    let shared = Shared::new();
+    std::fs::create_dir_all(shared.run_dir()).unwrap();
+    std::fs::set_permissions(shared.run_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let fake = shared.run_dir().join("4000001.sock");
+    let mut faker = python_inline(FAKE_BRIDGE, &[fake.to_str().unwrap()]);
+    until_exists(&fake.with_extension("ready")).await;
+    let listed = shared.watch(&["--json"]);
+    assert!(!listed.contains("FAKE"), "{listed}");
+    let _ = faker.kill().await;
+}
+
+/// Binds as root, then listens as `nobody`: its peer credentials name
+/// another user. Answers every connection with a fake status.
+const FAKE_BRIDGE: &str = r#"
+import os, socket, sys
+path = sys.argv[1]
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(path)
+os.chmod(path, 0o777)
+open(path.rsplit(".", 1)[0] + ".ready", "w").close()
+os.setuid(65534)
+listener.listen(8)
+while True:
+    conn, _ = listener.accept()
+    try:
+        conn.recv(64)
+        conn.sendall(b'{"pid": 4000001, "server": "FAKE", "uptime_s": 1}\n')
+    except OSError:
+        pass
+    conn.close()
+"#;
+
+/// A short Python program of this file's, run with the system's python3.
+fn python_inline(code: &str, args: &[&str]) -> tokio::process::Child {
+    tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs")
+}

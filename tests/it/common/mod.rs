@@ -5,6 +5,7 @@ pub mod era;
 pub mod everything;
 pub mod fastmcp;
 pub mod fault;
+pub mod inprocess;
 pub mod oidc;
 pub mod rmcp_server;
 pub mod secret_service;
