@@ -43,6 +43,11 @@ const FLUSH: Duration = Duration::from_millis(300);
 /// How many lines are held while an ordered message is on its way; past
 /// that, stdin is left unread (the pipe pushes back on the host).
 const MAX_HELD: usize = 1024;
+/// How many host requests may wait for the server at once. Past that a
+/// request is answered at once with an error instead of being sent:
+/// 100,000 pipelined pings once took 1.28 GB and held the next call up
+/// 23 s (issue 26). Well above what any assistant has in flight.
+pub const MAX_IN_FLIGHT: usize = 256;
 
 /// Why the bridge stopped.
 #[derive(Debug, PartialEq, Eq)]
@@ -136,6 +141,9 @@ struct Pump {
     ordered: JoinSet<()>,
     /// Lines read while an ordered message was on its way, in order.
     held: VecDeque<Frame>,
+    /// Whether the person was told that requests were refused for being
+    /// past [`MAX_IN_FLIGHT`]: once, until the load falls back.
+    told_busy: bool,
 }
 
 impl Pump {
@@ -146,6 +154,7 @@ impl Pump {
             in_flight: JoinSet::new(),
             ordered: JoinSet::new(),
             held: VecDeque::new(),
+            told_busy: false,
         }
     }
 
@@ -180,6 +189,13 @@ impl Pump {
             return;
         };
         let concurrent = msg.request_id().is_some() && !msg.is_request("initialize");
+        if concurrent && self.in_flight.len() >= MAX_IN_FLIGHT {
+            self.refuse_busy(&msg).await;
+            return;
+        }
+        if self.in_flight.len() < MAX_IN_FLIGHT / 2 {
+            self.told_busy = false;
+        }
         let task = forward(
             Arc::clone(&self.upstream),
             Arc::clone(&self.downstream),
@@ -189,6 +205,18 @@ impl Pump {
             self.in_flight.spawn(task);
         } else {
             self.ordered.spawn(task);
+        }
+    }
+
+    /// Answers a request past [`MAX_IN_FLIGHT`] with an error, unsent; the
+    /// log says so once (later ones only with -v).
+    async fn refuse_busy(&mut self, msg: &Message) {
+        let busy = UpstreamError::Busy {
+            limit: MAX_IN_FLIGHT,
+        };
+        match std::mem::replace(&mut self.told_busy, true) {
+            false => self.downstream.fail(msg, &busy).await,
+            true => self.downstream.fail(msg, &busy.again()).await,
         }
     }
 

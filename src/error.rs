@@ -141,6 +141,12 @@ pub enum UpstreamError {
     EraChanged { url: String },
 
     #[error(
+        "not sent: {limit} requests are already waiting for the server's answers; \
+         try again once some are answered"
+    )]
+    Busy { limit: usize },
+
+    #[error(
         "shutting down before the server answered (the host closed the connection or asked the bridge to quit)"
     )]
     ShuttingDown,

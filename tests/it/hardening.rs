@@ -381,3 +381,61 @@ async fn replay_follow_survives_split_characters_truncation_and_replacement() {
     let (_, said) = command(&["replay", zero.to_str().unwrap()], home.path()).await;
     assert!(said.contains("not a regular file"), "{said}");
 }
+
+/// Item 4: requests waiting for the server are capped. A flood of
+/// pipelined pings past the cap is answered at once with an error that
+/// says why (each still gets exactly one answer), and the call after the
+/// flood is not held up behind it.
+#[tokio::test]
+async fn a_flood_of_requests_is_capped_and_told() {
+    const FLOOD: usize = 2000;
+    let server = FaultServer::start(|got| async move {
+        if got.method != axum::http::Method::POST {
+            return reply(405, "text/plain", "");
+        }
+        match got.rpc_method().as_deref() {
+            Some("ping") => {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                answer(&got, "{}")
+            }
+            Some("tools/call") => answer(&got, r#"{"content":[{"type":"text","text":"ok"}]}"#),
+            _ => answer(&got, r#"{"tools":[]}"#),
+        }
+    })
+    .await;
+    let mut bridge = InProcess::start(&[&server.url("/mcp")]);
+    bridge.initialize("2025-11-25").await;
+    for n in 1..=FLOOD {
+        bridge
+            .send(&json!({"jsonrpc": "2.0", "id": n, "method": "ping"}))
+            .await;
+    }
+    let (mut answered, mut refused) = (0, 0);
+    while answered + refused < FLOOD {
+        let message = bridge.next_message().await;
+        match message["error"]["message"].as_str() {
+            Some(text) if text.contains("requests are already waiting") => refused += 1,
+            Some(other) => panic!("{other}"),
+            None => answered += 1,
+        }
+    }
+    assert!(answered >= 100, "{answered} answered, {refused} refused");
+    assert!(
+        refused >= FLOOD - 300,
+        "{answered} answered, {refused} refused"
+    );
+    let started = std::time::Instant::now();
+    bridge
+        .send(
+            &json!({"jsonrpc": "2.0", "id": "after", "method": "tools/call",
+                      "params": {"name": "t", "arguments": {}}}),
+        )
+        .await;
+    let after = bridge.answer_to(&json!("after")).await;
+    assert_eq!(after["result"]["content"][0]["text"], "ok", "{after}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
