@@ -15,7 +15,11 @@
 //! (bounded in size and time), one response written, connection closed.
 //! Connections are served concurrently, up to a cap, each with a short read
 //! deadline, so idle or flooding local connections cannot delay the
-//! browser's redirect (issue 17). The listener holds the port on both
+//! browser's redirect (issue 17). At the cap, the oldest connection still
+//! silent is closed, never the newest: the browser writes its request the
+//! moment it connects, so a flood would have to fill the whole cap within
+//! that moment to push it out (issue 26). Every source is the same
+//! loopback address, so a per-source bound would bound the browser too. The listener holds the port on both
 //! loopback addresses when the redirect URI names `localhost`: a browser may
 //! resolve it to `::1`, and another local process must not be able to take
 //! `[::1]` on the same port and receive the code.
@@ -33,8 +37,10 @@ use crate::secret::Secret;
 const MAX_REQUEST_LINE: usize = 16 * 1024;
 /// How long a connection may take to send its request line: a browser
 /// sends it at once.
-const READ_DEADLINE: Duration = Duration::from_millis(1500);
-/// Connections served at once; more are closed at once.
+const READ_DEADLINE: Duration = Duration::from_millis(1000);
+/// Connections served at once. Past it, the oldest one that has not sent
+/// its request line is closed to make room (issue 26: closing the new one
+/// instead let a flood of 1000 idle connections reset the browser's).
 const MAX_CONNECTIONS: usize = 256;
 
 /// What the redirect must carry to be accepted.
@@ -150,20 +156,43 @@ impl Callback {
         use futures_util::StreamExt as _;
         let deadline = tokio::time::Instant::now() + timeout;
         let mut serving = futures_util::stream::FuturesUnordered::new();
+        // The connections still reading their request line, oldest first
+        // (by the number each was accepted with).
+        let mut reading = std::collections::BTreeMap::new();
+        let mut accepted_count = 0u64;
         loop {
             let accept = futures_util::future::select_all(
                 self.listeners.iter().map(|l| Box::pin(l.accept())),
             );
             tokio::select! {
                 (accepted, _, _) = accept => {
-                    let Ok((stream, _)) = accepted else { continue };
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(e) => {
+                            // Out of file descriptors, say: wait, rather than spin.
+                            tracing::debug!("the login callback cannot accept ({e})");
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            continue;
+                        }
+                    };
                     if serving.len() >= MAX_CONNECTIONS {
-                        drop(stream);
-                        continue;
+                        // Full: the oldest connection still silent goes, never
+                        // the new one. A browser sends its request the moment
+                        // it connects, so a flood cannot push it out unless it
+                        // opens MAX_CONNECTIONS connections in that moment.
+                        if let Some((_, oldest)) = reading.pop_first() {
+                            futures_util::future::AbortHandle::abort(&oldest);
+                        }
                     }
-                    serving.push(self.serve(stream, expect));
+                    let (handle, registration) = futures_util::future::AbortHandle::new_pair();
+                    accepted_count += 1;
+                    let id = accepted_count;
+                    reading.insert(id, handle);
+                    let served = self.serve(stream, expect, registration);
+                    serving.push(async move { (id, served.await) });
                 }
-                Some(outcome) = serving.next(), if !serving.is_empty() => {
+                Some((id, outcome)) = serving.next(), if !serving.is_empty() => {
+                    reading.remove(&id);
                     if let Some(outcome) = outcome {
                         return outcome;
                     }
@@ -176,16 +205,27 @@ impl Callback {
     }
 
     /// Answers one connection; `Some` when it was the login's redirect.
+    /// Reading the request line stops early if `evicted` is aborted (the
+    /// listener is full and this is the oldest silent connection); what is
+    /// read is answered whatever happens after.
     async fn serve(
         &self,
         stream: TcpStream,
         expect: &Expect,
+        evicted: futures_util::future::AbortRegistration,
     ) -> Option<Result<Secret<String>, CallbackError>> {
         let mut stream = BufReader::new(stream);
         let mut line = Vec::new();
         let mut limited = (&mut stream).take(MAX_REQUEST_LINE as u64);
         let read = limited.read_until(b'\n', &mut line);
-        if tokio::time::timeout(READ_DEADLINE, read).await.ok()?.ok()? == 0 {
+        let read = futures_util::future::Abortable::new(read, evicted);
+        if tokio::time::timeout(READ_DEADLINE, read)
+            .await
+            .ok()?
+            .ok()?
+            .ok()?
+            == 0
+        {
             return None;
         }
         let target = std::str::from_utf8(&line)

@@ -227,3 +227,104 @@ async fn the_callback_port_is_held_on_both_loopbacks() {
         .expect("[::1] on that port is taken");
     assert!(matches!(err, CallbackError::Bind { .. }), "{err}");
 }
+
+/// A local process that floods the callback port: `slow` keeps opening
+/// idle connections (up to 1000 held, a new one every millisecond, the
+/// oldest let go); `sustained` holds 300 and reopens each the moment the
+/// listener closes it. Writes `PATH` once the flood is on.
+const FLOODER: &str = r#"
+import resource, socket, sys, time, select
+port, mode, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+def connect():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+    except OSError:
+        s.close()
+        return None
+    return s
+held = []
+start = time.time()
+while time.time() - start < 60:
+    if mode == "slow":
+        s = connect()
+        if s is not None:
+            held.append(s)
+        if len(held) > 1000:
+            held.pop(0).close()
+        if len(held) == 300:
+            open(ready, "w").close()
+        time.sleep(0.001)
+    else:
+        while len(held) < 300:
+            s = connect()
+            if s is None:
+                break
+            held.append(s)
+        open(ready, "w").close()
+        readable, _, _ = select.select(held, [], [], 0.01)
+        for s in readable:
+            try:
+                gone = s.recv(1) == b""
+            except OSError:
+                gone = True
+            if gone:
+                held.remove(s)
+                s.close()
+"#;
+
+/// Issue 26: a flood from another local process cannot take the sign-in
+/// away. Under a slow flood of 1000 idle connections and under 300
+/// connections reopened as fast as they are closed, every real redirect
+/// (ten under each) is taken, at once. The latencies are printed.
+#[tokio::test]
+async fn a_flood_of_local_connections_cannot_reset_the_redirect() {
+    for mode in ["slow", "sustained"] {
+        let mut latencies = Vec::new();
+        for n in 0..10 {
+            let callback = Callback::bind("localhost", 0, "/cb").await.unwrap();
+            let base = callback.redirect_uri().clone();
+            let port = base.port().unwrap();
+            let state = format!("s{n}");
+            let wanted = expect(&state);
+            let waiting =
+                tokio::spawn(async move { callback.wait(&wanted, Duration::from_secs(20)).await });
+            let dir = tempfile::tempdir().unwrap();
+            let ready = dir.path().join("ready");
+            let mut flooder = tokio::process::Command::new("python3")
+                .args([
+                    "-c",
+                    FLOODER,
+                    &port.to_string(),
+                    mode,
+                    ready.to_str().unwrap(),
+                ])
+                .kill_on_drop(true)
+                .spawn()
+                .expect("python3 runs");
+            while !ready.exists() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let sent = tokio::time::Instant::now();
+            let (status, _, _) = get(&format!("{base}?code=c{n}&state={state}")).await;
+            let took = sent.elapsed();
+            assert_eq!(status, 200, "{mode} flood, redirect {n}");
+            let code = waiting.await.unwrap().expect("the sign-in completes");
+            assert_eq!(code.expose(), &format!("c{n}"));
+            latencies.push(took);
+            let _ = flooder.kill().await;
+        }
+        latencies.sort();
+        eprintln!(
+            "{mode} flood: 10 of 10 redirects taken; latency p50 {:?}, max {:?}",
+            latencies[5], latencies[9]
+        );
+        assert!(latencies[9] < Duration::from_secs(1), "{latencies:?}");
+    }
+}
