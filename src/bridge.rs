@@ -46,8 +46,9 @@ const MAX_HELD: usize = 1024;
 /// How many host requests may wait for the server at once. Past that a
 /// request is answered at once with an error instead of being sent:
 /// 100,000 pipelined pings once took 1.28 GB and held the next call up
-/// 23 s (issue 26). Well above what any assistant has in flight.
-pub const MAX_IN_FLIGHT: usize = 256;
+/// 23 s (issue 26). Far above what any assistant has in flight; each
+/// costs about 13 KB while it waits.
+pub const MAX_IN_FLIGHT: usize = 1024;
 
 /// Why the bridge stopped.
 #[derive(Debug, PartialEq, Eq)]

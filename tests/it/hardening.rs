@@ -388,7 +388,7 @@ async fn replay_follow_survives_split_characters_truncation_and_replacement() {
 /// flood is not held up behind it.
 #[tokio::test]
 async fn a_flood_of_requests_is_capped_and_told() {
-    const FLOOD: usize = 2000;
+    const FLOOD: usize = 3000;
     let server = FaultServer::start(|got| async move {
         if got.method != axum::http::Method::POST {
             return reply(405, "text/plain", "");
@@ -421,7 +421,7 @@ async fn a_flood_of_requests_is_capped_and_told() {
     }
     assert!(answered >= 100, "{answered} answered, {refused} refused");
     assert!(
-        refused >= FLOOD - 300,
+        refused >= FLOOD - 1200,
         "{answered} answered, {refused} refused"
     );
     let started = std::time::Instant::now();
