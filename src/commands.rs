@@ -48,8 +48,10 @@ pub struct CommandCli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Sign in to a server now, so the assistant finds the login done. Takes
-    /// the bridge's options (--header, --static-oauth-client-info, --scope…).
+    /// Sign in to a server now, so the assistant finds the login done.
+    ///
+    /// Takes the bridge's options (--header, --static-oauth-client-info,
+    /// --scope…).
     Login(Box<Cli>),
     /// Revoke and delete the stored sign-in of a server, or of all servers.
     Logout {
@@ -60,10 +62,12 @@ pub enum Command {
         #[arg(long, conflicts_with = "url")]
         all: bool,
     },
-    /// Connect to a server (signing in if needed) and report what it is:
-    /// transport, protocol version, session, authorization, server info,
-    /// capabilities, how many tools, prompts and resources, with timings.
-    /// Takes the bridge's options; -v shows the traffic.
+    /// Connect to a server and report what it is, with timings.
+    ///
+    /// Signs in if needed, then reports the transport, protocol version,
+    /// session, authorization, server info, capabilities, and how many
+    /// tools, prompts and resources it has. Takes the bridge's options; -v
+    /// shows the traffic.
     Probe {
         #[command(flatten)]
         cli: Box<Cli>,
@@ -71,14 +75,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Take over mcp-remote's sign-in for a server (from ~/.mcp-auth or
-    /// MCP_REMOTE_CONFIG_DIR), so switching needs no new login. Give the
-    /// URL and options exactly as in the mcp-remote config. (The bridge also
-    /// does this by itself the first time the server asks for a sign-in.)
+    /// Take over mcp-remote's sign-in for a server, so switching needs no new login.
+    ///
+    /// Reads ~/.mcp-auth (or MCP_REMOTE_CONFIG_DIR). Give the URL and
+    /// options exactly as in the mcp-remote config. (The bridge also does
+    /// this by itself the first time the server asks for a sign-in.)
     ImportMcpRemote(Box<Cli>),
-    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions { shell: clap_complete::Shell },
-    /// Print the manual page (roff), e.g. into ~/.local/share/man/man1/mcp-tether.1.
+    /// Print the manual page (roff).
+    ///
+    /// For example into ~/.local/share/man/man1/mcp-tether.1.
     Man,
     /// Turn a --record recording into a readable timeline and a summary.
     Replay {
@@ -91,10 +98,12 @@ pub enum Command {
         #[arg(long, conflicts_with = "summary")]
         follow: bool,
     },
-    /// List the bridges running for you (server, pid, uptime, transport and
-    /// protocol, session, sign-in, requests in flight, last error), or
-    /// watch one's traffic live as -v shows it: the copy your assistant
-    /// launched, without restarting it.
+    /// List the bridges running for you, or watch one's traffic live.
+    ///
+    /// The list shows each bridge's server, pid, uptime, transport and
+    /// protocol, session, sign-in, requests in flight and last error. With
+    /// a choice, shows that bridge's traffic as -v logs it: the copy your
+    /// assistant launched, without restarting it.
     Watch {
         /// Which bridge: its number in the list, its pid, or part of its URL.
         choice: Option<String>,
@@ -151,8 +160,35 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     })
 }
 
+/// Whether the command line asks for help about the whole program rather
+/// than runs it: `help [COMMAND]`, or `-h`/`--help` anywhere outside a
+/// command. Then [`print_help`] answers (issue 27: `--help` listed no
+/// command, and `help` was taken for a URL).
+pub fn asks_for_help(args: &[std::ffi::OsString]) -> bool {
+    let first = args.get(1).and_then(|a| a.to_str());
+    match first {
+        Some("help") => true,
+        Some(name) if is_command(name) => false,
+        _ => args.iter().skip(1).any(|a| a == "-h" || a == "--help"),
+    }
+}
+
+/// Prints the help [`asks_for_help`] found asked for, as cargo and git
+/// do: the bridge's options with every command listed (one line each), or
+/// one command's own help (`help login`). Exits.
+pub fn print_help(args: &[std::ffi::OsString]) -> ! {
+    match whole_command().try_get_matches_from(args) {
+        Err(shown) => shown.exit(),
+        // `help` with no command behind it: the whole help.
+        Ok(_) => {
+            let _ = whole_command().print_long_help();
+            std::process::exit(0)
+        }
+    }
+}
+
 /// The whole command line as one clap command: the bridge's arguments,
-/// with the commands as subcommands. For completions and the manual.
+/// with the commands as subcommands. For help, completions and the manual.
 pub fn whole_command() -> clap::Command {
     use clap::CommandFactory as _;
     let mut command = Cli::command().args_conflicts_with_subcommands(true);

@@ -10,9 +10,14 @@ use mcp_tether::commands::{self, CommandCli};
 use mcp_tether::config::Config;
 
 fn main() -> ExitCode {
-    let is_command = std::env::args()
-        .nth(1)
-        .is_some_and(|a| commands::is_command(&a));
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if commands::asks_for_help(&args) {
+        commands::print_help(&args);
+    }
+    let is_command = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(commands::is_command);
     let result = match is_command {
         true => run_command(CommandCli::parse()),
         false => run(Cli::parse()),

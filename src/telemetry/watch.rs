@@ -527,7 +527,19 @@ async fn running() -> anyhow::Result<Vec<Running>> {
         .into_iter()
         .flatten()
         .collect();
-    found.sort_by_key(|r| std::cmp::Reverse(r.status["uptime_s"].as_u64().unwrap_or(0)));
+    // Oldest first, by when each started (to the millisecond) and then its
+    // pid: an order two listings agree on, so `watch 2` attaches to the
+    // bridge just listed as #2 (issue 27; whole seconds of uptime let
+    // bridges started together swap places).
+    found.sort_by(|a, b| {
+        let key = |r: &Running| {
+            (
+                r.status["started"].as_str().unwrap_or_default().to_owned(),
+                r.status["pid"].as_u64().unwrap_or(0),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
     Ok(found)
 }
 

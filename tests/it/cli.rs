@@ -253,3 +253,60 @@ fn completions_manual_and_help_cover_options_and_commands() {
         "{help}"
     );
 }
+
+/// Issue 27: `--help` (and `-h`, and `help`) lists every command, one line
+/// each; `help COMMAND` shows that command's help, as cargo and git do;
+/// `help` is never taken for a URL.
+#[test]
+fn help_lists_every_command_and_help_is_a_command() {
+    let commands = [
+        "login",
+        "logout",
+        "probe",
+        "import-mcp-remote",
+        "completions",
+        "man",
+        "replay",
+        "watch",
+        "status",
+        "help",
+    ];
+    for asked in [&["--help"][..], &["-h"], &["help"], &[URL, "--help"]] {
+        let out = run(asked, &[]);
+        assert!(out.status.success(), "{asked:?}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let listed: Vec<&str> = text
+            .lines()
+            .skip_while(|line| *line != "Commands:")
+            .skip(1)
+            .take_while(|line| !line.is_empty())
+            .collect();
+        for name in commands {
+            assert!(
+                listed
+                    .iter()
+                    .any(|line| line.trim_start().starts_with(&format!("{name} "))),
+                "{asked:?} does not list {name}:\n{text}"
+            );
+        }
+        for line in &listed {
+            assert!(line.chars().count() <= 100, "not one short line: {line}");
+        }
+    }
+    for name in ["login", "watch", "replay", "import-mcp-remote"] {
+        let out = run(&["help", name], &[]);
+        assert!(out.status.success(), "help {name}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("Usage: mcp-tether {name}")),
+            "{text}"
+        );
+    }
+    let out = run(&["help", "nosuch"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        !stderr(&out).contains("not a valid URL"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -423,3 +423,29 @@ fn python_inline(code: &str, args: &[&str]) -> tokio::process::Child {
         .spawn()
         .expect("python3 runs")
 }
+
+/// Issue 27: the list's numbers stay put. Three bridges started a moment
+/// apart are listed oldest first, in the order they started, in every
+/// listing (whole seconds of uptime used to let them swap places, so
+/// `watch 2` could attach to another bridge than the one just listed).
+#[tokio::test]
+async fn the_list_keeps_its_order() {
+    let shared = Shared::new();
+    let rmcp = RmcpServer::start().await;
+    let mut bridges = Vec::new();
+    for _ in 0..3 {
+        let (bridge, _) = shared.watchable_bridge(&rmcp.url).await;
+        bridges.push(bridge);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let started: Vec<String> = bridges.iter().map(|b| b.pid().to_string()).collect();
+    for _ in 0..6 {
+        let listed = shared.watch(&["--json"]);
+        let pids: Vec<String> = listed
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["pid"].to_string())
+            .collect();
+        assert_eq!(pids, started, "{listed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
