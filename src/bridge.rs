@@ -298,3 +298,59 @@ async fn forward(upstream: Arc<Upstream>, downstream: Arc<Downstream>, msg: Mess
         downstream.fail(&msg, &e).await;
     }
 }
+
+/// How long a bridge that cannot start waits for the host's first request,
+/// to answer it with why: hosts send `initialize` the moment they spawn.
+pub const STARTUP_ERROR_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Answers the host's first request with a start-up error, so the host
+/// shows the bridge's own sentence ("'htps://…' is not an http:// or
+/// https:// URL") instead of "Connection closed" (issue 27). Reads `stdin`
+/// on a thread of its own until a request comes, the input ends, or
+/// `patience` passes; notifications and lines that are not JSON-RPC are
+/// passed over. Returns whether a request was answered.
+pub fn answer_startup_error(
+    stdin: impl std::io::Read + Send + 'static,
+    mut stdout: impl std::io::Write,
+    error: &str,
+    patience: Duration,
+) -> bool {
+    use std::io::BufRead as _;
+    let (found, first) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdin);
+        let mut line = Vec::new();
+        loop {
+            let mut limited = std::io::Read::take(&mut lines, stdio::MAX_LINE as u64);
+            match limited.read_until(b'\n', &mut line) {
+                Ok(0) => return,
+                Ok(_) => {}
+                // The bridge may have set stdin non-blocking before failing.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                Err(_) => return,
+            }
+            let line = std::mem::take(&mut line);
+            let id = Message::parse(Bytes::copy_from_slice(&line))
+                .ok()
+                .and_then(|msg| msg.request_id().cloned());
+            if let Some(id) = id {
+                let _ = found.send(id);
+                return;
+            }
+        }
+    });
+    let Ok(id) = first.recv_timeout(patience) else {
+        return false;
+    };
+    let data = serde_json::json!({ "source": "mcp-tether" });
+    let message = format!("mcp-tether could not start: {error}");
+    let answer = error_response(Some(&id), code::UPSTREAM, &message, Some(&data));
+    stdout
+        .write_all(&answer)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush())
+        .is_ok()
+}

@@ -18,20 +18,58 @@ fn main() -> ExitCode {
         .get(1)
         .and_then(|a| a.to_str())
         .is_some_and(commands::is_command);
-    let result = match is_command {
-        true => run_command(CommandCli::parse()),
-        false => run(Cli::parse()),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    if is_command {
+        return match run_command(CommandCli::parse()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                say_error(&format!("{e:#}"));
+                ExitCode::FAILURE
+            }
+        };
+    }
+    // The bridge: a host is on the other end of stdio. Whatever stops it
+    // from starting (a usage error, a bad URL, a log file it cannot open)
+    // answers the host's first request too, so the host shows why.
+    let started = match Cli::try_parse_from(&args) {
+        Ok(cli) => run(cli).map_err(|e| format!("{e:#}")),
+        Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
-            // An error may quote a server (an OAuth error's description):
-            // shown, never obeyed by the terminal.
-            let text = format!("{e:#}");
-            eprintln!("mcp-tether: {}", mcp_tether::printable::for_terminal(&text));
+            let _ = e.print();
+            let usage = e.render().to_string();
+            let first = usage.lines().next().unwrap_or("invalid arguments");
+            tell_the_host(first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    match started {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(text) => {
+            say_error(&text);
+            tell_the_host(&text);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints an error for the person at the terminal. An error may quote a
+/// server (an OAuth error's description): shown, never obeyed.
+fn say_error(text: &str) {
+    eprintln!("mcp-tether: {}", mcp_tether::printable::for_terminal(text));
+}
+
+/// Answers the host's first request with a start-up error, unless a
+/// person is typing at stdin.
+fn tell_the_host(text: &str) {
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() {
+        return;
+    }
+    bridge::answer_startup_error(
+        std::io::stdin(),
+        std::io::stdout(),
+        text,
+        bridge::STARTUP_ERROR_PATIENCE,
+    );
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

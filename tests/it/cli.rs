@@ -310,3 +310,50 @@ fn help_lists_every_command_and_help_is_a_command() {
         stderr(&out)
     );
 }
+
+/// Issue 27: a bridge that cannot start answers the host's first request
+/// with why, then exits, so the host shows the bridge's own sentence
+/// instead of "Connection closed": a URL that is not one, an argument it
+/// does not know, a log file it cannot open.
+#[test]
+fn a_start_up_error_is_the_answer_to_the_first_request() {
+    use std::io::{BufRead as _, Write as _};
+    let cases: &[(&[&str], &str)] = &[
+        (&["htps://host/mcp"], "is not an http:// or https:// URL"),
+        (
+            &[URL, "--no-such-flag"],
+            "unexpected argument '--no-such-flag'",
+        ),
+        (
+            &[URL, "--log-file", "/no/such/dir/bridge.log"],
+            "cannot open the log file",
+        ),
+    ];
+    for (args, said) in cases {
+        let home = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
+            .args(*args)
+            .env("MCP_TETHER_CONFIG_DIR", home.path().join("cfg"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(
+            stdin,
+            "{}",
+            crate::common::initialize_request(7, "2025-06-18")
+        )
+        .unwrap();
+        let mut answer = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut answer)
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("a JSON-RPC answer");
+        assert_eq!(answer["id"], 7, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(said), "{args:?}: {message}");
+        assert!(!child.wait().unwrap().success(), "{args:?} exited 0");
+    }
+}
