@@ -409,7 +409,7 @@ impl Authorizer {
         let target = self.target(found, &client, tokens.scope.as_deref());
         match grant::refresh(&self.http, &target, &refresh_token).await {
             Ok(fresh) => {
-                tracing::info!("refreshed the access token");
+                tracing::info!(signin = "done", "refreshed the access token");
                 self.adopt(issuer, fresh)?;
                 Ok(true)
             }
@@ -452,7 +452,11 @@ impl Authorizer {
                 })?;
             let target = self.target(found, &client, scope.as_deref());
             let tokens = federation::sign_in(&self.http, federation, &target).await?;
-            tracing::info!("signed in to {}", redact_url(&self.server_url));
+            tracing::info!(
+                signin = "done",
+                "signed in to {}",
+                redact_url(&self.server_url)
+            );
             return self.adopt(&issuer, tokens);
         }
         if self.options.client_credentials {
@@ -487,6 +491,7 @@ impl Authorizer {
                 grant::authorization(&target, &redirect, &self.options.authorize_params)?;
             let url = browser::validate(authorization.url.as_str())?;
             tracing::warn!(
+                signin = "prompt",
                 "sign in to {} in your browser; if it does not open, visit: {url}",
                 redact_url(&self.server_url)
             );
@@ -528,7 +533,11 @@ impl Authorizer {
     ) -> Result<bool, AuthError> {
         match result {
             Ok(tokens) => {
-                tracing::info!("signed in to {}", redact_url(&self.server_url));
+                tracing::info!(
+                    signin = "done",
+                    "signed in to {}",
+                    redact_url(&self.server_url)
+                );
                 self.adopt(issuer, tokens)?;
                 Ok(true)
             }
@@ -558,7 +567,7 @@ impl Authorizer {
             let result = match device::start(&self.http, &target).await {
                 Ok(authorization) => {
                     let server = redact_url(&self.server_url);
-                    tracing::warn!("{}", authorization.instructions(&server));
+                    tracing::warn!(signin = "prompt", "{}", authorization.instructions(&server));
                     device::finish(
                         &self.http,
                         &target,

@@ -1,7 +1,8 @@
 //! `mcp-tether watch`: a live view of a bridge someone else launched
 //! (issue 18), on a local endpoint only its user can open.
 //!
-//! Each bridge listens on a Unix socket, `<config dir>/run/<pid>.sock`
+//! Each bridge listens on a Unix socket, `/tmp/mcp-tether-<uid>/<pid>.sock`
+//! (`<MCP_TETHER_CONFIG_DIR>/run/<pid>.sock` when that is set)
 //! (0600, in a 0700 directory; connections from another user are refused by
 //! their peer credentials), removed when it exits; one left by a bridge that
 //! was killed is found dead (nothing accepts on it) and removed by the next
@@ -53,7 +54,8 @@ struct Status {
     era: Option<String>,
     session: Option<String>,
     signed_in: Option<bool>,
-    last_error: Option<(String, String)>,
+    /// When, what, and whether it came while a sign-in was asked for.
+    last_error: Option<(String, String, bool)>,
 }
 
 /// One attached watcher.
@@ -111,9 +113,28 @@ pub fn count_in_flight(count: impl Fn() -> usize + Send + Sync + 'static) {
     }
 }
 
-/// Where the bridges' sockets are.
+/// Where the bridges' sockets are: the same for every bridge of this
+/// user, whatever environment its host gave it, as tmux finds its server
+/// (issue 27: the Inspector starts servers with a scrubbed environment, and
+/// a `watch` run with `XDG_CONFIG_HOME` set did not see them). On Unix that
+/// is `/tmp/mcp-tether-<uid>`, which must be this user's alone (checked
+/// before use). An explicit `MCP_TETHER_CONFIG_DIR` keeps a `run/` of its
+/// own: a separate set of bridges, as the tests use.
 pub fn run_dir() -> Option<PathBuf> {
-    crate::config_dir().map(|dir| dir.join("run"))
+    if let Some(dir) = std::env::var_os("MCP_TETHER_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("run"));
+    }
+    #[cfg(unix)]
+    {
+        Some(PathBuf::from(format!(
+            "/tmp/mcp-tether-{}",
+            crate::store::file::current_uid()
+        )))
+    }
+    #[cfg(not(unix))]
+    {
+        crate::config_dir().map(|dir| dir.join("run"))
+    }
 }
 
 /// The tracing layer that feeds watchers and keeps the status, filtered by
@@ -174,7 +195,8 @@ impl<S: Subscriber> Layer<S> for WatchLayer {
         let level = *metadata.level();
         let traffic = metadata.target() == crate::telemetry::log::TRAFFIC;
         if level <= Level::INFO {
-            hub.note(level, &text);
+            let signin = fields.values.get("signin").and_then(Value::as_str);
+            hub.note(level, &text, signin);
         }
         if hub.attached.load(Ordering::Relaxed) == 0 {
             return;
@@ -198,8 +220,11 @@ impl<S: Subscriber> Layer<S> for WatchLayer {
 }
 
 impl Hub {
-    /// Keeps what the lifecycle events say, for `status`.
-    fn note(&self, level: Level, text: &str) {
+    /// Keeps what the lifecycle events say, for `status`. `signin` is the
+    /// event's `signin` field: `prompt` (the user is asked to sign in: a
+    /// state, not an error) or `done` (signed in or refreshed, which ends
+    /// what the sign-in said before).
+    fn note(&self, level: Level, text: &str, signin: Option<&str>) {
         let mut status = self.status.lock().expect("watch lock");
         if let Some(transport) = text.strip_prefix("connected over ") {
             status.transport = Some(transport.to_owned());
@@ -214,14 +239,27 @@ impl Hub {
         } else if let Some(rest) = text.strip_prefix("the server answered initialize (MCP ") {
             status.era = rest.split(')').next().map(str::to_owned);
         }
-        if text.starts_with("signed in to") || text.starts_with("refreshed the access token") {
-            status.signed_in = Some(true);
-        } else if text.starts_with("sign in to ") {
-            status.signed_in = Some(false);
+        match signin {
+            Some("done") => {
+                status.signed_in = Some(true);
+                if status
+                    .last_error
+                    .as_ref()
+                    .is_some_and(|(_, _, at_sign_in)| *at_sign_in)
+                {
+                    status.last_error = None;
+                }
+            }
+            Some("prompt") => {
+                status.signed_in = Some(false);
+                return;
+            }
+            _ => {}
         }
         if level <= Level::WARN {
             let at = crate::telemetry::record::timestamp(std::time::SystemTime::now());
-            status.last_error = Some((at, text.chars().take(300).collect()));
+            let at_sign_in = status.signed_in == Some(false);
+            status.last_error = Some((at, text.chars().take(300).collect(), at_sign_in));
         }
     }
 
@@ -311,7 +349,7 @@ impl Hub {
             "session": status.session,
             "signed_in": status.signed_in,
             "in_flight": self.in_flight.get().map(|count| count()),
-            "last_error": status.last_error.map(|(at, text)| json!({"at": at, "text": text})),
+            "last_error": status.last_error.map(|(at, text, _)| json!({"at": at, "text": text})),
             "watchers": self.attached.load(Ordering::Relaxed),
         })
     }

@@ -449,3 +449,72 @@ async fn the_list_keeps_its_order() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Issue 27: `watch` finds every bridge of this user whatever environment
+/// each host gave it: a bridge started with one `XDG_CONFIG_HOME` and
+/// `HOME` (a host that scrubs the environment) is listed by a `watch` run
+/// with others, as tmux finds its server.
+#[tokio::test]
+async fn watch_finds_a_bridge_whatever_its_environment() {
+    let rmcp = RmcpServer::start().await;
+    let theirs = tempfile::tempdir().unwrap();
+    let xdg = theirs.path().join("xdg");
+    let mut bridge = Bridge::start_with_env(
+        &[&rmcp.url],
+        &[
+            ("MCP_TETHER_CONFIG_DIR", ""),
+            ("XDG_CONFIG_HOME", xdg.to_str().unwrap()),
+        ],
+    );
+    bridge.initialize("2025-06-18").await;
+    let mine = tempfile::tempdir().unwrap();
+    let mut listed = String::new();
+    for _ in 0..50 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
+            .args(["watch", "--json"])
+            .env_remove("MCP_TETHER_CONFIG_DIR")
+            .env("HOME", mine.path())
+            .env("XDG_CONFIG_HOME", mine.path().join("elsewhere"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        listed = String::from_utf8_lossy(&out.stdout).into_owned();
+        if listed.contains(&format!("\"pid\":{}", bridge.pid())) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("bridge {} not listed: {listed}", bridge.pid());
+}
+
+/// Issue 27: asking the user to sign in is not an error. Once the browser
+/// sign-in is done, `watch` lists the bridge signed in, with no "last
+/// error" cut off in the middle of the sign-in URL.
+#[tokio::test]
+async fn a_finished_sign_in_leaves_no_error_behind() {
+    use crate::common::fastmcp::{FastMcp, LoginEnv};
+    let server = FastMcp::start(3600).await;
+    let login = LoginEnv::new();
+    let mut bridge = Bridge::start_with_env(&[&server.url()], &login.vars());
+    bridge.initialize("2025-06-18").await;
+    assert!(
+        bridge.stderr().contains("sign in to"),
+        "a sign-in was asked for"
+    );
+    let socket = socket_of(&login.config.join("run"), bridge.pid());
+    until_exists(&socket).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
+        .args(["watch", "--json"])
+        .env("MCP_TETHER_CONFIG_DIR", &login.config)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    let status: serde_json::Value =
+        serde_json::from_str(listed.lines().next().expect("the bridge is listed")).unwrap();
+    assert_eq!(status["signed_in"], true, "{status}");
+    assert!(status["last_error"].is_null(), "{status}");
+}
