@@ -92,6 +92,8 @@ impl Recorder {
             "kind": "recording",
             "by": concat!("mcp-tether ", env!("CARGO_PKG_VERSION")),
             "server": server,
+            // So that `replay --follow` knows when the recording is over.
+            "pid": std::process::id(),
         });
         writeln!(out, "{header}")?;
         out.flush()?;

@@ -31,6 +31,8 @@ struct Summary {
     unreadable: usize,
     /// Lines longer than [`MAX_LINE`], skipped.
     too_long: usize,
+    /// The process that made the recording, as its header says.
+    recorder: Option<u32>,
     /// Host requests not answered yet: id (as JSON) → method.
     pending: Vec<(String, String)>,
     /// Latencies by method, in milliseconds.
@@ -195,7 +197,9 @@ fn head_of(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
 
 /// `replay --follow`: the timeline of a recording that is still being
 /// written (a bridge running with `--record`), line by line as it grows,
-/// until the reader stops it. A line is rendered once it is complete; a
+/// until the bridge that writes it has exited (its pid is in the header),
+/// or the reader stops it with Ctrl-C; either way the summary ends it
+/// (issue 27: it used to run on like `tail -f`, and Ctrl-C gave none). A line is rendered once it is complete; a
 /// recording that is truncated or replaced is said so and read again from
 /// its start.
 pub async fn follow(path: &std::path::Path) -> anyhow::Result<()> {
@@ -248,12 +252,41 @@ pub async fn follow(path: &std::path::Path) -> anyhow::Result<()> {
                 head = head_of(&mut file)?;
                 (at, start, cutter) = (0, None, LineCutter::default());
             }
+            _ if summary.recorder.is_some_and(|pid| !is_running(pid)) => {
+                // Its bridge has exited, and everything it wrote is shown.
+                println!("\n{}", summary.render());
+                return Ok(());
+            }
             _ => {
                 // The head may have been shorter than its bound when read.
                 head = head_of(&mut file)?;
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+                    _ = tokio::signal::ctrl_c() => {
+                        println!("\n{}", summary.render());
+                        return Ok(());
+                    }
+                }
             }
         }
+    }
+}
+
+/// Whether process `pid` is still running.
+fn is_running(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0;
+        alive || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
     }
 }
 
@@ -270,6 +303,9 @@ fn timeline_line(line: &str, start: &mut Option<u64>, summary: &mut Summary) -> 
     let at = entry["t"].as_str().and_then(parse_timestamp);
     if entry["kind"] == "recording" {
         *start = at;
+        summary.recorder = entry["pid"]
+            .as_u64()
+            .and_then(|pid| u32::try_from(pid).ok());
         let field = |key: &str| for_terminal(entry[key].as_str().unwrap_or("?")).into_owned();
         return Some(format!(
             "Recording of {} by {}, started {}\n",

@@ -259,3 +259,62 @@ async fn every_transports_exchanges_are_recorded_with_their_fields() {
     }
     modern.stop().await;
 }
+
+/// Issue 27: `replay --follow` ends by itself, with the summary, once the
+/// bridge writing the recording has exited; and Ctrl-C prints the summary
+/// too, instead of exiting 130 with none.
+#[tokio::test]
+async fn replay_follow_ends_with_its_bridge_and_summarizes_on_ctrl_c() {
+    use tokio::io::AsyncReadExt as _;
+    let server = crate::common::rmcp_server::RmcpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.jsonl");
+    let mut bridge = Bridge::start(&[&server.url, "--record", path.to_str().unwrap()]);
+    bridge.initialize("2025-06-18").await;
+    let follow = |path: &std::path::Path| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
+            .args(["replay", "--follow", path.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let mut interrupted = follow(&path);
+    let mut follower = follow(&path);
+    let echo = bridge.call_tool(1, "echo", json!({"message": "hi"})).await;
+    assert_eq!(tool_text(&echo), "hi");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    let pid = interrupted.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        interrupted.wait_with_output(),
+    )
+    .await
+    .expect("Ctrl-C stops --follow")
+    .unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Summary") && text.contains("tools/call: 1 answered"),
+        "{text}"
+    );
+
+    bridge.close_stdin();
+    bridge.wait_exit().await;
+    let mut shown = String::new();
+    let mut stdout = follower.stdout.take().unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stdout.read_to_string(&mut shown),
+    )
+    .await
+    .expect("--follow ends once its bridge has exited")
+    .unwrap();
+    assert!(shown.contains("Summary"), "{shown}");
+    assert!(follower.wait().await.unwrap().success());
+}
