@@ -279,7 +279,7 @@ async fn replay_follow_ends_with_its_bridge_and_summarizes_on_ctrl_c() {
             .spawn()
             .unwrap()
     };
-    let mut interrupted = follow(&path);
+    let interrupted = follow(&path);
     let mut follower = follow(&path);
     let echo = bridge.call_tool(1, "echo", json!({"message": "hi"})).await;
     assert_eq!(tool_text(&echo), "hi");
