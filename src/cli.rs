@@ -10,6 +10,10 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser, ValueEnum};
 
+/// `--headers-timeout` when not given: a server may take minutes to answer
+/// a tool call, and the bridge waits for it.
+pub const HEADERS_TIMEOUT: f64 = 300.0;
+
 const EXAMPLES: &str = "\
 Examples:
   mcp-tether https://example.com/mcp
@@ -78,9 +82,10 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub connect_timeout: f64,
 
-    /// Seconds to wait for the response headers of a request.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
-    pub headers_timeout: f64,
+    /// Seconds to wait for the response headers of a request [default:
+    /// 300; 30 for `probe`].
+    #[arg(long, value_name = "SECONDS")]
+    pub headers_timeout: Option<f64>,
 
     /// Seconds to wait between two pieces of a response body.
     #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]

@@ -210,17 +210,28 @@ fn manual() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_probe(cli: Cli, as_json: bool) -> anyhow::Result<()> {
-    // The report is the output; the bridge's lifecycle lines only with -v
-    // (warnings only is every bridge's default).
-    let config = Config::from_cli(cli)?;
-    let events = crate::probe::Events::default();
+async fn run_probe(mut cli: Cli, as_json: bool) -> anyhow::Result<()> {
+    cli.headers_timeout
+        .get_or_insert(crate::probe::HEADERS_TIMEOUT);
+    let mut config = Config::from_cli(cli)?;
+    // The report is the output and says what failed, once; the bridge's
+    // log reaches stderr only with -v. Without it, stderr says only what
+    // needs the person now: a sign-in prompt, and how long a step waits.
+    let quiet = config.log.verbosity == 0;
+    config.log.silent |= quiet;
+    let events = crate::probe::Events::new(quiet);
     let mut layers: Vec<crate::telemetry::log::BoxedLayer> = vec![Box::new(events.clone())];
     layers.extend(
         crate::telemetry::record::Recorder::layer(config.record.as_ref())
             .context("cannot open the recording file")?,
     );
     crate::telemetry::log::init_with(&config.log, None, layers).context("cannot set up logging")?;
+    if !as_json {
+        // Said at once, so a slow server is seen to be waited for.
+        use std::io::Write as _;
+        println!("Probing {}", redact_url(&config.url));
+        let _ = std::io::stdout().flush();
+    }
     let report = crate::probe::run(&config, &events).await;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&report.json)?);

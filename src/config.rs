@@ -147,7 +147,10 @@ impl Config {
         }
         let timeouts = Timeouts {
             connect: seconds("connect-timeout", cli.connect_timeout)?,
-            headers: seconds("headers-timeout", cli.headers_timeout)?,
+            headers: seconds(
+                "headers-timeout",
+                cli.headers_timeout.unwrap_or(crate::cli::HEADERS_TIMEOUT),
+            )?,
             body: seconds("body-timeout", cli.body_timeout)?,
         };
         let header_command = match &cli.header_command {

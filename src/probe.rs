@@ -24,14 +24,34 @@ use crate::store::credentials::Credentials;
 const MAX_PAGES: usize = 50;
 /// How long the probe waits for one answer (a sign-in may be part of it).
 const ANSWER_WAIT: Duration = Duration::from_secs(600);
+/// `--headers-timeout` for a probe when not given: a person is waiting for
+/// a verdict, not for a slow tool call (issue 27: a server that never
+/// answered kept the probe silent for 300 s).
+pub const HEADERS_TIMEOUT: f64 = 30.0;
+/// How often a wait is told on a stderr that is not a terminal.
+const TELL_EVERY: Duration = Duration::from_secs(5);
 
-/// The bridge's info-level events, collected while the probe runs.
+/// The bridge's info-level events, collected while the probe runs. With
+/// `echo_prompts`, a sign-in prompt (an event whose `signin` field is
+/// `prompt`) is also printed to stderr at once: the person must act on it
+/// while the probe waits, and it is the one thing stderr says unless -v.
 #[derive(Clone, Default)]
-pub struct Events(Arc<Mutex<Vec<String>>>);
+pub struct Events {
+    seen: Arc<Mutex<Vec<String>>>,
+    echo_prompts: bool,
+}
 
 impl Events {
+    /// Collects the events; `echo_prompts`: print sign-in prompts too.
+    pub fn new(echo_prompts: bool) -> Self {
+        Events {
+            seen: Arc::default(),
+            echo_prompts,
+        }
+    }
+
     fn all(&self) -> Vec<String> {
-        self.0.lock().expect("events lock").clone()
+        self.seen.lock().expect("events lock").clone()
     }
 
     fn find(&self, pattern: &str) -> Option<String> {
@@ -41,7 +61,8 @@ impl Events {
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        struct Message(Option<String>);
+        #[derive(Default)]
+        struct Message(Option<String>, bool);
         impl Visit for Message {
             fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
                 if field.name() == "message" {
@@ -49,8 +70,10 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
                 }
             }
             fn record_str(&mut self, field: &Field, value: &str) {
-                if field.name() == "message" {
-                    self.0 = Some(value.to_owned());
+                match field.name() {
+                    "message" => self.0 = Some(value.to_owned()),
+                    "signin" => self.1 = value == "prompt",
+                    _ => {}
                 }
             }
         }
@@ -59,10 +82,13 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
         {
             return;
         }
-        let mut message = Message(None);
+        let mut message = Message::default();
         event.record(&mut message);
         if let Some(text) = message.0 {
-            self.0.lock().expect("events lock").push(text);
+            if message.1 && self.echo_prompts {
+                eprintln!("{}", crate::printable::for_terminal(&text));
+            }
+            self.seen.lock().expect("events lock").push(text);
         }
     }
 }
@@ -98,10 +124,12 @@ impl Host {
         let started = Instant::now();
         self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }))
             .await;
+        let mut waiting = Waiting::new(method);
         loop {
             let mut line = String::new();
             let read = tokio::time::timeout(ANSWER_WAIT, self.from_bridge.read_line(&mut line));
-            let Ok(Ok(n)) = read.await else {
+            let read = waiting.during(read).await;
+            let Ok(Ok(n)) = read else {
                 return (
                     json!({ "error": { "message": "no answer" } }),
                     started.elapsed(),
@@ -117,6 +145,7 @@ impl Host {
                 continue;
             };
             if msg["id"] == json!(id) && msg.get("method").is_none() {
+                waiting.done();
                 return (msg, started.elapsed());
             }
             if let (Some(method), Some(server_id)) = (msg["method"].as_str(), msg.get("id")) {
@@ -134,6 +163,61 @@ impl Host {
         let mut line = msg.to_string();
         line.push('\n');
         let _ = self.to_bridge.write_all(line.as_bytes()).await;
+    }
+}
+
+/// Tells the person how long a step has been waiting, as it waits: on a
+/// terminal, one line that counts the seconds and is cleared when the
+/// answer comes; elsewhere, a line every [`TELL_EVERY`]. A step that
+/// answers at once says nothing.
+struct Waiting {
+    step: String,
+    started: Instant,
+    terminal: bool,
+    shown: bool,
+}
+
+impl Waiting {
+    fn new(step: &str) -> Self {
+        use std::io::IsTerminal as _;
+        Waiting {
+            step: step.to_owned(),
+            started: Instant::now(),
+            terminal: std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    /// Runs `work`, telling the wait every so often until it is done.
+    async fn during<T>(&mut self, work: impl std::future::Future<Output = T>) -> T {
+        let every = match self.terminal {
+            true => Duration::from_secs(1),
+            false => TELL_EVERY,
+        };
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                _ = ticks.tick() => self.tell(),
+            }
+        }
+    }
+
+    fn tell(&mut self) {
+        let waited = self.started.elapsed().as_secs();
+        match self.terminal {
+            true => eprint!("\r  waiting for {} … {waited} s ", self.step),
+            false => eprintln!("  still waiting for {} ({waited} s)", self.step),
+        }
+        self.shown = true;
+    }
+
+    /// The answer came: a terminal's counting line is cleared.
+    fn done(&mut self) {
+        if self.terminal && self.shown {
+            eprint!("\r\x1b[2K");
+        }
     }
 }
 
@@ -230,7 +314,8 @@ fn render(
     total: Duration,
 ) -> Report {
     let shown = crate::telemetry::log::redact_url(&config.url);
-    let mut text = format!("Probing {shown}\n");
+    // The "Probing URL" line is printed when the probe starts.
+    let mut text = String::new();
     // Values come from the server (its name, its errors, its capability
     // names): every row is shown, never obeyed by the terminal.
     let row = |text: &mut String, label: &str, value: &str| {
@@ -243,19 +328,26 @@ fn render(
     let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
     let Some(result) = init.get("result") else {
         let message = init["error"]["message"].as_str().unwrap_or("no answer");
+        let message = message.strip_prefix("mcp-tether: ").unwrap_or(message);
         row(
             &mut text,
             "result",
             &format!("FAILED after {}", ms(init_took)),
         );
         row(&mut text, "error", message);
-        for event in events.all() {
-            row(&mut text, "log", &event);
+        // The cause is said once: the log lines that repeat it are left out.
+        let log: Vec<String> = events
+            .all()
+            .into_iter()
+            .filter(|event| !event.contains(message))
+            .collect();
+        for event in &log {
+            row(&mut text, "log", event);
         }
         return Report {
             ok: false,
             text,
-            json: json!({ "url": shown, "ok": false, "error": message, "log": events.all() }),
+            json: json!({ "url": shown, "ok": false, "error": message, "log": log }),
         };
     };
     // A 2026-07-28-only server has no session and no handshake; the probe,

@@ -80,3 +80,36 @@ async fn probe_of_a_missing_server_fails_and_says_why() {
     assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
     assert!(run.stdout.contains("could not connect"), "{}", run.stdout);
 }
+
+/// Issue 27: on a server that never answers, the probe says at once what
+/// it is doing and, as it waits, how long it has waited; it gives up after
+/// the time given, and says the cause once (not as a WARN line, an error
+/// and a log line).
+#[tokio::test]
+async fn probe_of_a_silent_server_tells_its_wait_and_the_cause_once() {
+    use crate::common::fault::{FaultServer, reply};
+    let server = FaultServer::start(|_| async {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        reply(500, "text/plain", "too late")
+    })
+    .await;
+    let url = server.url("/mcp");
+    let run = mcp_tether(&["probe", &url, "--headers-timeout", "6"], &[]).await;
+    assert!(!run.ok);
+    assert!(
+        run.stdout.starts_with(&format!("Probing {url}\n")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("still waiting for initialize (5 s)"),
+        "{}",
+        run.stderr
+    );
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        said.matches("did not answer within 6s").count(),
+        1,
+        "the cause, once:\n{said}"
+    );
+}
