@@ -28,7 +28,7 @@ pub mod grant;
 pub mod loopback;
 pub mod mcp_remote;
 
-pub use authorizer::{AuthOptions, Authorizer, ResourceParam};
+pub use authorizer::{AuthOptions, Authorizer, ResourceParam, WithoutBrowser};
 
 /// Why authorization could not go ahead, with what to check.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +48,20 @@ pub enum AuthError {
          login in the browser, or run `mcp-tether login <url>`"
     )]
     Busy,
+    /// No browser could be opened for a sign-in the bridge needs: said at
+    /// once, with what to do (issue 27).
+    #[error(
+        "signing in to {server} needs a browser, and none could be opened here ({reason}). \
+         Run `mcp-tether login {server}` in a terminal{}, then reconnect this server. \
+         (The sign-in page it tried to open: {url})",
+        if *device { " (or add --device-code, which this server offers, to sign in with a code on any device)" } else { "" }
+    )]
+    NoBrowser {
+        reason: String,
+        server: String,
+        url: String,
+        device: bool,
+    },
     #[error(
         "it asks for authorization but publishes no OAuth metadata, and signing in at the \
          default endpoints failed ({reason}). If it wants an API token, pass it: --header \

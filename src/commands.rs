@@ -290,6 +290,8 @@ async fn login(cli: Cli) -> anyhow::Result<()> {
     if !told_how_long {
         options.auth_timeout = crate::config::LOGIN_AUTH_TIMEOUT;
     }
+    // At a terminal, the URL is on the screen to open by hand.
+    options.without_browser = crate::auth::WithoutBrowser::Wait;
     let http = Http::new(&config.http_settings())?;
     let shown = redact_url(&config.url);
     let auth = Authorizer::new(http.for_oauth(), config.url.clone(), options);

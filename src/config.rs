@@ -454,6 +454,7 @@ fn auth_options(
         federation,
         token_endpoint: compat.token_endpoint.clone(),
         open_browser: true,
+        without_browser: crate::auth::WithoutBrowser::FailAtOnce,
     })
 }
 

@@ -94,6 +94,19 @@ pub struct AuthOptions {
     /// `--token-endpoint`: overrides the metadata's.
     pub token_endpoint: Option<String>,
     pub open_browser: bool,
+    /// What a browser sign-in does when no browser can be opened.
+    pub without_browser: WithoutBrowser,
+}
+
+/// What a browser sign-in does when no browser can be opened here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WithoutBrowser {
+    /// Fail at once, saying what to do: the bridge, whose host would
+    /// otherwise wait for a tab that never opened, then time out.
+    FailAtOnce,
+    /// Keep waiting for the redirect: `mcp-tether login`, whose user reads
+    /// the URL in the terminal and can open it anywhere on this machine.
+    Wait,
 }
 
 impl AuthOptions {
@@ -495,18 +508,43 @@ impl Authorizer {
                 "sign in to {} in your browser; if it does not open, visit: {url}",
                 redact_url(&self.server_url)
             );
-            if self.options.open_browser
-                && let Err(e) = browser::open(&url)
-            {
-                tracing::warn!("{e}");
-            }
             let expect = Expect {
                 state: authorization.state,
                 issuer: Some(issuer.clone()),
                 require_iss: found.server.authorization_response_iss_parameter_supported,
                 success_url: self.options.success_url.clone(),
             };
-            let code = callback.wait(&expect, self.options.auth_timeout).await?;
+            // The redirect is awaited while the opener is watched: a browser
+            // that signs in at once is served at once, and an opener that
+            // fails is known within its grace.
+            let waited = callback.wait(&expect, self.options.auth_timeout);
+            tokio::pin!(waited);
+            let opened = async {
+                match self.options.open_browser {
+                    true => browser::open(&url).await,
+                    false => std::future::pending().await,
+                }
+            };
+            let code = tokio::select! {
+                code = &mut waited => code?,
+                Err(e) = opened => match self.options.without_browser {
+                    // A person at a terminal (`login`) reads the URL above.
+                    WithoutBrowser::Wait => {
+                        tracing::warn!("{e}; open the URL above yourself");
+                        waited.await?
+                    }
+                    // A host would only see a timeout: say it now.
+                    WithoutBrowser::FailAtOnce => {
+                        return Err(AuthError::NoBrowser {
+                            reason: e.to_string(),
+                            server: redact_url(&self.server_url),
+                            url: url.to_string(),
+                            device: found.server.device_authorization_endpoint.is_some(),
+                        });
+                    }
+                },
+                else => waited.await?,
+            };
             let result = grant::exchange_code(
                 &self.http,
                 &target,

@@ -32,12 +32,15 @@ pub enum BrowserError {
          misconfigured or malicious"
     )]
     Unsafe { reason: &'static str },
-    #[error(
-        "could not start the browser ({opener}): {source}. Open the URL printed above yourself"
-    )]
+    #[error("could not start the browser ({opener}: {source})")]
     Spawn {
         opener: String,
         source: std::io::Error,
+    },
+    #[error("the browser opener failed ({opener} exited with {status})")]
+    Failed {
+        opener: String,
+        status: std::process::ExitStatus,
     },
 }
 
@@ -71,31 +74,55 @@ pub fn validate(text: &str) -> Result<Url, BrowserError> {
     Ok(url)
 }
 
-/// Opens `url` (already validated) in the user's browser, without a shell.
-pub fn open(url: &Url) -> Result<(), BrowserError> {
-    open_with(&opener(), url)
+/// How long an opener has to fail before it counts as having opened the
+/// page: `xdg-open` with no browser to hand it to exits non-zero at once,
+/// while a browser started as `$BROWSER` may run for as long as it is open.
+const OPENER_GRACE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Opens `url` (already validated) in the user's browser, without a shell,
+/// and says whether that failed: the opener is missing, or exits with an
+/// error within [`OPENER_GRACE`] (issue 27: the bridge then waited for a
+/// tab that never opened, and the host gave up first).
+pub async fn open(url: &Url) -> Result<(), BrowserError> {
+    let opener = opener();
+    let mut child = spawn(&opener, url)?;
+    let started = std::time::Instant::now();
+    while started.elapsed() < OPENER_GRACE {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(BrowserError::Failed { opener, status }),
+            Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(25)).await,
+            Err(_) => return Ok(()),
+        }
+    }
+    // Still running: a browser, not an opener that failed. Reaped aside.
+    std::thread::spawn(move || child.wait());
+    Ok(())
 }
 
 /// Opens `url` with the program `opener`, passing the URL as its only
 /// argument, without a shell.
 pub fn open_with(opener: &str, url: &Url) -> Result<(), BrowserError> {
-    let opener = opener.to_owned();
-    let mut command = Command::new(&opener);
+    let mut child = spawn(opener, url)?;
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+fn spawn(opener: &str, url: &Url) -> Result<std::process::Child, BrowserError> {
+    let mut command = Command::new(opener);
     command
         .arg(url.as_str())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // The opener runs detached; its exit status says nothing about whether
-    // the user logs in, so it is not awaited.
-    command
-        .spawn()
-        .map(drop)
-        .map_err(|source| BrowserError::Spawn { opener, source })
+    command.spawn().map_err(|source| BrowserError::Spawn {
+        opener: opener.to_owned(),
+        source,
+    })
 }
 
 /// The program that opens URLs: `$BROWSER`, else the platform's.
-fn opener() -> String {
+pub fn opener() -> String {
     if let Some(browser) = std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
         return browser.to_string_lossy().into_owned();
     }

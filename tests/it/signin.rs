@@ -110,3 +110,39 @@ async fn a_second_copy_says_what_it_waits_for_and_leaves_with_its_host() {
     assert!(took < Duration::from_secs(2), "took {took:?}");
     assert_eq!(login.logins().len(), 1, "the second copy opened no tab");
 }
+
+/// Issue 27: when no browser can open (the opener is missing, as under a
+/// host that scrubs `BROWSER` on a machine without `xdg-open`, or it fails
+/// at once), the host hears so at once, with what to do: run
+/// `mcp-tether login URL`, and the page it tried to open. It does not wait
+/// out the sign-in time for a tab that never opened.
+#[tokio::test]
+async fn no_browser_is_said_at_once_with_what_to_do() {
+    let server = FastMcp::start(3600).await;
+    for (opener, why) in [
+        ("/nonexistent/browser", "could not start the browser"),
+        ("/bin/false", "exited with"),
+    ] {
+        let login = LoginEnv::new();
+        let mut env = login.vars().to_vec();
+        env.retain(|(name, _)| *name != "BROWSER");
+        env.push(("BROWSER", opener));
+        let mut bridge = Bridge::start_with_env(&[&server.url()], &env);
+        let started = tokio::time::Instant::now();
+        bridge.send(&initialize_request(0, "2025-06-18")).await;
+        let answer = bridge.answer_to(&json!(0)).await;
+        let took = started.elapsed();
+        let text = error_message(&answer);
+        assert!(
+            text.contains("none could be opened")
+                && text.contains(why)
+                && text.contains(&format!("mcp-tether login {}", server.url()))
+                && text.contains("/authorize?"),
+            "{opener}: {answer}"
+        );
+        assert!(
+            took < Duration::from_secs(10),
+            "{opener}: answered after {took:?}"
+        );
+    }
+}
