@@ -25,6 +25,7 @@ pub mod discovery;
 pub mod dpop;
 pub mod federation;
 pub mod grant;
+pub mod handoff;
 pub mod loopback;
 pub mod mcp_remote;
 
@@ -48,6 +49,27 @@ pub enum AuthError {
          login in the browser, or run `mcp-tether login <url>`"
     )]
     Busy,
+    /// The host's patience was nearly spent with the browser sign-in still
+    /// open: it goes on in a process of its own (`handoff`), and the host
+    /// is told how to continue.
+    #[error(
+        "a browser tab is open for signing in to {server}. Finish signing in there \
+         (within {} min), then reconnect this server: it will connect without another tab. \
+         If no tab opened, visit: {url}",
+        .within.as_secs() / 60
+    )]
+    SignInContinues {
+        server: String,
+        url: String,
+        within: std::time::Duration,
+    },
+    /// Another process's browser sign-in is still open, and the host's
+    /// patience is nearly spent.
+    #[error(
+        "a sign-in to {server} is open in a browser tab{holder}. Finish signing in there, \
+         then reconnect this server; or run `mcp-tether login {server}`"
+    )]
+    SignInPending { server: String, holder: String },
     /// No browser could be opened for a sign-in the bridge needs: said at
     /// once, with what to do (issue 27).
     #[error(

@@ -114,6 +114,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Finish a browser sign-in a bridge handed over (internal: the bridge
+    /// starts it when its host's patience runs out; see `auth::handoff`).
+    #[command(hide = true)]
+    FinishSignIn(Box<Cli>),
     /// Show what is stored: signed in or not, issuer, client, scopes, expiry.
     Status {
         /// Only this server.
@@ -141,6 +145,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             Command::Login(cli) => login(*cli).await,
             Command::ImportMcpRemote(cli) => import_mcp_remote(*cli).await,
             Command::Logout { url, all } => logout(url.as_deref(), all).await,
+            Command::FinishSignIn(cli) => finish_sign_in(*cli).await,
             Command::Status { url, json } => status(url.as_deref(), json),
             Command::Replay {
                 file,
@@ -277,6 +282,33 @@ async fn import_mcp_remote(cli: Cli) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// `finish-sign-in`: what a bridge handed over on stdin, finished with
+/// the bridge's own options (`auth::handoff`).
+#[cfg(unix)]
+async fn finish_sign_in(cli: Cli) -> anyhow::Result<()> {
+    use std::io::Read as _;
+    let config = Config::from_cli(cli)?;
+    let options = config
+        .auth
+        .clone()
+        .context("nothing to sign in to: an Authorization header is given")?;
+    let mut json = Vec::new();
+    std::io::stdin().take(1 << 20).read_to_end(&mut json)?;
+    let handover: crate::auth::handoff::Handover =
+        serde_json::from_slice(&json).context("not a sign-in handed over by a bridge")?;
+    let http = Http::new(&config.http_settings())?;
+    let auth = Authorizer::new(http.for_oauth(), config.url.clone(), options);
+    // SAFETY: the bridge that started this process passed these listeners
+    // on, open, and keeps no use of them.
+    unsafe { auth.finish_handed_over(handover) }.await?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn finish_sign_in(_cli: Cli) -> anyhow::Result<()> {
+    bail!("a sign-in is handed over only on Unix")
 }
 
 async fn login(cli: Cli) -> anyhow::Result<()> {

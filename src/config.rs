@@ -455,6 +455,7 @@ fn auth_options(
         token_endpoint: compat.token_endpoint.clone(),
         open_browser: true,
         without_browser: crate::auth::WithoutBrowser::FailAtOnce,
+        handoff: None,
     })
 }
 

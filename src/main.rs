@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     // from starting (a usage error, a bad URL, a log file it cannot open)
     // answers the host's first request too, so the host shows why.
     let started = match Cli::try_parse_from(&args) {
-        Ok(cli) => run(cli).map_err(|e| format!("{e:#}")),
+        Ok(cli) => run(cli, &args).map_err(|e| format!("{e:#}")),
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
             let _ = e.print();
@@ -72,8 +72,18 @@ fn tell_the_host(text: &str) {
     );
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = Config::from_cli(cli)?;
+fn run(cli: Cli, args: &[std::ffi::OsString]) -> anyhow::Result<()> {
+    let mut config = Config::from_cli(cli)?;
+    // A browser sign-in that outlasts the host's patience goes on in a
+    // process of this program's own, with these same arguments.
+    if let (Some(auth), Ok(exe)) = (config.auth.as_mut(), std::env::current_exe())
+        && cfg!(unix)
+    {
+        auth.handoff = Some(mcp_tether::auth::handoff::Handoff {
+            exe,
+            args: args.iter().skip(1).cloned().collect(),
+        });
+    }
     let debug_dir = mcp_tether::config_dir().map(|dir| dir.join("logs"));
     let mut layers = vec![mcp_tether::telemetry::watch::layer()];
     layers.extend(

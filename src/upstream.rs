@@ -133,6 +133,8 @@ impl Upstream {
             self.failed_detection.lock().expect("detection lock").take();
             if let Some(auth) = &self.link.auth {
                 auth.allow_new_sign_in();
+                let profile = HostProfile::from_initialize(msg);
+                auth.host_connecting(profile.and_then(|p| p.client_info).as_deref());
             }
         }
         let transport = match self.current() {

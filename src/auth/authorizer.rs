@@ -96,6 +96,9 @@ pub struct AuthOptions {
     pub open_browser: bool,
     /// What a browser sign-in does when no browser can be opened.
     pub without_browser: WithoutBrowser,
+    /// How to hand a browser sign-in over to a process of its own when the
+    /// host's patience runs out (`handoff`): set for the bridge binary.
+    pub handoff: Option<super::handoff::Handoff>,
 }
 
 /// What a browser sign-in does when no browser can be opened here.
@@ -134,6 +137,11 @@ pub struct Authorizer {
     dpop: std::sync::OnceLock<Arc<DpopKey>>,
     /// A person's sign-in that failed or was abandoned: not tried again.
     abandoned: std::sync::Mutex<Option<Abandoned>>,
+    /// When the host that is connecting must be answered, while a sign-in
+    /// keeps it waiting (`handoff`); `None` once it is not connecting.
+    answer_by: std::sync::Mutex<Option<std::time::Instant>>,
+    /// When this bridge started: the host's clock for its patience.
+    born: std::time::Instant,
 }
 
 /// A sign-in that did not complete, and for which scopes it was.
@@ -167,7 +175,25 @@ impl Authorizer {
             dpop,
             flight: tokio::sync::Mutex::new(None),
             abandoned: std::sync::Mutex::new(None),
+            answer_by: std::sync::Mutex::new(None),
+            born: std::time::Instant::now(),
         }
+    }
+
+    /// A host is connecting (its `initialize`, with its `clientInfo` as
+    /// JSON): a sign-in that would outlast its patience is handed over in
+    /// time (`handoff`), when this bridge can hand over.
+    pub fn host_connecting(&self, client_info: Option<&str>) {
+        let by = self.born + super::handoff::answer_within(client_info);
+        *self.answer_by.lock().expect("answer lock") = Some(by);
+    }
+
+    /// When a sign-in that keeps a connecting host waiting must be handed
+    /// over, if it must and can be.
+    fn handoff_at(&self) -> Option<std::time::Instant> {
+        self.options.handoff.as_ref()?;
+        let by = (*self.answer_by.lock().expect("answer lock"))?;
+        (by > std::time::Instant::now()).then_some(by)
     }
 
     /// The `Authorization` value for the next request, if signed in.
@@ -362,8 +388,24 @@ impl Authorizer {
              `mcp-tether login {server}`",
             wait.as_secs()
         );
+        // A connecting host is answered before its patience ends.
+        let (wait, pending) = match self.handoff_at() {
+            Some(by) => (
+                by.saturating_duration_since(std::time::Instant::now()),
+                true,
+            ),
+            None => (wait, false),
+        };
         match self.credentials.lock(wait).await? {
             Some(lock) => Ok(lock),
+            None if pending => Err(AuthError::SignInPending {
+                server,
+                holder: self
+                    .credentials
+                    .lock_holder()
+                    .map(|note| format!(" (opened by mcp-tether, {note})"))
+                    .unwrap_or_default(),
+            }),
             None => Err(AuthError::Busy),
         }
     }
@@ -517,33 +559,56 @@ impl Authorizer {
             // The redirect is awaited while the opener is watched: a browser
             // that signs in at once is served at once, and an opener that
             // fails is known within its grace.
-            let waited = callback.wait(&expect, self.options.auth_timeout);
-            tokio::pin!(waited);
-            let opened = async {
-                match self.options.open_browser {
-                    true => browser::open(&url).await,
-                    false => std::future::pending().await,
+            let handoff_at = match target.dpop {
+                // A DPoP key is not handed over: such a sign-in waits here.
+                Some(_) => None,
+                None => self.handoff_at(),
+            };
+            let hand_off = async {
+                match handoff_at {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
                 }
             };
-            let code = tokio::select! {
-                code = &mut waited => code?,
-                Err(e) = opened => match self.options.without_browser {
-                    // A person at a terminal (`login`) reads the URL above.
-                    WithoutBrowser::Wait => {
-                        tracing::warn!("{e}; open the URL above yourself");
-                        waited.await?
+            /// How the wait for the redirect ended.
+            enum Waited {
+                Code(Result<Secret<String>, AuthError>),
+                HandOff,
+            }
+            let waited = {
+                let waited = callback.wait(&expect, self.options.auth_timeout);
+                tokio::pin!(waited);
+                let opened = async {
+                    match self.options.open_browser {
+                        true => browser::open(&url).await,
+                        false => std::future::pending().await,
                     }
-                    // A host would only see a timeout: say it now.
-                    WithoutBrowser::FailAtOnce => {
-                        return Err(AuthError::NoBrowser {
+                };
+                tokio::select! {
+                    code = &mut waited => Waited::Code(code.map_err(AuthError::from)),
+                    () = hand_off => Waited::HandOff,
+                    Err(e) = opened => match self.options.without_browser {
+                        // A person at a terminal (`login`) reads the URL above.
+                        WithoutBrowser::Wait => {
+                            tracing::warn!("{e}; open the URL above yourself");
+                            Waited::Code(waited.await.map_err(AuthError::from))
+                        }
+                        // A host would only see a timeout: say it now.
+                        WithoutBrowser::FailAtOnce => Waited::Code(Err(AuthError::NoBrowser {
                             reason: e.to_string(),
                             server: redact_url(&self.server_url),
                             url: url.to_string(),
                             device: found.server.device_authorization_endpoint.is_some(),
-                        });
-                    }
-                },
-                else => waited.await?,
+                        })),
+                    },
+                    else => Waited::Code(waited.await.map_err(AuthError::from)),
+                }
+            };
+            let code = match waited {
+                Waited::Code(code) => code?,
+                Waited::HandOff => {
+                    return self.hand_off(callback, &target, authorization.verifier, &expect, &url);
+                }
             };
             let result = grant::exchange_code(
                 &self.http,
@@ -557,6 +622,121 @@ impl Authorizer {
                 return Ok(());
             }
         }
+    }
+
+    /// Hands the open browser sign-in over to a process of its own, which
+    /// inherits the callback listener and finishes it (`handoff`); the host
+    /// is told to finish in the browser and reconnect.
+    fn hand_off(
+        &self,
+        callback: Callback,
+        target: &Target<'_>,
+        verifier: oauth2::PkceCodeVerifier,
+        expect: &Expect,
+        url: &Url,
+    ) -> Result<(), AuthError> {
+        let server = redact_url(&self.server_url);
+        let continues = AuthError::SignInContinues {
+            server: server.clone(),
+            url: url.to_string(),
+            within: super::handoff::FINISH_WITHIN,
+        };
+        #[cfg(unix)]
+        {
+            use std::os::fd::{AsRawFd as _, OwnedFd};
+            let handoff = self.options.handoff.as_ref().expect("handoff_at saw one");
+            let redirect_uri = callback.redirect_uri().clone();
+            let callback_path = callback.path().to_owned();
+            let fds: Vec<OwnedFd> = callback.into_fds()?;
+            let handover = super::handoff::Handover {
+                server: target.server.clone(),
+                client: target.client.clone(),
+                resource: target.resource.map(str::to_owned),
+                scope: target.scope.map(str::to_owned),
+                state: expect.state.expose().clone(),
+                verifier: verifier.secret().clone(),
+                redirect_uri,
+                callback_path,
+                require_iss: expect.require_iss,
+                success_url: expect.success_url.clone(),
+                wait_secs: super::handoff::FINISH_WITHIN.as_secs(),
+                listeners: fds.iter().map(|fd| fd.as_raw_fd()).collect(),
+            };
+            super::handoff::spawn(handoff, &handover)?;
+            tracing::info!(
+                "the sign-in to {server} goes on in the background for up to {} min",
+                super::handoff::FINISH_WITHIN.as_secs() / 60
+            );
+            // This bridge's copies close here; the finisher has its own.
+            drop(fds);
+        }
+        #[cfg(not(unix))]
+        let _ = (callback, target, verifier, expect);
+        Err(continues)
+    }
+
+    /// Finishes a browser sign-in that a bridge handed over (`handoff`):
+    /// waits for the redirect on the inherited listeners, exchanges the
+    /// code and stores the tokens, holding this server's lock meanwhile so
+    /// that no other bridge opens a second tab.
+    ///
+    /// # Safety
+    /// `handover.listeners` must be listening sockets this process
+    /// inherited and owns.
+    #[cfg(unix)]
+    pub async unsafe fn finish_handed_over(
+        &self,
+        handover: super::handoff::Handover,
+    ) -> Result<(), AuthError> {
+        use crate::secret::Secret;
+        // The bridge lets go of the lock as it answers its host.
+        let lock = self
+            .credentials
+            .lock(Duration::from_secs(30))
+            .await?
+            .ok_or(AuthError::Busy)?;
+        lock.note(&format!(
+            "pid {}, finishing a sign-in handed over by a bridge",
+            std::process::id()
+        ));
+        // SAFETY: the caller's promise.
+        let callback = unsafe {
+            Callback::from_fds(
+                &handover.listeners,
+                handover.redirect_uri.clone(),
+                &handover.callback_path,
+            )?
+        };
+        let expect = Expect {
+            state: Secret::new(handover.state),
+            issuer: Some(handover.server.issuer.clone()),
+            require_iss: handover.require_iss,
+            success_url: handover.success_url,
+        };
+        let code = callback
+            .wait(&expect, Duration::from_secs(handover.wait_secs))
+            .await?;
+        let target = Target {
+            server: &handover.server,
+            client: &handover.client,
+            resource: handover.resource.as_deref(),
+            scope: handover.scope.as_deref(),
+            dpop: None,
+        };
+        let tokens = grant::exchange_code(
+            &self.http,
+            &target,
+            &handover.redirect_uri,
+            &code,
+            oauth2::PkceCodeVerifier::new(handover.verifier),
+        )
+        .await?;
+        tracing::info!(
+            signin = "done",
+            "signed in to {}",
+            redact_url(&self.server_url)
+        );
+        self.adopt(&handover.server.issuer, tokens)
     }
 
     /// What a login attempt's outcome means: signed in (`true`); a stored

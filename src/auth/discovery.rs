@@ -51,7 +51,8 @@ pub struct ResourceMetadata {
 }
 
 /// RFC 8414 / OpenID authorization server metadata, the members MCP uses.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// (`Serialize`: a sign-in handed over to another process takes it along.)
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
 pub struct ServerMetadata {
     pub issuer: String,
     pub authorization_endpoint: Option<String>,

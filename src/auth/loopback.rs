@@ -143,6 +143,51 @@ impl Callback {
         &self.redirect_uri
     }
 
+    /// The path the redirect must come to.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Gives up the listeners as raw descriptors, still bound and
+    /// listening, for a process that takes the sign-in over
+    /// (`auth::handoff`). They stay open until that process has them.
+    #[cfg(unix)]
+    pub fn into_fds(self) -> std::io::Result<Vec<std::os::fd::OwnedFd>> {
+        self.listeners
+            .into_iter()
+            .map(|listener| Ok(listener.into_std()?.into()))
+            .collect()
+    }
+
+    /// A callback on listeners inherited from the process that bound them
+    /// (`auth::handoff`).
+    ///
+    /// # Safety
+    /// Each descriptor must be an open, listening TCP socket that nothing
+    /// else in this process owns.
+    #[cfg(unix)]
+    pub unsafe fn from_fds(
+        fds: &[i32],
+        redirect_uri: Url,
+        path: &str,
+    ) -> std::io::Result<Callback> {
+        use std::os::fd::FromRawFd as _;
+        let listeners = fds
+            .iter()
+            .map(|&fd| {
+                // SAFETY: the caller's promise.
+                let listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+                listener.set_nonblocking(true)?;
+                TcpListener::from_std(listener)
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(Callback {
+            listeners,
+            redirect_uri,
+            path: path.to_owned(),
+        })
+    }
+
     /// Serves requests until the login's redirect arrives, or `timeout`.
     /// Returns the authorization code. Requests for other paths (a browser's
     /// favicon) and redirects with the wrong `state` are answered and ignored.

@@ -146,3 +146,52 @@ async fn no_browser_is_said_at_once_with_what_to_do() {
         );
     }
 }
+
+/// Issue 27: the first sign-in fits the host's patience. The MCP Inspector
+/// gives a server 15 s; the person takes 16 s in the browser. The bridge
+/// answers the host's `initialize` before its patience ends, saying that a
+/// browser tab is open and to reconnect once signed in, and exits at once
+/// when the host gives up; the sign-in goes on without it. The host's
+/// reconnect, started while the person is still in the browser, waits for
+/// that sign-in instead of opening a second tab, and connects.
+#[tokio::test]
+async fn a_slow_sign_in_outlives_an_impatient_host() {
+    let server = FastMcp::start(3600).await;
+    let login = LoginEnv::new();
+    let mut env = login.vars().to_vec();
+    env.push(("FAKE_BROWSER_DELAY", "16"));
+    let inspector = |id: i64| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "mcp-inspector", "version": "0.17.0"}}})
+        .to_string()
+    };
+    let mut first = Bridge::start_with_env(&[&server.url()], &env);
+    let started = tokio::time::Instant::now();
+    first.send(&inspector(0)).await;
+    let answer = first.answer_to(&json!(0)).await;
+    let took = started.elapsed();
+    let text = error_message(&answer);
+    assert!(
+        text.contains("a browser tab is open") && text.contains("reconnect"),
+        "{answer}"
+    );
+    assert!(took < Duration::from_secs(15), "answered after {took:?}");
+    first.close_stdin();
+    let (_, exit) = first.wait_exit().await;
+    assert!(exit < Duration::from_secs(2), "exit took {exit:?}");
+
+    let mut again = Bridge::start_with_env(&[&server.url()], &env);
+    again.send(&inspector(1)).await;
+    let init = again.answer_to(&json!(1)).await;
+    assert_eq!(
+        init["result"]["serverInfo"]["name"], "tether-oauth-test",
+        "{init}"
+    );
+    again
+        .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    let listed = again.request(json!(2), "tools/list", json!({})).await;
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
+    assert_eq!(login.logins().len(), 1, "a second tab opened");
+}

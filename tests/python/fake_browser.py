@@ -7,11 +7,14 @@ clicking through an auto-approving login would. Every URL it is given is
 appended to $FAKE_BROWSER_LOG. It refuses any host that is not this machine.
 With FAKE_BROWSER_IGNORE=1 it opens the tab and does nothing more, as a
 person who ignores or closes it. With FAKE_BROWSER_ISS=<issuer> it hands the
-callback that issuer as `iss`, as a mix-up attack would (RFC 9207).
+callback that issuer as `iss`, as a mix-up attack would (RFC 9207). With
+FAKE_BROWSER_DELAY=<seconds> it waits that long before signing in, as a
+person slow in the browser.
 """
 
 import os
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -49,6 +52,7 @@ if log:
 loopback_only(url)
 if os.environ.get("FAKE_BROWSER_IGNORE") == "1":
     sys.exit(0)
+time.sleep(float(os.environ.get("FAKE_BROWSER_DELAY", "0")))
 try:
     urllib.request.build_opener(LoopbackRedirects).open(url, timeout=30).read()
 except urllib.error.HTTPError as e:
