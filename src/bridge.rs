@@ -303,20 +303,22 @@ async fn forward(upstream: Arc<Upstream>, downstream: Arc<Downstream>, msg: Mess
 /// to answer it with why: hosts send `initialize` the moment they spawn.
 pub const STARTUP_ERROR_PATIENCE: Duration = Duration::from_secs(5);
 
-/// Answers the host's first request with a start-up error, so the host
-/// shows the bridge's own sentence ("'htps://…' is not an http:// or
-/// https:// URL") instead of "Connection closed" (issue 27). Reads `stdin`
-/// on a thread of its own until a request comes, the input ends, or
-/// `patience` passes; notifications and lines that are not JSON-RPC are
-/// passed over. Returns whether a request was answered.
+/// Answers the host's requests with a start-up error, so the host shows
+/// the bridge's own sentence ("'htps://…' is not an http:// or https://
+/// URL") instead of "Connection closed" (issue 27). Every request is
+/// answered, not only the first: a 2026-07-28 host (Claude Code) asks
+/// `server/discover` first and `initialize` after an error. Reads `stdin`
+/// on a thread of its own until the input ends or `patience` passes;
+/// notifications and lines that are not JSON-RPC are passed over. Returns
+/// how many requests were answered.
 pub fn answer_startup_error(
     stdin: impl std::io::Read + Send + 'static,
     mut stdout: impl std::io::Write,
     error: &str,
     patience: Duration,
-) -> bool {
+) -> usize {
     use std::io::BufRead as _;
-    let (found, first) = std::sync::mpsc::channel();
+    let (found, requests) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut lines = std::io::BufReader::new(stdin);
         let mut line = Vec::new();
@@ -336,21 +338,29 @@ pub fn answer_startup_error(
             let id = Message::parse(Bytes::copy_from_slice(&line))
                 .ok()
                 .and_then(|msg| msg.request_id().cloned());
-            if let Some(id) = id {
-                let _ = found.send(id);
+            if let Some(id) = id
+                && found.send(id).is_err()
+            {
                 return;
             }
         }
     });
-    let Ok(id) = first.recv_timeout(patience) else {
-        return false;
-    };
     let data = serde_json::json!({ "source": "mcp-tether" });
     let message = format!("mcp-tether could not start: {error}");
-    let answer = error_response(Some(&id), code::UPSTREAM, &message, Some(&data));
-    stdout
-        .write_all(&answer)
-        .and_then(|()| stdout.write_all(b"\n"))
-        .and_then(|()| stdout.flush())
-        .is_ok()
+    let deadline = std::time::Instant::now() + patience;
+    let mut answered = 0;
+    while let Ok(id) =
+        requests.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+    {
+        let answer = error_response(Some(&id), code::UPSTREAM, &message, Some(&data));
+        let written = stdout
+            .write_all(&answer)
+            .and_then(|()| stdout.write_all(b"\n"))
+            .and_then(|()| stdout.flush());
+        if written.is_err() {
+            break;
+        }
+        answered += 1;
+    }
+    answered
 }

@@ -48,6 +48,11 @@ pub enum UpstreamError {
     #[error("{url} requires authorization (HTTP 401), and signing in failed: {reason}")]
     Unauthorized { url: String, reason: String },
 
+    /// A sign-in is open in the browser and outlasts the host's patience:
+    /// not a failure, a step the person is in the middle of (issue 27).
+    #[error("{message}")]
+    SignInOpen { message: String },
+
     #[error(
         "{url} sent a response that is not JSON-RPC ({what}). Check that the URL points at an MCP endpoint"
     )]
@@ -245,7 +250,9 @@ impl UpstreamError {
             UpstreamError::Status { status, .. } | UpstreamError::SessionLost { status, .. } => {
                 Some(*status)
             }
-            UpstreamError::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
+            UpstreamError::Unauthorized { .. } | UpstreamError::SignInOpen { .. } => {
+                Some(StatusCode::UNAUTHORIZED)
+            }
             UpstreamError::Again { status, .. } => *status,
             _ => None,
         }

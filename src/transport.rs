@@ -267,7 +267,13 @@ impl Link {
         }
         auth.on_rejection(challenge, sent, true)
             .await
-            .map_err(|e| unauthorized(e.to_string()))
+            .map_err(|e| match e {
+                crate::auth::AuthError::SignInContinues { .. }
+                | crate::auth::AuthError::SignInPending { .. } => UpstreamError::SignInOpen {
+                    message: e.to_string(),
+                },
+                e => unauthorized(e.to_string()),
+            })
     }
 
     /// Refreshes the token shortly before it expires (G16), on whichever

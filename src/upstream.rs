@@ -136,6 +136,11 @@ impl Upstream {
                 let profile = HostProfile::from_initialize(msg);
                 auth.host_connecting(profile.and_then(|p| p.client_info).as_deref());
             }
+        } else if let Some(auth) = &self.link.auth
+            && msg.request_id().is_some()
+        {
+            let profile = HostProfile::from_envelope(msg);
+            auth.host_first_message(profile.and_then(|p| p.client_info).as_deref());
         }
         let transport = match self.current() {
             Some(transport) => transport,

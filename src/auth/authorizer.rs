@@ -142,6 +142,9 @@ pub struct Authorizer {
     answer_by: std::sync::Mutex<Option<std::time::Instant>>,
     /// When this bridge started: the host's clock for its patience.
     born: std::time::Instant,
+    /// Whether this bridge handed a sign-in over: later refusals wait for
+    /// it no longer than it takes to see whether it has finished.
+    handed_off: std::sync::atomic::AtomicBool,
 }
 
 /// A sign-in that did not complete, and for which scopes it was.
@@ -177,6 +180,7 @@ impl Authorizer {
             abandoned: std::sync::Mutex::new(None),
             answer_by: std::sync::Mutex::new(None),
             born: std::time::Instant::now(),
+            handed_off: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -186,6 +190,16 @@ impl Authorizer {
     pub fn host_connecting(&self, client_info: Option<&str>) {
         let by = self.born + super::handoff::answer_within(client_info);
         *self.answer_by.lock().expect("answer lock") = Some(by);
+    }
+
+    /// As [`Authorizer::host_connecting`], for a host's first message of
+    /// any kind (a 2026-07-28 host opens with `server/discover`, its
+    /// `clientInfo` in `_meta`); an `initialize` later says it again.
+    pub fn host_first_message(&self, client_info: Option<&str>) {
+        let mut answer_by = self.answer_by.lock().expect("answer lock");
+        if answer_by.is_none() {
+            *answer_by = Some(self.born + super::handoff::answer_within(client_info));
+        }
     }
 
     /// When a sign-in that keeps a connecting host waiting must be handed
@@ -341,8 +355,10 @@ impl Authorizer {
                 _ => e,
             }
         });
+        // A sign-in handed over is not abandoned: it goes on elsewhere.
         if let Err(e) = &result
             && self.asks_a_person()
+            && !matches!(e, AuthError::SignInContinues { .. })
         {
             let reason = match e {
                 AuthError::Callback(super::loopback::CallbackError::TimedOut(waited)) => {
@@ -376,20 +392,34 @@ impl Authorizer {
             return Ok(lock);
         }
         let wait = self.options.auth_timeout + Duration::from_secs(30);
-        let holder = self
-            .credentials
-            .lock_holder()
-            .map(|note| format!(" ({note})"))
-            .unwrap_or_default();
+        let note = self.credentials.lock_holder();
         let server = redact_url(&self.server_url);
+        // A sign-in handed over by a bridge waits on a person in the
+        // browser: a connecting host is told so at once, not after its
+        // patience (it may be the same host, reconnecting).
+        if note
+            .as_deref()
+            .is_some_and(|n| n.contains(super::handoff::NOTE))
+            && self.options.handoff.is_some()
+            && self.answer_by.lock().expect("answer lock").is_some()
+        {
+            return Err(AuthError::SignInPending {
+                server,
+                holder: String::new(),
+            });
+        }
+        let holder = note.map(|note| format!(" ({note})")).unwrap_or_default();
         tracing::warn!(
             "another mcp-tether{holder} is signing in to {server}; waiting up to {}s for it \
              to finish. Finish that sign-in in the browser tab it opened, or run \
              `mcp-tether login {server}`",
             wait.as_secs()
         );
-        // A connecting host is answered before its patience ends.
+        // A connecting host is answered before its patience ends; after a
+        // hand-over, the finisher's lock says whether it is done yet.
+        let handed_off = self.handed_off.load(std::sync::atomic::Ordering::Relaxed);
         let (wait, pending) = match self.handoff_at() {
+            _ if handed_off => (Duration::ZERO, true),
             Some(by) => (
                 by.saturating_duration_since(std::time::Instant::now()),
                 true,
@@ -607,7 +637,14 @@ impl Authorizer {
             let code = match waited {
                 Waited::Code(code) => code?,
                 Waited::HandOff => {
-                    return self.hand_off(callback, &target, authorization.verifier, &expect, &url);
+                    return self.hand_off(
+                        callback,
+                        lock,
+                        &target,
+                        authorization.verifier,
+                        &expect,
+                        &url,
+                    );
                 }
             };
             let result = grant::exchange_code(
@@ -627,9 +664,11 @@ impl Authorizer {
     /// Hands the open browser sign-in over to a process of its own, which
     /// inherits the callback listener and finishes it (`handoff`); the host
     /// is told to finish in the browser and reconnect.
+    #[allow(clippy::too_many_arguments)]
     fn hand_off(
         &self,
         callback: Callback,
+        lock: &Lock,
         target: &Target<'_>,
         verifier: oauth2::PkceCodeVerifier,
         expect: &Expect,
@@ -661,8 +700,11 @@ impl Authorizer {
                 success_url: expect.success_url.clone(),
                 wait_secs: super::handoff::FINISH_WITHIN.as_secs(),
                 listeners: fds.iter().map(|fd| fd.as_raw_fd()).collect(),
+                lock: lock.hand_over(),
             };
             super::handoff::spawn(handoff, &handover)?;
+            self.handed_off
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(
                 "the sign-in to {server} goes on in the background for up to {} min",
                 super::handoff::FINISH_WITHIN.as_secs() / 60
@@ -671,7 +713,7 @@ impl Authorizer {
             drop(fds);
         }
         #[cfg(not(unix))]
-        let _ = (callback, target, verifier, expect);
+        let _ = (callback, lock, target, verifier, expect);
         Err(continues)
     }
 
@@ -688,16 +730,12 @@ impl Authorizer {
         &self,
         handover: super::handoff::Handover,
     ) -> Result<(), AuthError> {
-        use crate::secret::Secret;
-        // The bridge lets go of the lock as it answers its host.
-        let lock = self
-            .credentials
-            .lock(Duration::from_secs(30))
-            .await?
-            .ok_or(AuthError::Busy)?;
+        // SAFETY: the caller's promise covers the lock's descriptor too.
+        let lock = unsafe { Lock::inherited(handover.lock, &self.credentials.lock_path()) };
         lock.note(&format!(
-            "pid {}, finishing a sign-in handed over by a bridge",
-            std::process::id()
+            "pid {}, {}",
+            std::process::id(),
+            super::handoff::NOTE
         ));
         // SAFETY: the caller's promise.
         let callback = unsafe {

@@ -36,6 +36,10 @@ pub struct Handoff {
     pub args: Vec<OsString>,
 }
 
+/// What the finisher notes on the server's lock, so that a bridge that
+/// finds it there answers its host at once instead of waiting.
+pub const NOTE: &str = "finishing a sign-in handed over by a bridge";
+
 /// How long the finisher waits for the browser after the hand-over.
 pub const FINISH_WITHIN: Duration = Duration::from_secs(300);
 
@@ -89,6 +93,8 @@ pub struct Handover {
     pub wait_secs: u64,
     /// The inherited listeners' file descriptors.
     pub listeners: Vec<i32>,
+    /// The inherited descriptor of the server's lock, held throughout.
+    pub lock: i32,
 }
 
 /// Starts the finisher, detached from the host (a session of its own, so
@@ -99,7 +105,8 @@ pub fn spawn(handoff: &Handoff, handover: &Handover) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::process::CommandExt as _;
     use std::process::{Command, Stdio};
-    let fds = handover.listeners.clone();
+    let mut fds = handover.listeners.clone();
+    fds.push(handover.lock);
     let mut command = Command::new(&handoff.exe);
     command
         .arg("finish-sign-in")

@@ -245,7 +245,12 @@ impl Credentials {
 
     /// The lock that makes one process at a time log in or refresh (G17, G21).
     pub async fn lock(&self, wait: Duration) -> io::Result<Option<Lock>> {
-        Lock::acquire(&self.dir.join("auth.lock"), wait).await
+        Lock::acquire(&self.lock_path(), wait).await
+    }
+
+    /// Where this server's lock file is.
+    pub fn lock_path(&self) -> std::path::PathBuf {
+        self.dir.join("auth.lock")
     }
 
     /// What the process holding this server's lock noted (who, and which

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 pub struct Lock {
     file: File,
     path: PathBuf,
+    /// Passed on to a child process, which holds it from now on: dropping
+    /// this copy closes it without unlocking.
+    handed: std::sync::atomic::AtomicBool,
 }
 
 /// How often a waiting process looks again.
@@ -36,6 +39,7 @@ impl Lock {
                     return Ok(Some(Lock {
                         file,
                         path: path.to_owned(),
+                        handed: std::sync::atomic::AtomicBool::new(false),
                     }));
                 }
                 Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
@@ -83,9 +87,40 @@ impl Lock {
     }
 }
 
+impl Lock {
+    /// The lock's descriptor, for a child process that inherits it and so
+    /// holds the lock (the same open file, so the same `flock`) after this
+    /// process lets go: no moment in which another process could take it.
+    #[cfg(unix)]
+    pub fn hand_over(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd as _;
+        self.handed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.file.as_raw_fd()
+    }
+
+    /// A lock handed over by the parent process ([`Lock::hand_over`]).
+    ///
+    /// # Safety
+    /// `fd` must be the inherited descriptor of a held lock file, owned by
+    /// nothing else in this process.
+    #[cfg(unix)]
+    pub unsafe fn inherited(fd: std::os::fd::RawFd, path: &Path) -> Lock {
+        use std::os::fd::FromRawFd as _;
+        Lock {
+            // SAFETY: the caller's promise.
+            file: unsafe { File::from_raw_fd(fd) },
+            path: path.to_owned(),
+            handed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
-        let _ = self.file.unlock();
+        if !self.handed.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = self.file.unlock();
+        }
     }
 }
 

@@ -311,10 +311,10 @@ fn help_lists_every_command_and_help_is_a_command() {
     );
 }
 
-/// Issue 27: a bridge that cannot start answers the host's first request
-/// with why, then exits, so the host shows the bridge's own sentence
-/// instead of "Connection closed": a URL that is not one, an argument it
-/// does not know, a log file it cannot open.
+/// Issue 27: a bridge that cannot start answers the host's requests with
+/// why, then exits, so the host shows the bridge's own sentence instead of
+/// "Connection closed": a URL that is not one, an argument it does not
+/// know, a log file it cannot open. (Claude Code is checked in `hosts`.)
 #[test]
 fn a_start_up_error_is_the_answer_to_the_first_request() {
     use std::io::{BufRead as _, Write as _};
@@ -350,6 +350,8 @@ fn a_start_up_error_is_the_answer_to_the_first_request() {
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut answer)
             .unwrap();
+        // The host gives up on the error: the bridge exits with it.
+        drop(stdin);
         let answer: serde_json::Value = serde_json::from_str(&answer).expect("a JSON-RPC answer");
         assert_eq!(answer["id"], 7, "{answer}");
         let message = answer["error"]["message"].as_str().unwrap_or_default();

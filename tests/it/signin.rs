@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::commands::mcp_tether;
 use crate::common::fastmcp::{FastMcp, LoginEnv};
@@ -151,9 +151,9 @@ async fn no_browser_is_said_at_once_with_what_to_do() {
 /// gives a server 15 s; the person takes 16 s in the browser. The bridge
 /// answers the host's `initialize` before its patience ends, saying that a
 /// browser tab is open and to reconnect once signed in, and exits at once
-/// when the host gives up; the sign-in goes on without it. The host's
-/// reconnect, started while the person is still in the browser, waits for
-/// that sign-in instead of opening a second tab, and connects.
+/// when the host gives up; the sign-in goes on without it. A reconnect
+/// while the person is still in the browser is told so at once, and opens
+/// no second tab; once they have signed in, the next reconnect connects.
 #[tokio::test]
 async fn a_slow_sign_in_outlives_an_impatient_host() {
     let server = FastMcp::start(3600).await;
@@ -181,17 +181,41 @@ async fn a_slow_sign_in_outlives_an_impatient_host() {
     let (_, exit) = first.wait_exit().await;
     assert!(exit < Duration::from_secs(2), "exit took {exit:?}");
 
-    let mut again = Bridge::start_with_env(&[&server.url()], &env);
-    again.send(&inspector(1)).await;
-    let init = again.answer_to(&json!(1)).await;
+    let mut early = Bridge::start_with_env(&[&server.url()], &env);
+    let started = tokio::time::Instant::now();
+    early.send(&inspector(1)).await;
+    let told = early.answer_to(&json!(1)).await;
+    assert!(
+        error_message(&told).contains("is open in a browser tab"),
+        "{told}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(early);
+
+    // The person finishes in the browser; the finisher stores the tokens.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut init = Value::Null;
+    while tokio::time::Instant::now() < deadline {
+        let mut again = Bridge::start_with_env(&[&server.url()], &env);
+        again.send(&inspector(2)).await;
+        init = again.answer_to(&json!(2)).await;
+        if init["result"].is_object() {
+            again
+                .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+                .await;
+            let listed = again.request(json!(3), "tools/list", json!({})).await;
+            assert!(listed["result"]["tools"].is_array(), "{listed}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     assert_eq!(
         init["result"]["serverInfo"]["name"], "tether-oauth-test",
         "{init}"
     );
-    again
-        .send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
-        .await;
-    let listed = again.request(json!(2), "tools/list", json!({})).await;
-    assert!(listed["result"]["tools"].is_array(), "{listed}");
     assert_eq!(login.logins().len(), 1, "a second tab opened");
 }
