@@ -6,6 +6,7 @@
 //! Test names state the behaviour; doc comments cite the checklist id
 //! (`../shared/spec-checklist.md`) or the issue.
 
+mod claude_code;
 mod cli;
 mod commands;
 mod common;
