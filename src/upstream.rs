@@ -398,6 +398,18 @@ impl Upstream {
         }
         .unwrap_or_default();
         if let Some(modern) = Modern::connect(Arc::clone(link), &profile).await? {
+            // Said as fields for `watch`, `status` and recordings (issue 27:
+            // a 2026-07-28 host on a dual-era server was listed as "not
+            // connected yet", its era as translated, while passed through).
+            let era = match modern_host {
+                true => modern.version().to_owned(),
+                false => format!("{} (translated)", modern.version()),
+            };
+            tracing::info!(
+                transport = "Streamable HTTP",
+                era = era.as_str(),
+                "speaking MCP {era} over Streamable HTTP"
+            );
             if !modern_host {
                 // `--protocol modern` for a host that opens with
                 // `initialize`; the translation before the transport, so

@@ -195,8 +195,9 @@ impl<S: Subscriber> Layer<S> for WatchLayer {
         let level = *metadata.level();
         let traffic = metadata.target() == crate::telemetry::log::TRAFFIC;
         if level <= Level::INFO {
-            let signin = fields.values.get("signin").and_then(Value::as_str);
-            hub.note(level, &text, signin);
+            let field = |name: &str| fields.values.get(name).and_then(Value::as_str);
+            hub.note(level, &text, field("signin"));
+            hub.note_connection(field("transport"), field("era"));
         }
         if hub.attached.load(Ordering::Relaxed) == 0 {
             return;
@@ -220,6 +221,18 @@ impl<S: Subscriber> Layer<S> for WatchLayer {
 }
 
 impl Hub {
+    /// Keeps the transport and era an event states in its fields: what
+    /// the bridge knows, not what its sentence happens to say.
+    fn note_connection(&self, transport: Option<&str>, era: Option<&str>) {
+        let mut status = self.status.lock().expect("watch lock");
+        if let Some(transport) = transport {
+            status.transport = Some(transport.to_owned());
+        }
+        if let Some(era) = era {
+            status.era = Some(era.to_owned());
+        }
+    }
+
     /// Keeps what the lifecycle events say, for `status`. `signin` is the
     /// event's `signin` field: `prompt` (the user is asked to sign in: a
     /// state, not an error) or `done` (signed in or refreshed, which ends
@@ -234,7 +247,7 @@ impl Hub {
         if let Some(rest) = text.strip_prefix("session ") {
             status.session = rest.split_whitespace().next().map(str::to_owned);
         }
-        if text.contains("speaks only MCP 2026-07-28") || text.contains("speaks MCP 2026") {
+        if text.contains("speaks only MCP 2026-07-28") {
             status.era = Some("2026-07-28 (translated)".into());
         } else if let Some(rest) = text.strip_prefix("the server answered initialize (MCP ") {
             status.era = rest.split(')').next().map(str::to_owned);

@@ -518,3 +518,32 @@ async fn a_finished_sign_in_leaves_no_error_behind() {
     assert_eq!(status["signed_in"], true, "{status}");
     assert!(status["last_error"].is_null(), "{status}");
 }
+
+/// Issue 27: `watch` tells the truth about a 2026-07-28 host on a server
+/// that speaks both eras: connected, over Streamable HTTP, MCP 2026-07-28
+/// passed through (not "not connected yet", not "translated").
+#[tokio::test]
+async fn a_modern_host_on_a_dual_era_server_is_listed_as_it_is() {
+    let shared = Shared::new();
+    let server = crate::common::era::EraServer::start("dual").await;
+    let mut bridge = Bridge::start_with_env(&[&server.url()], &shared.env());
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "modern-host", "version": "1"},
+    });
+    let discovered = bridge
+        .request(json!(1), "server/discover", json!({"_meta": meta}))
+        .await;
+    assert!(discovered["result"].is_object(), "{discovered}");
+    until_exists(&socket_of(&shared.run_dir(), bridge.pid())).await;
+    let listed = shared.watch(&["--json"]);
+    let status: serde_json::Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
+    assert_eq!(status["transport"], "Streamable HTTP", "{status}");
+    assert_eq!(status["era"], "2026-07-28", "{status}");
+    let shown = shared.watch(&[]);
+    assert!(
+        shown.contains("Streamable HTTP, MCP 2026-07-28;"),
+        "{shown}"
+    );
+}
