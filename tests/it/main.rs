@@ -37,6 +37,7 @@ mod record;
 mod redirects;
 mod shutdown;
 mod signin;
+mod snapshots;
 mod store;
 mod streamable;
 mod tls;
