@@ -87,13 +87,14 @@ async fn claude_code_shows_an_open_sign_in_then_connects() {
     env.push(("FAKE_BROWSER_DELAY", "40"));
     env.push(("MCP_TETHER_CREDENTIAL_STORE", "file"));
     let claude = Claude::with_server("oauth", &env, &[&server.url()]).await;
-    let (listed, took) = claude.list().await;
-    // The first attempt's answer, or its retry's: both say the same.
+    // Claude shows the bridge's answer (the first attempt's or its
+    // retry's: both say the same), so it came before Claude gave up; had
+    // it not, Claude would show its own "timed out after 30000ms".
+    let (listed, _) = claude.list().await;
     assert!(
         listed.contains("browser tab") && listed.contains("reconnect"),
         "{listed}"
     );
-    assert!(took < Duration::from_secs(30), "listed after {took:?}");
     let deadline = std::time::Instant::now() + Duration::from_secs(45);
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
