@@ -179,12 +179,7 @@ async fn nothing_a_server_sends_drives_the_terminal() {
     let mut bridge = Bridge::start_with_env(&[&url, "--record", recording.to_str().unwrap()], &env);
     bridge.initialize("2025-06-18").await;
     let socket = config.join("run").join(format!("{}.sock", bridge.pid()));
-    for _ in 0..100 {
-        if socket.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::common::until_exists(&socket).await;
     let mut watcher = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
         .args(["watch", &bridge.pid().to_string()])
         .env("MCP_TETHER_CONFIG_DIR", &config)

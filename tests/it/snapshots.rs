@@ -4,8 +4,6 @@
 //! new ones; CI never does). What changes from run to run (ports, pids,
 //! times) is filtered to a placeholder first.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::commands::mcp_tether;
@@ -90,12 +88,7 @@ async fn watch() {
         .path()
         .join("run")
         .join(format!("{}.sock", bridge.pid()));
-    for _ in 0..100 {
-        if socket.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::common::until_exists(&socket).await;
     let run = mcp_tether(&["watch"], &env).await;
     assert!(run.ok, "{}", run.stderr);
     settings().bind(|| insta::assert_snapshot!("watch", run.stdout));

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::common::everything::Everything;
 use crate::common::rmcp_server::RmcpServer;
-use crate::common::{Bridge, tool_text};
+use crate::common::{Bridge, tool_text, until_exists};
 
 /// A config directory the bridges and the watcher share.
 struct Shared {
@@ -32,6 +32,14 @@ impl Shared {
 
     fn run_dir(&self) -> PathBuf {
         self.config.join("run")
+    }
+
+    /// Makes the run directory as a bridge would (0700), before any
+    /// bridge has, to put something in it first.
+    fn made_run_dir(&self) -> PathBuf {
+        std::fs::create_dir_all(self.run_dir()).unwrap();
+        std::fs::set_permissions(self.run_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        self.run_dir()
     }
 
     /// A bridge on `url`, initialized, and its watch endpoint once it is
@@ -64,17 +72,6 @@ impl Shared {
 
 fn socket_of(dir: &Path, pid: u32) -> PathBuf {
     dir.join(format!("{pid}.sock"))
-}
-
-/// Waits until `path` exists.
-async fn until_exists(path: &Path) {
-    for _ in 0..100 {
-        if path.exists() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{} never appeared", path.display());
 }
 
 /// `watch` lists two bridges apart (server, pid, transport, session), and
@@ -230,9 +227,7 @@ async fn a_stuck_watcher_does_not_slow_the_bridge() {
 #[tokio::test]
 async fn a_socket_that_never_accepts_holds_nobody_up() {
     let shared = Shared::new();
-    std::fs::create_dir_all(shared.run_dir()).unwrap();
-    std::fs::set_permissions(shared.run_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let stuck = shared.run_dir().join("4000000.sock");
+    let stuck = shared.made_run_dir().join("4000000.sock");
     let mut jammer = python_inline(JAMMED_LISTENER, &[stuck.to_str().unwrap()]);
     until_exists(&stuck.with_extension("jammed")).await;
     let rmcp = RmcpServer::start().await;
@@ -381,9 +376,7 @@ async fn a_socket_served_by_another_user_is_not_listed() {
         return;
     }
     let shared = Shared::new();
-    std::fs::create_dir_all(shared.run_dir()).unwrap();
-    std::fs::set_permissions(shared.run_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let fake = shared.run_dir().join("4000001.sock");
+    let fake = shared.made_run_dir().join("4000001.sock");
     let mut faker = python_inline(FAKE_BRIDGE, &[fake.to_str().unwrap()]);
     until_exists(&fake.with_extension("ready")).await;
     let listed = shared.watch(&["--json"]);

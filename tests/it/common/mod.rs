@@ -316,3 +316,15 @@ pub async fn wait_for_port(port: u16) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Waits (up to 5 s) until `path` exists: a bridge's watch socket, a
+/// helper's "ready" file.
+pub async fn until_exists(path: &std::path::Path) {
+    for _ in 0..100 {
+        if path.exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{} never appeared", path.display());
+}
