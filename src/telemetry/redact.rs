@@ -83,8 +83,7 @@ fn is_secret_key(key: &[u8]) -> bool {
 }
 
 /// Bearer/Basic/DPoP credentials and JWTs, wherever they appear in a
-/// string. Reads a string's bytes as they stand (escaped, in a body), which
-/// is how such values are written: none of their characters needs escaping.
+/// string's text (its escapes decoded by [`decoded`], in a body).
 fn looks_like_secret(text: &[u8]) -> bool {
     let start = text
         .iter()
@@ -102,6 +101,29 @@ fn looks_like_secret(text: &[u8]) -> bool {
         (parts.next(), parts.next(), parts.next(), parts.next()),
         (Some(h), Some(p), Some(_), None) if h.starts_with(b"eyJ") && h.len() > 10 && p.len() > 10
     )
+}
+
+/// The longest string decoded before it is checked; a longer one is
+/// checked as written (past the cut, only its first 16 KiB could show).
+const MAX_DECODED: usize = 4 * MAX_LOGGED_BODY;
+
+/// A string token's content as its reader sees it, escapes decoded, so
+/// that no spelling (`\u0042earer`, `access\u005ftoken`) hides a secret
+/// from the checks. Borrowed as written when there is no escape, nearly
+/// always, or when it is longer than [`MAX_DECODED`].
+fn decoded(content: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    if !content.contains(&b'\\') || content.len() > MAX_DECODED {
+        return Cow::Borrowed(content);
+    }
+    let mut quoted = Vec::with_capacity(content.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(content);
+    quoted.push(b'"');
+    match serde_json::from_slice::<String>(&quoted) {
+        Ok(text) => Cow::Owned(text.into_bytes()),
+        Err(_) => Cow::Borrowed(content),
+    }
 }
 
 /// The body was not JSON, as far as it was read.
@@ -173,7 +195,7 @@ impl<'a> Scanner<'a> {
                 (b',', Some(Frame::Array)) => self.push(byte),
                 (b'"', Some(Frame::Key)) => {
                     let key = self.string_token()?;
-                    let secret = is_secret_key(key);
+                    let secret = is_secret_key(&decoded(key));
                     self.out
                         .extend_from_slice(&self.input[self.at - key.len() - 2..self.at]);
                     self.skip_whitespace();
@@ -196,7 +218,7 @@ impl<'a> Scanner<'a> {
                     let start = self.at;
                     let text = self.string_token()?;
                     let secret = matches!(frame, Some(Frame::Value { secret: true }));
-                    if secret || looks_like_secret(text) {
+                    if secret || looks_like_secret(&decoded(text)) {
                         self.out.extend_from_slice(b"\"[redacted]\"");
                     } else {
                         let room = MAX_LOGGED_BODY + 1 - self.out.len().min(MAX_LOGGED_BODY);
@@ -314,6 +336,18 @@ mod tests {
         ] {
             assert!(redact_body(broken).ends_with("not JSON>"), "{:?}", broken);
         }
+    }
+
+    /// A secret written with JSON escapes is the same secret: the checks
+    /// read a string as its reader would (as the parse into `Value` did).
+    #[test]
+    fn escaped_spellings_do_not_hide_a_secret() {
+        let body = br#"{"access\u005ftoken":"AT-1","note":"\u0042earer abc","jwt":"eyJhbGciOiJIUzI1NiJ9\u002eeyJzdWIiOiIxMjM0In0.sig","ok":"a\"b"}"#;
+        let shown = redact_body(body);
+        for secret in ["AT-1", "earer abc", "eyJzdWIi"] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert!(shown.contains(r#""ok":"a\"b""#), "{shown}");
     }
 
     /// Issue 26: past the cut, nothing more is read; a long secret is
