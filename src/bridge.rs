@@ -299,8 +299,8 @@ async fn forward(upstream: Arc<Upstream>, downstream: Arc<Downstream>, msg: Mess
     }
 }
 
-/// How long a bridge that cannot start waits for the host's first request,
-/// to answer it with why: hosts send `initialize` the moment they spawn.
+/// How long a bridge that cannot start stays to answer the host's
+/// requests with why: hosts send their first ones the moment they spawn.
 pub const STARTUP_ERROR_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Answers the host's requests with a start-up error, so the host shows

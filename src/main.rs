@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     }
     // The bridge: a host is on the other end of stdio. Whatever stops it
     // from starting (a usage error, a bad URL, a log file it cannot open)
-    // answers the host's first request too, so the host shows why.
+    // answers the host's requests too, so the host shows why.
     let started = match Cli::try_parse_from(&args) {
         Ok(cli) => run(cli, &args).map_err(|e| format!("{e:#}")),
         Err(e) if !e.use_stderr() => e.exit(),
@@ -57,8 +57,8 @@ fn say_error(text: &str) {
     eprintln!("mcp-tether: {}", mcp_tether::printable::for_terminal(text));
 }
 
-/// Answers the host's first request with a start-up error, unless a
-/// person is typing at stdin.
+/// Answers the host's requests with a start-up error, unless a person is
+/// typing at stdin.
 fn tell_the_host(text: &str) {
     use std::io::IsTerminal as _;
     if std::io::stdin().is_terminal() {

@@ -133,14 +133,12 @@ impl Upstream {
             self.failed_detection.lock().expect("detection lock").take();
             if let Some(auth) = &self.link.auth {
                 auth.allow_new_sign_in();
-                let profile = HostProfile::from_initialize(msg);
-                auth.host_connecting(profile.and_then(|p| p.client_info).as_deref());
+                auth.host_connecting(|| HostProfile::from_initialize(msg)?.client_info);
             }
         } else if let Some(auth) = &self.link.auth
             && msg.request_id().is_some()
         {
-            let profile = HostProfile::from_envelope(msg);
-            auth.host_first_message(profile.and_then(|p| p.client_info).as_deref());
+            auth.host_first_message(|| HostProfile::from_envelope(msg)?.client_info);
         }
         let transport = match self.current() {
             Some(transport) => transport,

@@ -187,18 +187,26 @@ impl Authorizer {
     /// A host is connecting (its `initialize`, with its `clientInfo` as
     /// JSON): a sign-in that would outlast its patience is handed over in
     /// time (`handoff`), when this bridge can hand over.
-    pub fn host_connecting(&self, client_info: Option<&str>) {
-        let by = self.born + super::handoff::answer_within(client_info);
-        *self.answer_by.lock().expect("answer lock") = Some(by);
+    /// `client_info` is read only when it counts: this bridge can hand a
+    /// sign-in over.
+    pub fn host_connecting(&self, client_info: impl FnOnce() -> Option<String>) {
+        if self.options.handoff.is_some() {
+            let by = self.born + super::handoff::answer_within(client_info().as_deref());
+            *self.answer_by.lock().expect("answer lock") = Some(by);
+        }
     }
 
     /// As [`Authorizer::host_connecting`], for a host's first message of
     /// any kind (a 2026-07-28 host opens with `server/discover`, its
-    /// `clientInfo` in `_meta`); an `initialize` later says it again.
-    pub fn host_first_message(&self, client_info: Option<&str>) {
+    /// `clientInfo` in `_meta`); an `initialize` later says it again. After
+    /// the first, `client_info` is never read: no work per message.
+    pub fn host_first_message(&self, client_info: impl FnOnce() -> Option<String>) {
+        if self.options.handoff.is_none() {
+            return;
+        }
         let mut answer_by = self.answer_by.lock().expect("answer lock");
         if answer_by.is_none() {
-            *answer_by = Some(self.born + super::handoff::answer_within(client_info));
+            *answer_by = Some(self.born + super::handoff::answer_within(client_info().as_deref()));
         }
     }
 
@@ -391,16 +399,15 @@ impl Authorizer {
         if let Some(lock) = self.credentials.lock(Duration::ZERO).await? {
             return Ok(lock);
         }
-        let wait = self.options.auth_timeout + Duration::from_secs(30);
         let note = self.credentials.lock_holder();
         let server = redact_url(&self.server_url);
         // A sign-in handed over by a bridge waits on a person in the
         // browser: a connecting host is told so at once, not after its
-        // patience (it may be the same host, reconnecting).
+        // patience (it may be the same host, reconnecting). `answer_by` is
+        // set only where a sign-in can be handed over.
         if note
             .as_deref()
             .is_some_and(|n| n.contains(super::handoff::NOTE))
-            && self.options.handoff.is_some()
             && self.answer_by.lock().expect("answer lock").is_some()
         {
             return Err(AuthError::SignInPending {
@@ -408,6 +415,7 @@ impl Authorizer {
                 holder: String::new(),
             });
         }
+        let wait = self.options.auth_timeout + Duration::from_secs(30);
         let holder = note.map(|note| format!(" ({note})")).unwrap_or_default();
         tracing::warn!(
             "another mcp-tether{holder} is signing in to {server}; waiting up to {}s for it \
@@ -417,9 +425,10 @@ impl Authorizer {
         );
         // A connecting host is answered before its patience ends; after a
         // hand-over, the finisher's lock says whether it is done yet.
-        let handed_off = self.handed_off.load(std::sync::atomic::Ordering::Relaxed);
-        let (wait, pending) = match self.handoff_at() {
-            _ if handed_off => (Duration::ZERO, true),
+        let (wait, answers_by) = match self.handoff_at() {
+            _ if self.handed_off.load(std::sync::atomic::Ordering::Relaxed) => {
+                (Duration::ZERO, true)
+            }
             Some(by) => (
                 by.saturating_duration_since(std::time::Instant::now()),
                 true,
@@ -428,7 +437,7 @@ impl Authorizer {
         };
         match self.credentials.lock(wait).await? {
             Some(lock) => Ok(lock),
-            None if pending => Err(AuthError::SignInPending {
+            None if answers_by => Err(AuthError::SignInPending {
                 server,
                 holder: self
                     .credentials
@@ -631,7 +640,6 @@ impl Authorizer {
                             device: found.server.device_authorization_endpoint.is_some(),
                         })),
                     },
-                    else => Waited::Code(waited.await.map_err(AuthError::from)),
                 }
             };
             let code = match waited {

@@ -122,7 +122,7 @@ fn spawn(opener: &str, url: &Url) -> Result<std::process::Child, BrowserError> {
 }
 
 /// The program that opens URLs: `$BROWSER`, else the platform's.
-pub fn opener() -> String {
+fn opener() -> String {
     if let Some(browser) = std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
         return browser.to_string_lossy().into_owned();
     }

@@ -201,8 +201,10 @@ impl Callback {
         use futures_util::StreamExt as _;
         let deadline = tokio::time::Instant::now() + timeout;
         let mut serving = futures_util::stream::FuturesUnordered::new();
-        // The connections still reading their request line, oldest first
-        // (by the number each was accepted with).
+        // The connections being served, oldest first (by the number each
+        // was accepted with). Nearly all of them are still silent: one that
+        // has sent its line is answered and gone within the moment, and
+        // aborting it then stops nothing.
         let mut reading = std::collections::BTreeMap::new();
         let mut accepted_count = 0u64;
         loop {

@@ -32,8 +32,7 @@ pub fn check_private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        check_ours(dir)?;
-        let mode = fs::symlink_metadata(dir)?.permissions().mode();
+        let mode = check_ours(dir)?.permissions().mode();
         if mode & 0o022 != 0 {
             return Err(refusal(
                 dir,
@@ -46,9 +45,10 @@ pub fn check_private_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// That `dir` is a real directory (not a link) owned by this user.
+/// That `dir` is a real directory (not a link) owned by this user; its
+/// metadata, as read without following a link.
 #[cfg(unix)]
-fn check_ours(dir: &Path) -> io::Result<()> {
+fn check_ours(dir: &Path) -> io::Result<fs::Metadata> {
     use std::os::unix::fs::MetadataExt;
     let meta = fs::symlink_metadata(dir)?;
     if meta.file_type().is_symlink() {
@@ -63,7 +63,7 @@ fn check_ours(dir: &Path) -> io::Result<()> {
             &format!("it belongs to user {}, not to you", meta.uid()),
         ));
     }
-    Ok(())
+    Ok(meta)
 }
 
 /// The user this process acts as (its effective uid).

@@ -448,21 +448,29 @@ pub async fn clean_stale(dir: PathBuf) {
         .flatten()
         .map(|entry| entry.path())
         .filter(|path| path.extension().is_some_and(|e| e == "sock"));
-    let tries = sockets.map(|path| async move {
-        let tried = tokio::time::timeout(PATIENCE, tokio::net::UnixStream::connect(&path)).await;
-        if let Ok(Err(e)) = tried
-            && e.kind() == std::io::ErrorKind::ConnectionRefused
-        {
-            let _ = std::fs::remove_file(&path);
-        }
-    });
+    let tries = sockets.map(|path| async move { connect_or_sweep(&path).await });
     futures_util::future::join_all(tries).await;
+}
+
+/// Connects to a socket in the run directory within [`PATIENCE`]. One that
+/// nothing accepts on belongs to a bridge that is gone, and is removed;
+/// one that does not answer in time is passed by.
+#[cfg(unix)]
+async fn connect_or_sweep(socket: &Path) -> Option<tokio::net::UnixStream> {
+    match tokio::time::timeout(PATIENCE, tokio::net::UnixStream::connect(socket)).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            let _ = std::fs::remove_file(socket);
+            None
+        }
+        _ => None,
+    }
 }
 
 #[cfg(unix)]
 async fn accept(listener: tokio::net::UnixListener, hub: Arc<Hub>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let mut refused = 0u64;
+    let mut told_full = false;
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -479,8 +487,7 @@ async fn accept(listener: tokio::net::UnixListener, hub: Arc<Hub>) {
             continue;
         }
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            refused += 1;
-            if refused == 1 {
+            if !std::mem::replace(&mut told_full, true) {
                 tracing::warn!(
                     "watch endpoint: {MAX_CONNECTIONS} clients are connected already; \
                      closing the ones past that"
@@ -548,7 +555,8 @@ struct Running {
     status: Value,
 }
 
-/// The bridges running for this user, oldest first; stale sockets removed.
+/// The bridges running for this user, oldest first; stale sockets removed
+/// on the way.
 /// The run directory must be this user's alone, and each socket's peer
 /// must be this user (issue 26: with root's config directory writable by
 /// another user, that user's fake bridge was listed). All are asked at
@@ -560,7 +568,7 @@ async fn running() -> anyhow::Result<Vec<Running>> {
         return Ok(Vec::new());
     }
     crate::store::file::check_private_dir(&dir)?;
-    clean_stale(dir.clone()).await;
+    // Each socket is connected to once: asking it sweeps it when stale.
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(Vec::new());
     };
@@ -598,7 +606,7 @@ async fn running() -> anyhow::Result<Vec<Running>> {
 /// end: a socket someone else planted is not a bridge of ours.
 #[cfg(unix)]
 async fn connect_own(socket: &Path) -> Option<tokio::net::UnixStream> {
-    let stream = tokio::net::UnixStream::connect(socket).await.ok()?;
+    let stream = connect_or_sweep(socket).await?;
     let peer = stream.peer_cred().ok()?;
     if peer.uid() != crate::store::file::current_uid() {
         tracing::warn!(
