@@ -710,7 +710,11 @@ impl Authorizer {
                 listeners: fds.iter().map(|fd| fd.as_raw_fd()).collect(),
                 lock: lock.hand_over(),
             };
-            super::handoff::spawn(handoff, &handover)?;
+            let finisher = super::handoff::spawn(handoff, &handover)?;
+            // Noted before this bridge lets go, not by the finisher once it
+            // has started: a reconnect in between must already read that
+            // the sign-in was handed over, and be told at once.
+            lock.note(&format!("pid {finisher}, {}", super::handoff::NOTE));
             self.handed_off
                 .store(true, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(

@@ -99,9 +99,9 @@ pub struct Handover {
 
 /// Starts the finisher, detached from the host (a session of its own, so
 /// the host's signals to its group do not reach it), with `fds` inherited
-/// and `handover` on its stdin.
+/// and `handover` on its stdin. Gives its pid.
 #[cfg(unix)]
-pub fn spawn(handoff: &Handoff, handover: &Handover) -> std::io::Result<()> {
+pub fn spawn(handoff: &Handoff, handover: &Handover) -> std::io::Result<u32> {
     use std::io::Write as _;
     use std::os::unix::process::CommandExt as _;
     use std::process::{Command, Stdio};
@@ -128,13 +128,14 @@ pub fn spawn(handoff: &Handoff, handover: &Handover) -> std::io::Result<()> {
         });
     }
     let mut child = command.spawn()?;
+    let pid = child.id();
     let json = serde_json::to_vec(handover).map_err(std::io::Error::other)?;
     let mut stdin = child.stdin.take().expect("piped");
     stdin.write_all(&json)?;
     drop(stdin);
     // Reaped aside; it outlives this bridge if it must.
     std::thread::spawn(move || child.wait());
-    Ok(())
+    Ok(pid)
 }
 
 #[cfg(test)]
