@@ -28,6 +28,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 
+#[cfg(unix)]
 use crate::printable::for_terminal;
 
 /// Events queued for one watcher, and their bytes; past either, events are
@@ -38,13 +39,16 @@ const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// The most connections a bridge serves at once (watchers and `status`
 /// askers together). Past it a connection is closed at once: 1100 watchers
 /// once filled the fd table, and every `tools/call` then failed (issue 26).
+#[cfg(unix)]
 const MAX_CONNECTIONS: usize = 32;
 /// The longest request line a client may write (`watch bodies` is 12
 /// bytes); an endless one used to grow without bound.
+#[cfg(unix)]
 const MAX_ASK: u64 = 64;
 /// How long a socket may take to accept or answer before the sweep or the
 /// listing passes it by: a listener that never accepts must not hold up a
 /// new bridge or `watch` (it once held `initialize` up 24 s).
+#[cfg(unix)]
 const PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The bridge's state as `watch` lists it, kept from its own events.
