@@ -234,15 +234,14 @@ impl Http {
         if config.ipv4 {
             builder = builder.local_address(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         }
-        if !config.ca_files.is_empty() {
-            let setup = |e: crate::tls::TlsSetupError| UpstreamError::Setup(e.to_string());
-            let mut given = Vec::new();
-            for path in config.ca_files {
-                given.extend(crate::tls::pem_certificates(path).map_err(setup)?);
-            }
-            builder =
-                builder.tls_backend_preconfigured(crate::tls::client_config(given).map_err(setup)?);
+        // Always our own TLS configuration, whose trust store loads at the
+        // first certificate to verify (crate::tls::client_config).
+        let setup = |e: crate::tls::TlsSetupError| UpstreamError::Setup(e.to_string());
+        let mut given = Vec::new();
+        for path in config.ca_files {
+            given.extend(crate::tls::pem_certificates(path).map_err(setup)?);
         }
+        builder = builder.tls_backend_preconfigured(crate::tls::client_config(given).map_err(setup)?);
         let client = builder.build().map_err(|e| {
             UpstreamError::Setup(format!(
                 "cannot set up the HTTP client: {}",

@@ -1,5 +1,7 @@
-//! The certificates a user gives (`--ca-file`, `NODE_EXTRA_CA_CERTS`,
-//! `SSL_CERT_FILE`), trusted as the user meant them (issue 16).
+//! The TLS trust of every connection: the platform's trust store, loaded
+//! at the first certificate to verify, and the certificates a user gives
+//! (`--ca-file`, `NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE`), trusted as the
+//! user meant them (issue 16).
 //!
 //! Each certificate is added to the platform's trust store as an anchor: a
 //! company CA signs the server's certificate, and the chain is verified as
@@ -13,7 +15,7 @@
 //! checked against that certificate's key, so only the holder of its
 //! private key can use it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::DigitallySignedStruct;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -49,17 +51,23 @@ pub fn pem_certificates(
 
 /// A client configuration that trusts the platform's roots plus `given`
 /// (as anchors), and `given` themselves when a server presents one of them.
+///
+/// The trust store is loaded at the first certificate to verify, not here:
+/// a bridge to an `http://` server never reads it, and one to an
+/// `https://` server pays for it once (issue 24). Loading it eagerly cost
+/// every start ~2 ms with `SSL_CERT_DIR` set (each file of the directory is
+/// read), and under Wine 8 it failed every start whenever a CA was given:
+/// the verifier hands Windows the Windows 8 size of
+/// `CERT_CHAIN_ENGINE_CONFIG`, which Wine's crypt32 refuses with
+/// `E_INVALIDARG`; real Windows 8 and later take it.
 pub fn client_config(
     given: Vec<CertificateDer<'static>>,
 ) -> Result<rustls::ClientConfig, TlsSetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let platform = rustls_platform_verifier::Verifier::new_with_extra_roots(
-        given.iter().cloned(),
-        Arc::clone(&provider),
-    )?;
-    let verifier = Pinned {
-        inner: Arc::new(platform),
-        pinned: given,
+    let verifier = Trust {
+        provider: Arc::clone(&provider),
+        given,
+        platform: OnceLock::new(),
     };
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -71,15 +79,45 @@ pub fn client_config(
     Ok(config)
 }
 
-/// The platform's verifier, and the user's own certificates accepted as
-/// they are.
+/// The platform's verifier, loaded when first needed, and the user's own
+/// certificates accepted as they are.
 #[derive(Debug)]
-struct Pinned {
-    inner: Arc<dyn ServerCertVerifier>,
-    pinned: Vec<CertificateDer<'static>>,
+struct Trust {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    given: Vec<CertificateDer<'static>>,
+    /// The platform's verifier, or why it could not be set up.
+    platform: OnceLock<Result<rustls_platform_verifier::Verifier, String>>,
 }
 
-impl ServerCertVerifier for Pinned {
+impl Trust {
+    fn platform(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        let loaded = self.platform.get_or_init(|| {
+            let provider = Arc::clone(&self.provider);
+            let verifier = if self.given.is_empty() {
+                rustls_platform_verifier::Verifier::new(provider)
+            } else {
+                rustls_platform_verifier::Verifier::new_with_extra_roots(
+                    self.given.iter().cloned(),
+                    provider,
+                )
+            };
+            verifier.map_err(|e| e.to_string())
+        });
+        loaded.as_ref().map_err(|reason| {
+            rustls::Error::General(format!(
+                "cannot load this machine's trusted certificates: {reason}"
+            ))
+        })
+    }
+
+    fn is_given(&self, certificate: &CertificateDer<'_>) -> bool {
+        self.given
+            .iter()
+            .any(|given| given.as_ref() == certificate.as_ref())
+    }
+}
+
+impl ServerCertVerifier for Trust {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -88,20 +126,12 @@ impl ServerCertVerifier for Pinned {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        let verified = self.platform().and_then(|platform| {
+            platform.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        });
+        match verified {
             Ok(verified) => Ok(verified),
-            Err(_)
-                if self
-                    .pinned
-                    .iter()
-                    .any(|p| p.as_ref() == end_entity.as_ref()) =>
-            {
+            Err(_) if self.is_given(end_entity) => {
                 tracing::debug!(
                     "the server presented a certificate you gave; trusting it as given"
                 );
@@ -111,13 +141,21 @@ impl ServerCertVerifier for Pinned {
         }
     }
 
+    // The handshake's signatures are checked with the crypto provider's
+    // algorithms, as the platform verifier itself checks them, so the
+    // trust store is not needed for them.
     fn verify_tls12_signature(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -126,11 +164,18 @@ impl ServerCertVerifier for Pinned {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
