@@ -240,23 +240,38 @@ mod tests {
     }
 
     /// No shell: metacharacters reach the program as plain arguments.
+    /// (Windows has no program that prints its arguments but cmd, whose
+    /// syntax `$(id)` is not: it shows the argument arrives whole.)
     #[tokio::test]
     async fn the_command_runs_without_a_shell() {
-        let command = HeaderCommand::new("printf 'X-Arg: %s\\n' '$(id)'", DEFAULT_TIMEOUT).unwrap();
+        let print = if cfg!(windows) {
+            "cmd /c echo X-Arg: $(id)"
+        } else {
+            "printf 'X-Arg: %s\\n' '$(id)'"
+        };
+        let command = HeaderCommand::new(print, DEFAULT_TIMEOUT).unwrap();
         let headers = command.headers().await.unwrap();
         assert_eq!(headers["x-arg"], "$(id)");
     }
 
     #[tokio::test]
     async fn failures_say_what_the_command_did() {
-        let failing =
-            HeaderCommand::new("sh -c 'echo token expired >&2; exit 3'", DEFAULT_TIMEOUT).unwrap();
+        let (fail, wait) = if cfg!(windows) {
+            (
+                "cmd /c \"echo token expired 1>&2 & exit 3\"",
+                "ping -n 6 127.0.0.1",
+            )
+        } else {
+            ("sh -c 'echo token expired >&2; exit 3'", "sleep 5")
+        };
+        let failing = HeaderCommand::new(fail, DEFAULT_TIMEOUT).unwrap();
         let err = failing.headers().await.unwrap_err().to_string();
         assert!(
-            err.contains("exited with exit status: 3: token expired"),
+            // "exit status: 3" on Unix, "exit code: 3" on Windows.
+            err.contains("exited with exit ") && err.contains(": 3: token expired"),
             "{err}"
         );
-        let slow = HeaderCommand::new("sleep 5", Duration::from_millis(200)).unwrap();
+        let slow = HeaderCommand::new(wait, Duration::from_millis(200)).unwrap();
         assert!(matches!(
             slow.headers().await,
             Err(HeaderCommandError::Timeout { .. })

@@ -241,7 +241,8 @@ impl Http {
         for path in config.ca_files {
             given.extend(crate::tls::pem_certificates(path).map_err(setup)?);
         }
-        builder = builder.tls_backend_preconfigured(crate::tls::client_config(given).map_err(setup)?);
+        builder =
+            builder.tls_backend_preconfigured(crate::tls::client_config(given).map_err(setup)?);
         let client = builder.build().map_err(|e| {
             UpstreamError::Setup(format!(
                 "cannot set up the HTTP client: {}",

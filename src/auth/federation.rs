@@ -237,7 +237,13 @@ mod tests {
         std::fs::write(&path, "eyJ.abc.def\n").unwrap();
         let file = TokenSource::File(path.clone());
         assert_eq!(file.read().await.unwrap().expose(), "eyJ.abc.def");
-        let command = TokenSource::from_options(None, Some("printf ' tok-1 '"), "--x-command")
+        // Printed with spaces around it (and, by cmd, a CRLF).
+        let print = if cfg!(windows) {
+            "cmd /c \"echo  tok-1 \""
+        } else {
+            "printf ' tok-1 '"
+        };
+        let command = TokenSource::from_options(None, Some(print), "--x-command")
             .unwrap()
             .unwrap();
         assert_eq!(command.read().await.unwrap().expose(), "tok-1");

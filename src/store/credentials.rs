@@ -435,7 +435,8 @@ mod tests {
             root.path(),
             &Url::parse("https://a.example/mcp").unwrap(),
             None,
-        );
+        )
+        .with_store(SecretStore::File);
         let redirect = Url::parse("http://localhost:3500/cb").unwrap();
         let client = Client {
             client_id: "c-1".into(),
