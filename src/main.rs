@@ -126,7 +126,12 @@ fn run_command(cli: CommandCli) -> anyhow::Result<()> {
     commands::run(cli.command)
 }
 
-/// Resolves on SIGINT or SIGTERM (Ctrl-C on Windows).
+/// Resolves when the bridge is asked to stop: SIGINT or SIGTERM on Unix;
+/// on Windows Ctrl-C, Ctrl-Break, the console window closed, log-off and
+/// shut-down. For the last three Windows ends the process once the
+/// handler returns, and tokio's handler does not return, so the bridge
+/// still answers what is in flight and exits by itself (within 2 s; Windows
+/// allows 5 s after a close).
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -140,7 +145,27 @@ async fn shutdown_signal() {
             _ = term.recv() => {}
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close, ctrl_logoff, ctrl_shutdown};
+        let (Ok(mut c), Ok(mut brk), Ok(mut close), Ok(mut logoff), Ok(mut shutdown)) = (
+            ctrl_c(),
+            ctrl_break(),
+            ctrl_close(),
+            ctrl_logoff(),
+            ctrl_shutdown(),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = c.recv() => {}
+            _ = brk.recv() => {}
+            _ = close.recv() => {}
+            _ = logoff.recv() => {}
+            _ = shutdown.recv() => {}
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = tokio::signal::ctrl_c().await;
     }

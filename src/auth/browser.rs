@@ -8,10 +8,13 @@
 //! sees it, so nothing in it is interpreted.
 //!
 //! The opener is `$BROWSER` if set (a program path, no arguments, no shell),
-//! else the platform's: `open` (macOS), `xdg-open` (other Unix), or
-//! `explorer.exe` (Windows, which does not interpret its argument as a
-//! command line for a shell). The URL is also printed on stderr by the caller,
-//! for machines without a browser.
+//! else the platform's: `open` (macOS), `xdg-open` (other Unix), or on
+//! Windows the shell's own `ShellExecuteW`, which gives the URL to the
+//! default browser whole. No Windows program is started with it:
+//! `explorer.exe` splits its argument at commas, and `cmd /c start` reads
+//! `&` as the end of a command, both of which authorization URLs carry.
+//! The URL is also printed on stderr by the caller, for machines without a
+//! browser.
 
 use std::process::{Command, Stdio};
 
@@ -42,6 +45,8 @@ pub enum BrowserError {
         opener: String,
         status: std::process::ExitStatus,
     },
+    #[error("Windows could not open the page in a browser (ShellExecute error {code})")]
+    Shell { code: isize },
 }
 
 /// Checks that `text` is a URL that is safe to hand to a browser (H1).
@@ -84,7 +89,19 @@ const OPENER_GRACE: std::time::Duration = std::time::Duration::from_millis(1500)
 /// error within [`OPENER_GRACE`] (issue 27: the bridge then waited for a
 /// tab that never opened, and the host gave up first).
 pub async fn open(url: &Url) -> Result<(), BrowserError> {
-    let opener = opener();
+    match opener() {
+        Opener::Program(program) => open_program(program, url).await,
+        #[cfg(windows)]
+        Opener::Shell => {
+            let url = url.clone();
+            tokio::task::spawn_blocking(move || shell::open(&url))
+                .await
+                .unwrap_or(Ok(()))
+        }
+    }
+}
+
+async fn open_program(opener: String, url: &Url) -> Result<(), BrowserError> {
     let mut child = spawn(&opener, url)?;
     let started = std::time::Instant::now();
     while started.elapsed() < OPENER_GRACE {
@@ -121,17 +138,86 @@ fn spawn(opener: &str, url: &Url) -> Result<std::process::Child, BrowserError> {
     })
 }
 
-/// The program that opens URLs: `$BROWSER`, else the platform's.
-fn opener() -> String {
+/// What opens the login page.
+enum Opener {
+    /// A program given the URL as its one argument.
+    Program(String),
+    /// Windows' shell, asked to open the URL ([`shell::open`]).
+    #[cfg(windows)]
+    Shell,
+}
+
+/// `$BROWSER`, else the platform's way.
+fn opener() -> Opener {
     if let Some(browser) = std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
-        return browser.to_string_lossy().into_owned();
+        return Opener::Program(browser.to_string_lossy().into_owned());
     }
-    if cfg!(target_os = "macos") {
-        "open".into()
-    } else if cfg!(windows) {
-        "explorer.exe".into()
-    } else {
-        "xdg-open".into()
+    #[cfg(windows)]
+    return Opener::Shell;
+    #[cfg(not(windows))]
+    Opener::Program(
+        if cfg!(target_os = "macos") {
+            "open"
+        } else {
+            "xdg-open"
+        }
+        .into(),
+    )
+}
+
+/// Opening a URL with Windows' shell.
+#[cfg(windows)]
+mod shell {
+    use std::os::windows::ffi::OsStrExt as _;
+
+    use url::Url;
+    use windows_sys::Win32::System::Com::{
+        COINIT_APARTMENTTHREADED, COINIT_DISABLE_OLE1DDE, CoInitializeEx,
+    };
+    use windows_sys::Win32::UI::Shell::ShellExecuteW;
+
+    use super::BrowserError;
+
+    /// `SW_SHOWNORMAL`: the browser's window as it last was.
+    const SHOW_NORMAL: i32 = 1;
+
+    fn wide(text: &str) -> Vec<u16> {
+        std::ffi::OsStr::new(text)
+            .encode_wide()
+            .chain(Some(0))
+            .collect()
+    }
+
+    /// Asks the shell to open `url` with the default browser, blocking (a
+    /// shell handler may take a moment): the URL goes as one string, never
+    /// through a command line.
+    pub fn open(url: &Url) -> Result<(), BrowserError> {
+        let verb = wide("open");
+        let file = wide(url.as_str());
+        // SAFETY: both strings are NUL-terminated and outlive the calls;
+        // COM is initialized on this (blocking-pool) thread as the shell's
+        // documentation asks, and a second initialization is harmless.
+        let result = unsafe {
+            CoInitializeEx(
+                std::ptr::null(),
+                (COINIT_APARTMENTTHREADED | COINIT_DISABLE_OLE1DDE) as u32,
+            );
+            ShellExecuteW(
+                std::ptr::null_mut(),
+                verb.as_ptr(),
+                file.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+                SHOW_NORMAL,
+            )
+        };
+        // Above 32 is success; at or below, an error code.
+        let code = result as isize;
+        if code > 32 {
+            Ok(())
+        } else {
+            Err(BrowserError::Shell { code })
+        }
     }
 }
 

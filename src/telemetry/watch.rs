@@ -1,12 +1,14 @@
 //! `mcp-tether watch`: a live view of a bridge someone else launched
 //! (issue 18), on a local endpoint only its user can open.
 //!
-//! Each bridge listens on a Unix socket, `/tmp/mcp-tether-<uid>/<pid>.sock`
-//! (`<MCP_TETHER_CONFIG_DIR>/run/<pid>.sock` when that is set)
+//! Each bridge offers an endpoint named by an entry in the run directory
+//! ([`run_dir`]), removed when it exits: on Unix a socket, `<pid>.sock`
 //! (0600, in a 0700 directory; connections from another user are refused by
-//! their peer credentials), removed when it exits; one left by a bridge that
-//! was killed is found dead (nothing accepts on it) and removed by the next
-//! bridge or `watch`. A client writes one line: `status` (the bridge answers
+//! their peer credentials), on Windows a named pipe only this user can open,
+//! named in `<pid>.pipe` (`watch/unix.rs`, `watch/windows.rs`). An entry
+//! left by a bridge that was killed is found dead (nothing accepts on it)
+//! and removed by the next bridge or `watch`. All else here is the same on
+//! every platform. A client writes one line: `status` (the bridge answers
 //! one JSON line and closes) or `watch` / `watch bodies` (the bridge streams
 //! its events, one JSON line each, as `-v` / `-vv` would log them, redacted
 //! the same way).
@@ -28,8 +30,15 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 
-#[cfg(unix)]
 use crate::printable::for_terminal;
+
+/// The endpoint itself, the one part that differs by platform.
+#[cfg(unix)]
+#[path = "watch/unix.rs"]
+mod endpoint;
+#[cfg(windows)]
+#[path = "watch/windows.rs"]
+mod endpoint;
 
 /// Events queued for one watcher, and their bytes; past either, events are
 /// dropped and counted (a body can be large: the bytes bound the memory).
@@ -39,16 +48,13 @@ const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// The most connections a bridge serves at once (watchers and `status`
 /// askers together). Past it a connection is closed at once: 1100 watchers
 /// once filled the fd table, and every `tools/call` then failed (issue 26).
-#[cfg(unix)]
 const MAX_CONNECTIONS: usize = 32;
 /// The longest request line a client may write (`watch bodies` is 12
 /// bytes); an endless one used to grow without bound.
-#[cfg(unix)]
 const MAX_ASK: u64 = 64;
 /// How long a socket may take to accept or answer before the sweep or the
 /// listing passes it by: a listener that never accepts must not hold up a
 /// new bridge or `watch` (it once held `initialize` up 24 s).
-#[cfg(unix)]
 const PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The bridge's state as `watch` lists it, kept from its own events.
@@ -96,8 +102,6 @@ pub struct Hub {
     bodies: AtomicUsize,
     status: Mutex<Status>,
     in_flight: OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
-    /// The user this bridge runs as (the socket's owner): the only one let in.
-    uid: u32,
 }
 
 static HUB: OnceLock<Arc<Hub>> = OnceLock::new();
@@ -372,7 +376,7 @@ impl Hub {
     }
 }
 
-/// The socket of this bridge; removed when dropped.
+/// This bridge's entry in the run directory; removed when dropped.
 pub struct Endpoint {
     path: PathBuf,
 }
@@ -383,11 +387,11 @@ impl Drop for Endpoint {
     }
 }
 
-/// Offers this bridge to watchers: binds its socket (cleaning up those of
+/// Offers this bridge to watchers: opens its endpoint (cleaning up those of
 /// bridges that are gone) and serves it on the current runtime. `server`
-/// is the redacted URL. `None` (logged) when the socket cannot be made: the
-/// bridge works the same, unwatched.
-#[cfg(unix)]
+/// is the redacted URL. `None` (logged) when the endpoint cannot be made:
+/// the bridge works the same, unwatched.
+#[cfg(any(unix, windows))]
 pub fn serve(server: &str) -> Option<Endpoint> {
     let dir = run_dir()?;
     match bind(&dir, server) {
@@ -404,26 +408,17 @@ pub fn serve(server: &str) -> Option<Endpoint> {
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub fn serve(_server: &str) -> Option<Endpoint> {
     None
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn bind(dir: &Path, server: &str) -> std::io::Result<Endpoint> {
-    use std::os::unix::fs::PermissionsExt;
     crate::store::file::private_dir(dir)?;
-    // Off the path to the first answer: the sweep waits on other sockets.
+    // Off the path to the first answer: the sweep waits on other endpoints.
     tokio::spawn(clean_stale(dir.to_owned()));
-    let path = dir.join(format!("{}.sock", std::process::id()));
-    // Bound and listening under a name no one cleans, then renamed into
-    // place: between bind(2) and listen(2) a connection is refused, and a
-    // bridge starting at that moment would take the socket for a dead one.
-    let binding = dir.join(format!("{}.binding", std::process::id()));
-    let _ = std::fs::remove_file(&binding);
-    let listener = tokio::net::UnixListener::bind(&binding)?;
-    std::fs::set_permissions(&binding, std::fs::Permissions::from_mode(0o600))?;
-    std::fs::rename(&binding, &path)?;
+    let (path, listener) = endpoint::listen(dir)?;
     let hub = Arc::new(Hub {
         server: server.to_owned(),
         started: Instant::now(),
@@ -433,51 +428,58 @@ fn bind(dir: &Path, server: &str) -> std::io::Result<Endpoint> {
         bodies: AtomicUsize::new(0),
         status: Mutex::default(),
         in_flight: OnceLock::new(),
-        uid: std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&path)?),
     });
     let hub = Arc::clone(HUB.get_or_init(|| hub));
     tokio::spawn(accept(listener, hub));
     Ok(Endpoint { path })
 }
 
-/// Removes the sockets of bridges that are gone (nothing accepts on
-/// them). Each is tried with a short time limit, all at once: one that
-/// never accepts is left alone, and holds nobody up.
-#[cfg(unix)]
-pub async fn clean_stale(dir: PathBuf) {
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
+/// The run directory's entries, one per bridge that was started.
+#[cfg(any(unix, windows))]
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
     };
-    let sockets = entries
+    entries
         .flatten()
         .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|e| e == "sock"));
-    let tries = sockets.map(|path| async move { connect_or_sweep(&path).await });
+        .filter(|path| path.extension().is_some_and(|e| e == endpoint::EXTENSION))
+        .collect()
+}
+
+/// Removes the entries of bridges that are gone (nothing accepts on
+/// them). Each is tried with a short time limit, all at once: one that
+/// never accepts is left alone, and holds nobody up.
+#[cfg(any(unix, windows))]
+pub async fn clean_stale(dir: PathBuf) {
+    let tries = entries(&dir)
+        .into_iter()
+        .map(|path| async move { connect_or_sweep(&path).await });
     futures_util::future::join_all(tries).await;
 }
 
-/// Connects to a socket in the run directory within [`PATIENCE`]. One that
-/// nothing accepts on belongs to a bridge that is gone, and is removed;
-/// one that does not answer in time is passed by.
-#[cfg(unix)]
-async fn connect_or_sweep(socket: &Path) -> Option<tokio::net::UnixStream> {
-    match tokio::time::timeout(PATIENCE, tokio::net::UnixStream::connect(socket)).await {
-        Ok(Ok(stream)) => Some(stream),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            let _ = std::fs::remove_file(socket);
+/// Connects to an entry of the run directory within [`PATIENCE`]. One
+/// that nothing accepts on belongs to a bridge that is gone, and is
+/// removed; one that does not answer in time is passed by.
+#[cfg(any(unix, windows))]
+async fn connect_or_sweep(entry: &Path) -> Option<endpoint::Connection> {
+    match tokio::time::timeout(PATIENCE, endpoint::connect(entry)).await {
+        Ok(Ok(connection)) => Some(connection),
+        Ok(Err(e)) if endpoint::is_gone(&e) => {
+            let _ = std::fs::remove_file(entry);
             None
         }
         _ => None,
     }
 }
 
-#[cfg(unix)]
-async fn accept(listener: tokio::net::UnixListener, hub: Arc<Hub>) {
+#[cfg(any(unix, windows))]
+async fn accept(mut listener: endpoint::Listener, hub: Arc<Hub>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut told_full = false;
     loop {
         let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+            Ok(stream) => stream,
             Err(e) => {
                 // Out of file descriptors, say: wait, rather than spin.
                 tracing::debug!("watch endpoint: cannot accept ({e})");
@@ -485,11 +487,6 @@ async fn accept(listener: tokio::net::UnixListener, hub: Arc<Hub>) {
                 continue;
             }
         };
-        // Only this user: the socket's mode says so, and so must the peer.
-        let same_user = stream.peer_cred().is_ok_and(|peer| peer.uid() == hub.uid);
-        if !same_user {
-            continue;
-        }
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             if !std::mem::replace(&mut told_full, true) {
                 tracing::warn!(
@@ -507,10 +504,10 @@ async fn accept(listener: tokio::net::UnixListener, hub: Arc<Hub>) {
     }
 }
 
-#[cfg(unix)]
-async fn serve_one(stream: tokio::net::UnixStream, hub: Arc<Hub>) {
+#[cfg(any(unix, windows))]
+async fn serve_one(stream: endpoint::Served, hub: Arc<Hub>) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt as _, AsyncWriteExt, BufReader};
-    let (read, mut write) = stream.into_split();
+    let (read, mut write) = tokio::io::split(stream);
     let mut asked = Vec::new();
     let mut limited = BufReader::new(read.take(MAX_ASK));
     let read = tokio::time::timeout(
@@ -552,39 +549,32 @@ async fn serve_one(stream: tokio::net::UnixStream, hub: Arc<Hub>) {
     }
 }
 
-/// One running bridge, as its socket answers `status`.
-#[cfg(unix)]
+/// One running bridge, as its endpoint answers `status`.
+#[cfg(any(unix, windows))]
 struct Running {
-    socket: PathBuf,
+    entry: PathBuf,
     status: Value,
 }
 
-/// The bridges running for this user, oldest first; stale sockets removed
+/// The bridges running for this user, oldest first; stale entries removed
 /// on the way.
-/// The run directory must be this user's alone, and each socket's peer
+/// The run directory must be this user's alone, and each endpoint's peer
 /// must be this user (issue 26: with root's config directory writable by
 /// another user, that user's fake bridge was listed). All are asked at
 /// once, each within [`PATIENCE`].
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 async fn running() -> anyhow::Result<Vec<Running>> {
     let dir = run_dir().ok_or_else(|| anyhow::anyhow!("no configuration directory"))?;
     if !dir.exists() {
         return Ok(Vec::new());
     }
     crate::store::file::check_private_dir(&dir)?;
-    // Each socket is connected to once: asking it sweeps it when stale.
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(Vec::new());
-    };
-    let asks = entries
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|e| e == "sock"))
-        .map(|socket| async move {
-            let asked = tokio::time::timeout(PATIENCE, ask_status(&socket)).await;
-            let status = asked.ok()??;
-            Some(Running { socket, status })
-        });
+    // Each endpoint is connected to once: asking it sweeps it when stale.
+    let asks = entries(&dir).into_iter().map(|entry| async move {
+        let asked = tokio::time::timeout(PATIENCE, ask_status(&entry)).await;
+        let status = asked.ok()??;
+        Some(Running { entry, status })
+    });
     let mut found: Vec<Running> = futures_util::future::join_all(asks)
         .await
         .into_iter()
@@ -606,43 +596,42 @@ async fn running() -> anyhow::Result<Vec<Running>> {
     Ok(found)
 }
 
-/// Connects to a bridge's socket, checking that this user is at the other
-/// end: a socket someone else planted is not a bridge of ours.
-#[cfg(unix)]
-async fn connect_own(socket: &Path) -> Option<tokio::net::UnixStream> {
-    let stream = connect_or_sweep(socket).await?;
-    let peer = stream.peer_cred().ok()?;
-    if peer.uid() != crate::store::file::current_uid() {
+/// Connects to a bridge's endpoint, checking that this user is at the
+/// other end: one someone else planted is not a bridge of ours.
+#[cfg(any(unix, windows))]
+async fn connect_own(entry: &Path) -> Option<endpoint::Connection> {
+    let connection = connect_or_sweep(entry).await?;
+    if let Some(owner) = endpoint::other_owner(&connection) {
         tracing::warn!(
-            "{} is served by user {}, not by you; ignored",
-            socket.display(),
-            peer.uid()
+            "{} is served by {}, not by you; ignored",
+            entry.display(),
+            for_terminal(&owner)
         );
         return None;
     }
-    Some(stream)
+    Some(connection)
 }
 
-/// One bridge's status line, as its socket answers `status`.
-#[cfg(unix)]
-async fn ask_status(socket: &Path) -> Option<Value> {
+/// One bridge's status line, as its endpoint answers `status`.
+#[cfg(any(unix, windows))]
+async fn ask_status(entry: &Path) -> Option<Value> {
     use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = connect_own(socket).await?;
-    stream.write_all(b"status\n").await.ok()?;
+    let mut connection = connect_own(entry).await?;
+    connection.write_all(b"status\n").await.ok()?;
     let mut line = Vec::new();
-    tokio::io::BufReader::new(stream.take(MAX_STATUS))
+    tokio::io::BufReader::new(connection.take(MAX_STATUS))
         .read_until(b'\n', &mut line)
         .await
         .ok()?;
     serde_json::from_slice(&line).ok()
 }
 
-/// The longest status line read from a socket.
-#[cfg(unix)]
+/// The longest status line read from an endpoint.
+#[cfg(any(unix, windows))]
 const MAX_STATUS: u64 = 64 * 1024;
 
 /// `mcp-tether watch`: the bridges running for this user.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub async fn list(as_json: bool) -> anyhow::Result<()> {
     let running = running().await?;
     if as_json {
@@ -704,7 +693,7 @@ fn uptime(seconds: u64) -> String {
 
 /// `mcp-tether watch CHOICE`: one bridge's traffic as it happens, until it
 /// exits or the watcher is stopped.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub async fn attach(choice: &str, bodies: bool, as_json: bool) -> anyhow::Result<()> {
     use std::io::Write as _;
     use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
@@ -736,9 +725,9 @@ pub async fn attach(choice: &str, bodies: bool, as_json: bool) -> anyhow::Result
             running.len()
         );
     };
-    let mut stream = connect_own(&chosen.socket)
+    let mut stream = connect_own(&chosen.entry)
         .await
-        .ok_or_else(|| anyhow::anyhow!("the bridge's socket did not answer as yours"))?;
+        .ok_or_else(|| anyhow::anyhow!("the bridge's endpoint did not answer as yours"))?;
     let ask: &[u8] = if bodies {
         b"watch bodies\n"
     } else {
@@ -802,12 +791,12 @@ fn render(line: &str) -> String {
     )
 }
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub async fn list(_as_json: bool) -> anyhow::Result<()> {
-    anyhow::bail!("watch needs Unix sockets; on Windows, use --log-file or --record")
+    anyhow::bail!("watch is not available on this platform; use --log-file or --record")
 }
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub async fn attach(_choice: &str, _bodies: bool, _as_json: bool) -> anyhow::Result<()> {
-    anyhow::bail!("watch needs Unix sockets; on Windows, use --log-file or --record")
+    anyhow::bail!("watch is not available on this platform; use --log-file or --record")
 }
