@@ -1,9 +1,9 @@
 //! The watch endpoint on Windows: a named pipe that only the current user
 //! can open, named by an entry `<pid>.pipe` in the run directory.
 //!
-//! The pipe is created with an explicit security descriptor whose one ACE
-//! grants the current user's SID all access, protected from inheritance
-//! (`D:P(A;;GA;;;<sid>)`); `FILE_FLAG_FIRST_PIPE_INSTANCE`, so a pipe of
+//! The pipe is created with an explicit security descriptor that makes the
+//! current user's SID its owner and gives it, and no one else, access,
+//! protected from inheritance (`O:<sid>D:P(A;;GA;;;<sid>)`); `FILE_FLAG_FIRST_PIPE_INSTANCE`, so a pipe of
 //! that name made first by someone else fails the bridge's creation instead
 //! of being shared; and remote clients refused. `watch` checks the pipe's
 //! owner before it trusts what the pipe says, as the Unix side checks its
@@ -167,7 +167,10 @@ unsafe impl Sync for OwnerOnly {}
 
 impl OwnerOnly {
     fn for_sid(sid: &str) -> io::Result<OwnerOnly> {
-        let sddl: Vec<u16> = std::ffi::OsStr::new(&format!("D:P(A;;GA;;;{sid})"))
+        // The owner is named too: by default an elevated process's objects
+        // belong to Administrators, and Wine's to the user's group, while
+        // `watch` checks for the user.
+        let sddl: Vec<u16> = std::ffi::OsStr::new(&format!("O:{sid}D:P(A;;GA;;;{sid})"))
             .encode_wide()
             .chain(Some(0))
             .collect();
