@@ -13,7 +13,7 @@ pub struct Run {
 }
 
 pub async fn mcp_tether(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"));
+    let mut command = tokio::process::Command::new(crate::common::tether_program());
     command
         .args(args)
         .stdin(std::process::Stdio::null())

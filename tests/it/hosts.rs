@@ -30,7 +30,7 @@ enum Host {
 /// Runs one host session against `url` through the bridge; its report.
 async fn session(host: Host, url: &str) -> Value {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let bridge = env!("CARGO_BIN_EXE_mcp-tether");
+    let bridge = crate::common::tether_program();
     let mut command = match host {
         Host::PythonDefault | Host::PythonInitialize => {
             let mut c = tokio::process::Command::new(root.join("tests/python/.venv/bin/python"));

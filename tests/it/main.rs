@@ -31,6 +31,7 @@ mod matrix;
 mod messages;
 mod migrate;
 mod oauth;
+mod platform;
 mod probe;
 mod proxy;
 mod record;

@@ -25,11 +25,26 @@ impl FastMcp {
         Self::start_with("sse", token_seconds).await
     }
 
+    /// Streamable HTTP, issuing access and refresh tokens of `2 * bytes`
+    /// characters each (an Entra ID token set is about 6 KB).
+    pub async fn start_with_large_tokens(bytes: usize) -> FastMcp {
+        Self::start_with_env("http", 3600, &[("TOKEN_BYTES", &bytes.to_string())]).await
+    }
+
     async fn start_with(transport: &'static str, token_seconds: u32) -> FastMcp {
+        Self::start_with_env(transport, token_seconds, &[]).await
+    }
+
+    async fn start_with_env(
+        transport: &'static str,
+        token_seconds: u32,
+        env: &[(&str, &str)],
+    ) -> FastMcp {
         let port = free_port();
-        let child = super::python(
+        let child = super::python_with_env(
             "oauth_server.py",
             &[&port.to_string(), transport, &token_seconds.to_string()],
+            env,
         );
         wait_for_port(port).await;
         FastMcp {

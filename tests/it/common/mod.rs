@@ -23,6 +23,22 @@ use tokio::sync::mpsc;
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The `initialize` request a desktop host sends.
+/// The bridge the tests run: the one cargo built for this machine, or the
+/// program `MCP_TETHER_EXE` names. The platform lane (scripts/platforms)
+/// names a launcher of the Windows build under Wine, and runs the tests of
+/// `platform` and `hosts` through it.
+pub fn tether_program() -> std::path::PathBuf {
+    std::env::var_os("MCP_TETHER_EXE")
+        .filter(|p| !p.is_empty())
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_mcp-tether").into())
+}
+
+/// Whether the bridge under test is the Windows build, under Wine.
+pub fn windows_build() -> bool {
+    std::env::var_os("MCP_TETHER_EXE").is_some_and(|p| !p.is_empty())
+}
+
 pub fn initialize_request(id: i64, version: &str) -> String {
     json!({
         "jsonrpc": "2.0", "id": id, "method": "initialize",
@@ -53,7 +69,7 @@ impl Bridge {
     }
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Bridge {
-        Self::start_program(env!("CARGO_BIN_EXE_mcp-tether").as_ref(), args, env)
+        Self::start_program(&tether_program(), args, env)
     }
 
     /// Starts another build of the bridge (one unpacked from a package).
@@ -280,6 +296,11 @@ pub fn error_message(answer: &Value) -> &str {
 /// Starts tests/python/`script` with the pinned venv's Python (see
 /// scripts/install-test-deps); killed when dropped.
 pub fn python(script: &str, args: &[&str]) -> tokio::process::Child {
+    python_with_env(script, args, &[])
+}
+
+/// [`python`], with `env` added to its environment.
+pub fn python_with_env(script: &str, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Child {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
     let interpreter = root.join(".venv/bin/python");
     assert!(
@@ -289,6 +310,7 @@ pub fn python(script: &str, args: &[&str]) -> tokio::process::Child {
     tokio::process::Command::new(interpreter)
         .arg(root.join(script))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
