@@ -15,6 +15,8 @@
 //! - [`tls`]: certificates the user gives, as anchors or pinned.
 //! - [`printable`]: server text made safe for the terminal, for every
 //!   command that prints it.
+//! - `access` (Windows only): the user's SID and user-only security
+//!   descriptors, for private directories and the watch pipe.
 //!
 //! [`protocol`], pure:
 //! - [`protocol::jsonrpc`]: a raw view of messages; reads routing fields,
@@ -75,6 +77,8 @@
 //!
 //! `ARCHITECTURE.md` at the repository root maps the invariants.
 
+#[cfg(windows)]
+pub mod access;
 pub mod auth;
 pub mod bridge;
 pub mod cli;

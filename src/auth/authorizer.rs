@@ -594,6 +594,13 @@ impl Authorizer {
                 issuer: Some(issuer.clone()),
                 require_iss: found.server.authorization_response_iss_parameter_supported,
                 success_url: self.options.success_url.clone(),
+                start: Some(url.clone()),
+            };
+            // A long login page is opened through the callback's short
+            // local link, which redirects to it (browser::LONGEST_OPENED).
+            let opened = match url.as_str().len() > browser::LONGEST_OPENED {
+                true => callback.start_url(),
+                false => url.clone(),
             };
             // The redirect is awaited while the opener is watched: a browser
             // that signs in at once is served at once, and an opener that
@@ -619,7 +626,7 @@ impl Authorizer {
                 tokio::pin!(waited);
                 let opened = async {
                     match self.options.open_browser {
-                        true => browser::open(&url).await,
+                        true => browser::open(&opened).await,
                         false => std::future::pending().await,
                     }
                 };
@@ -762,6 +769,8 @@ impl Authorizer {
             issuer: Some(handover.server.issuer.clone()),
             require_iss: handover.require_iss,
             success_url: handover.success_url,
+            // The browser was sent on before the hand-over.
+            start: None,
         };
         let code = callback
             .wait(&expect, Duration::from_secs(handover.wait_secs))

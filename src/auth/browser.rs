@@ -79,6 +79,16 @@ pub fn validate(text: &str) -> Result<Url, BrowserError> {
     Ok(url)
 }
 
+/// The longest login page handed to the opener itself. A longer one is
+/// opened through a short local link on the callback listener that
+/// redirects to it (`loopback::START_PATH`): command lines and shells
+/// have limits a browser's redirect does not (Windows' cmd takes 8,191
+/// characters, Internet Explorer's heritage caps URLs at 2,083, and Wine
+/// 8's `ShellExecuteW` overflows a buffer past about 2,000), and an
+/// authorization URL with many scopes or a large `claims` request passes
+/// them.
+pub const LONGEST_OPENED: usize = 2000;
+
 /// How long an opener has to fail before it counts as having opened the
 /// page: `xdg-open` with no browser to hand it to exits non-zero at once,
 /// while a browser started as `$BROWSER` may run for as long as it is open.

@@ -54,6 +54,9 @@ pub struct Expect {
     pub require_iss: bool,
     /// Where to send the browser afterwards (`--auth-success-url`).
     pub success_url: Option<Url>,
+    /// The login page [`START_PATH`] sends the browser on to, when the
+    /// bridge opened that short link instead of the page itself.
+    pub start: Option<Url>,
 }
 
 /// Why the login did not complete.
@@ -90,6 +93,10 @@ pub enum CallbackError {
         description: Option<String>,
     },
 }
+
+/// The path of the short local link that sends the browser on to the
+/// login page ([`Expect::start`]).
+pub const START_PATH: &str = "/mcp-tether/start";
 
 /// A bound callback listener.
 pub struct Callback {
@@ -141,6 +148,15 @@ impl Callback {
     /// The exact redirect URI to register and to send (G8).
     pub fn redirect_uri(&self) -> &Url {
         &self.redirect_uri
+    }
+
+    /// The short local link to the login page ([`START_PATH`]), on the
+    /// host the redirect comes back to.
+    pub fn start_url(&self) -> Url {
+        let mut url = self.redirect_uri.clone();
+        url.set_path(START_PATH);
+        url.set_query(None);
+        url
     }
 
     /// The path the redirect must come to.
@@ -281,6 +297,18 @@ impl Callback {
             .nth(1)?
             .to_owned();
         let url = Url::parse("http://localhost").ok()?.join(&target).ok()?;
+        if url.path() == START_PATH
+            && let Some(login_page) = &expect.start
+        {
+            respond(
+                stream.get_mut(),
+                "302 Found",
+                Some(login_page),
+                "Signing in…",
+            )
+            .await;
+            return None;
+        }
         if url.path() != self.path {
             respond(stream.get_mut(), "404 Not Found", None, "Not found.").await;
             return None;
@@ -426,6 +454,7 @@ mod tests {
             issuer: issuer.map(str::to_owned),
             require_iss: issuer.is_some(),
             success_url: None,
+            start: None,
         }
     }
 

@@ -5,7 +5,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// Creates `dir` (and its parents) if needed and makes it owner-only
-/// (0700), after checking that it is a directory of this user's and not a
+/// (0700; on Windows an access list of the user and SYSTEM alone,
+/// [`crate::access`]), after checking that it is a directory of this user's and not a
 /// symbolic link (issue 26): a link planted by another user must not turn
 /// a `chmod` or a secret's write onto a path of their choosing.
 pub fn private_dir(dir: &Path) -> io::Result<()> {
@@ -20,7 +21,18 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        fs::create_dir_all(dir)?;
+        match crate::access::restrict_dir_to_user(dir) {
+            Err(e) if crate::access::unsupported(&e) => tracing::warn!(
+                "{} is on a file system without access lists; it is as private as its drive",
+                dir.display()
+            ),
+            other => other?,
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     fs::create_dir_all(dir)?;
     Ok(())
 }

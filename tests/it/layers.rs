@@ -8,7 +8,14 @@ use std::path::Path;
 /// The layers, from the leaves up. Within a layer, a module may use the
 /// ones listed before it.
 const LAYERS: &[&[&str]] = &[
-    &["secret", "reach", "header_command", "tls", "printable"],
+    &[
+        "secret",
+        "reach",
+        "header_command",
+        "tls",
+        "printable",
+        "access",
+    ],
     &["protocol"],
     &["store"],
     &["error"],

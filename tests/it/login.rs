@@ -57,6 +57,7 @@ fn expect(state: &str) -> Expect {
         issuer: None,
         require_iss: false,
         success_url: None,
+        start: None,
     }
 }
 

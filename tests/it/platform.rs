@@ -242,8 +242,10 @@ async fn the_configuration_lives_where_the_platform_keeps_it() {
 }
 
 /// H1: with no `$BROWSER`, the platform's own way opens the login page
-/// (Windows: the shell; Linux: `xdg-open`), and the whole URL arrives, its
-/// `&` and `%` included, however long.
+/// (Windows: the shell; Linux: `xdg-open`). A page of 3 KB, past what
+/// command lines and Wine's shell take, is opened through a short local
+/// link, and the browser arrives at the whole page, its `&` and `%`
+/// included.
 #[tokio::test]
 async fn the_platform_opens_the_whole_login_page() {
     let server = FastMcp::start(3600).await;
@@ -270,10 +272,13 @@ async fn the_platform_opens_the_whole_login_page() {
     // A long scope list: the URL grows past 2 KB.
     let scope: Vec<String> = (0..250).map(|i| format!("scope.{i:03}")).collect();
     let scope = scope.join(" ");
+    let trail = bin.path().join("trail");
+    let trail_text = trail.to_str().unwrap().to_owned();
     let mut env: Vec<(&str, &str)> = login.vars().to_vec();
     env.retain(|(k, _)| *k != "BROWSER" && *k != "FAKE_BROWSER_LOG");
     env.push(("BROWSER", ""));
     env.push(("PATH", &path));
+    env.push(("FAKE_BROWSER_TRAIL", &trail_text));
     let mut bridge = Bridge::start_with_env(&[&server.url(), "--scope", &scope], &env);
     bridge
         .send(&crate::common::initialize_request(1, "2025-06-18"))
@@ -283,13 +288,17 @@ async fn the_platform_opens_the_whole_login_page() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let opened = login.logins();
-    let url = opened
+    let link = opened
         .first()
         .unwrap_or_else(|| panic!("no login page was opened:\n{}", bridge.stderr()));
-    assert!(url.len() > 2048, "{} characters", url.len());
-    assert!(url.contains('&') && url.contains('%'), "{url}");
-    assert!(url.contains("scope.249"), "the URL arrived whole: {url}");
-    assert!(url.contains("code_challenge="), "{url}");
+    assert!(link.ends_with("/mcp-tether/start"), "{link}");
+    crate::common::until_exists(&trail).await;
+    let reached = std::fs::read_to_string(&trail).unwrap();
+    let page = reached.lines().next().unwrap_or_default();
+    assert!(page.len() > 2048, "{} characters: {page}", page.len());
+    assert!(page.contains('&') && page.contains('%'), "{page}");
+    assert!(page.contains("scope.249"), "the page arrived whole: {page}");
+    assert!(page.contains("code_challenge="), "{page}");
 }
 
 #[cfg(unix)]

@@ -183,8 +183,8 @@ print("\n".join(s["run"] for s in wf["jobs"]["audit"]["steps"] if "run" in s))
     assert!(steps.contains("cargo audit"), "{steps}");
 }
 
-/// The workflow builds all six targets natively, and every script it calls
-/// exists, is executable, and every step parses as bash.
+/// The workflow tests and then builds all six targets natively, and every
+/// script it calls exists, is executable, and every step parses as bash.
 #[test]
 fn the_release_workflow_is_consistent() {
     let python = root().join("tests/python/.venv/bin/python");
@@ -193,8 +193,12 @@ import json, re, sys, yaml
 wf = yaml.safe_load(open(sys.argv[1]))
 matrix = wf["jobs"]["build"]["strategy"]["matrix"]["include"]
 steps = [s["run"] for job in wf["jobs"].values() for s in job["steps"] if "run" in s]
+build = [s.get("run", "") for s in wf["jobs"]["build"]["steps"]]
 scripts = sorted(set(re.findall(r"packaging/[\w/.-]+", "\n".join(steps))))
-print(json.dumps({"targets": [m["target"] for m in matrix], "steps": steps, "scripts": scripts}))
+tested = next((i for i, r in enumerate(build) if r.startswith("cargo test")), None)
+built = next((i for i, r in enumerate(build) if r.startswith("cargo build --release")), None)
+print(json.dumps({"targets": [m["target"] for m in matrix], "steps": steps, "scripts": scripts,
+                  "tested_before_built": tested is not None and built is not None and tested < built}))
 "#;
     let out = run(Command::new(python)
         .args(["-c", check])
@@ -206,6 +210,10 @@ print(json.dumps({"targets": [m["target"] for m in matrix], "steps": steps, "scr
         .iter()
         .map(|t| t.as_str().unwrap())
         .collect();
+    assert_eq!(
+        found["tested_before_built"], true,
+        "each runner runs cargo test before its release build"
+    );
     for os in ["linux", "apple-darwin", "windows"] {
         for arch in ["x86_64", "aarch64"] {
             assert!(

@@ -9,7 +9,8 @@ With FAKE_BROWSER_IGNORE=1 it opens the tab and does nothing more, as a
 person who ignores or closes it. With FAKE_BROWSER_ISS=<issuer> it hands the
 callback that issuer as `iss`, as a mix-up attack would (RFC 9207). With
 FAKE_BROWSER_DELAY=<seconds> it waits that long before signing in, as a
-person slow in the browser.
+person slow in the browser. With FAKE_BROWSER_TRAIL=<file> it appends
+every page a redirect takes it to.
 """
 
 import os
@@ -38,6 +39,10 @@ def with_iss(url, iss):
 class LoopbackRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         loopback_only(newurl)
+        trail = os.environ.get("FAKE_BROWSER_TRAIL")
+        if trail:
+            with open(trail, "a") as f:
+                f.write(newurl + "\n")
         iss = os.environ.get("FAKE_BROWSER_ISS")
         if iss and "state=" in newurl:
             newurl = with_iss(newurl, iss)
