@@ -43,6 +43,8 @@ pub enum UpstreamError {
         /// What the body said, in a few words (or what kind of page it was).
         detail: String,
         hint: &'static str,
+        /// The body was a web page (HTML), not an MCP or JSON error.
+        web_page: bool,
     },
 
     #[error("{url} requires authorization (HTTP 401), and signing in failed: {reason}")]
@@ -198,7 +200,9 @@ impl UpstreamError {
     /// (an HTML answer to a POST, or to the event stream's GET).
     pub fn is_web_page(&self) -> bool {
         match self {
-            UpstreamError::Status { hint, .. } => *hint == WEB_PAGE_HINT,
+            UpstreamError::Status {
+                status, web_page, ..
+            } => *web_page && matches!(status.as_u16(), 404 | 405 | 501),
             UpstreamError::WebPage { .. } => true,
             _ => false,
         }
@@ -288,8 +292,9 @@ impl UpstreamError {
             return UpstreamError::credentials_refused(url);
         }
         let detail = describe_body(content_type, body);
+        let web_page = is_web_page(content_type, body);
         let hint = match status.as_u16() {
-            404 | 405 | 501 if detail == HTML_PAGE => WEB_PAGE_HINT,
+            404 | 405 | 501 if web_page => WEB_PAGE_HINT,
             403 => "The server refused access; check the credentials in your headers",
             404 | 405 | 501 => "Check that the URL is the server's MCP endpoint",
             408 | 429 => "The server is busy; try again in a moment",
@@ -302,8 +307,14 @@ impl UpstreamError {
             status,
             detail,
             hint,
+            web_page,
         }
     }
+}
+
+/// Whether a body is a web page: said so, or it looks like markup.
+fn is_web_page(content_type: &str, body: &[u8]) -> bool {
+    content_type.contains("html") || body.trim_ascii_start().starts_with(b"<")
 }
 
 /// What [`describe_body`] says of an HTML page.
@@ -344,7 +355,7 @@ pub fn brief_cause(err: &UpstreamError) -> String {
 /// A few words about an error body: its JSON-RPC message, or what kind of
 /// document it was (an HTML error page is not worth quoting).
 pub fn describe_body(content_type: &str, body: &[u8]) -> String {
-    if content_type.contains("html") || body.trim_ascii_start().starts_with(b"<") {
+    if is_web_page(content_type, body) {
         return HTML_PAGE.into();
     }
     #[derive(serde::Deserialize)]
