@@ -20,7 +20,7 @@ use crate::telemetry::log::LogConfig;
 use crate::auth::federation::{Federation, IdentityProvider, IdpEndpoint, TokenSource};
 use crate::auth::grant::{AuthMethod, ClientIdentity};
 use crate::auth::mcp_remote::{KeyParts, McpRemoteKey};
-use crate::auth::{AuthOptions, ResourceParam};
+use crate::auth::{AuthOptions, ResourceParam, SignInMode};
 use crate::cli::{Cli, CredentialStoreArg, ProtocolArg, TransportArg};
 use crate::store::credentials::SecretStore;
 
@@ -449,11 +449,13 @@ fn auth_options(
         authorize_params,
         scope: cli.scope.clone(),
         use_id_token: compat.use_id_token,
-        client_credentials: compat.client_credentials,
-        device_code: compat.device_code,
-        federation,
+        sign_in: match federation {
+            Some(federation) => SignInMode::Federation(federation),
+            None if compat.client_credentials => SignInMode::ClientCredentials,
+            None if compat.device_code => SignInMode::DeviceCode,
+            None => SignInMode::Browser,
+        },
         token_endpoint: compat.token_endpoint.clone(),
-        open_browser: true,
         without_browser: crate::auth::WithoutBrowser::FailAtOnce,
         handoff: None,
     })
@@ -651,6 +653,28 @@ mod tests {
 
     /// Issue 10: a federated sign-in is set up whole, or refused with what
     /// is missing.
+    /// One way of signing in is chosen, once: the browser unless another
+    /// is asked for (clap refuses two at once).
+    #[test]
+    fn the_sign_in_mode_is_chosen_once() {
+        let mode = |args: &[&str]| config(args).unwrap().auth.unwrap().sign_in;
+        assert!(matches!(mode(&["https://h/mcp"]), SignInMode::Browser));
+        assert!(matches!(
+            mode(&["https://h/mcp", "--device-code"]),
+            SignInMode::DeviceCode
+        ));
+        let client = r#"{"client_id":"c","client_secret":"s"}"#;
+        assert!(matches!(
+            mode(&[
+                "https://h/mcp",
+                "--client-credentials",
+                "--static-oauth-client-info",
+                client
+            ]),
+            SignInMode::ClientCredentials
+        ));
+    }
+
     #[test]
     fn federated_sign_ins_need_their_parts() {
         let client = r#"{"client_id":"agent"}"#;
@@ -663,8 +687,8 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(
-            cfg.auth.unwrap().federation,
-            Some(Federation::Workload(TokenSource::File(_)))
+            cfg.auth.unwrap().sign_in,
+            SignInMode::Federation(Federation::Workload(TokenSource::File(_)))
         ));
         let cfg = config(&[
             "https://h/mcp",
@@ -680,7 +704,7 @@ mod tests {
             client,
         ])
         .unwrap();
-        let Some(Federation::Enterprise(idp)) = cfg.auth.unwrap().federation else {
+        let SignInMode::Federation(Federation::Enterprise(idp)) = cfg.auth.unwrap().sign_in else {
             panic!("an enterprise sign-in");
         };
         assert_eq!(idp.client.client_secret.unwrap().expose(), "s3cret");

@@ -85,20 +85,29 @@ pub struct AuthOptions {
     /// `--scope`: replaces what the server asks for.
     pub scope: Option<String>,
     pub use_id_token: bool,
-    /// `--client-credentials`: no browser; the static client's grant.
-    pub client_credentials: bool,
-    /// `--device-code`: a code entered on another device (G22).
-    pub device_code: bool,
-    /// Workload identity or enterprise-managed authorization (issue 10).
-    pub federation: Option<Federation>,
+    /// How a new sign-in is made.
+    pub sign_in: SignInMode,
     /// `--token-endpoint`: overrides the metadata's.
     pub token_endpoint: Option<String>,
-    pub open_browser: bool,
     /// What a browser sign-in does when no browser can be opened.
     pub without_browser: WithoutBrowser,
     /// How to hand a browser sign-in over to a process of its own when the
     /// host's patience runs out (`handoff`): set for the bridge binary.
     pub handoff: Option<super::handoff::Handoff>,
+}
+
+/// How a new sign-in is made: one way, chosen once from the options
+/// (`config`), in this order when several are given.
+#[derive(Clone, Debug)]
+pub enum SignInMode {
+    /// Workload identity or enterprise-managed authorization (issue 10).
+    Federation(Federation),
+    /// `--client-credentials`: the static client's own grant; no person.
+    ClientCredentials,
+    /// `--device-code`: a code entered on another device (G22).
+    DeviceCode,
+    /// The browser, back to the loopback callback (G20): the default.
+    Browser,
 }
 
 /// What a browser sign-in does when no browser can be opened here.
@@ -389,7 +398,10 @@ impl Authorizer {
     /// Whether a login here needs a person (a browser or a device code),
     /// rather than a machine's own credentials.
     fn asks_a_person(&self) -> bool {
-        self.options.federation.is_none() && !self.options.client_credentials
+        matches!(
+            self.options.sign_in,
+            SignInMode::Browser | SignInMode::DeviceCode
+        )
     }
 
     /// Takes this server's cross-process lock. When another process holds
@@ -536,7 +548,23 @@ impl Authorizer {
     ) -> Result<(), AuthError> {
         let issuer = found.server.issuer.clone();
         let scope = self.scope(found, challenge);
-        if let Some(federation) = &self.options.federation {
+        let federation =
+            match &self.options.sign_in {
+                SignInMode::Federation(federation) => Some(federation),
+                SignInMode::ClientCredentials => {
+                    let client = self.options.static_client.clone().ok_or(
+                        GrantError::NoEndpoint {
+                            what: "client (--client-credentials needs --static-oauth-client-info)",
+                        },
+                    )?;
+                    let target = self.target(found, &client, scope.as_deref());
+                    let tokens = grant::client_credentials(&self.http, &target).await?;
+                    return self.adopt(&issuer, tokens);
+                }
+                SignInMode::DeviceCode => return self.device_login(found, scope.as_deref()).await,
+                SignInMode::Browser => None,
+            };
+        if let Some(federation) = federation {
             let client = self
                 .options
                 .static_client
@@ -552,21 +580,6 @@ impl Authorizer {
                 redact_url(&self.server_url)
             );
             return self.adopt(&issuer, tokens);
-        }
-        if self.options.client_credentials {
-            let client = self
-                .options
-                .static_client
-                .clone()
-                .ok_or(GrantError::NoEndpoint {
-                    what: "client (--client-credentials needs --static-oauth-client-info)",
-                })?;
-            let target = self.target(found, &client, scope.as_deref());
-            let tokens = grant::client_credentials(&self.http, &target).await?;
-            return self.adopt(&issuer, tokens);
-        }
-        if self.options.device_code {
-            return self.device_login(found, scope.as_deref()).await;
         }
         let callback = self.bind_callback().await?;
         let redirect = callback.redirect_uri().clone();
@@ -624,12 +637,7 @@ impl Authorizer {
             let waited = {
                 let waited = callback.wait(&expect, self.options.auth_timeout);
                 tokio::pin!(waited);
-                let opened = async {
-                    match self.options.open_browser {
-                        true => browser::open(&opened).await,
-                        false => std::future::pending().await,
-                    }
-                };
+                let opened = browser::open(&opened);
                 tokio::select! {
                     code = &mut waited => Waited::Code(code.map_err(AuthError::from)),
                     () = hand_off => Waited::HandOff,
