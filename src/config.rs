@@ -169,6 +169,14 @@ impl Config {
             true => None,
             false => Some(auth_options(&cli, &env)?),
         };
+        let mut notes = cli.compat.notes();
+        if let Some(auth) = auth.as_ref().filter(|a| !a.keeps_credentials) {
+            notes.push(format!(
+                "there is no home or configuration directory, so a sign-in is kept for this run \
+                 only (in {}, removed at exit); set MCP_TETHER_CONFIG_DIR to keep it",
+                auth.config_dir.display()
+            ));
+        }
         Ok(Config {
             auth,
             url,
@@ -204,8 +212,25 @@ impl Config {
                 debug: cli.debug,
                 server: shown_url,
             },
-            notes: cli.compat.notes(),
+            notes,
         })
+    }
+}
+
+/// Where a bridge keeps credentials, decided here once: the user's
+/// configuration directory ([`crate::config_dir`]), kept (`true`). With
+/// none (no home directory, as for some service accounts), a directory of
+/// this process's own under the system's temporary directory, made
+/// owner-only when first written and removed when the bridge exits
+/// (`false`): never a directory relative to wherever the host started the
+/// bridge, where secrets would land in someone else's working directory.
+pub fn credentials_home() -> (PathBuf, bool) {
+    match crate::config_dir() {
+        Some(dir) => (dir, true),
+        None => (
+            std::env::temp_dir().join(format!("mcp-tether-run-{}", std::process::id())),
+            false,
+        ),
     }
 }
 
@@ -415,8 +440,10 @@ fn auth_options(
         (None, false) => ResourceParam::ServerUrl,
     };
     let federation = federation(cli, env, static_client.is_some())?;
+    let (config_dir, keeps_credentials) = credentials_home();
     Ok(AuthOptions {
-        config_dir: crate::config_dir().unwrap_or_else(|| std::path::PathBuf::from(".mcp-tether")),
+        config_dir,
+        keeps_credentials,
         secret_store: match cli.credential_store {
             CredentialStoreArg::Auto => SecretStore::Auto,
             CredentialStoreArg::Keychain => SecretStore::Keychain,

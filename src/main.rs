@@ -117,6 +117,9 @@ fn run(cli: Cli, args: &[std::ffi::OsString]) -> anyhow::Result<()> {
     });
     // The blocking stdin reader may still wait for input: don't wait for it.
     runtime.shutdown_background();
+    if let Some(auth) = config.auth.as_ref().filter(|a| !a.keeps_credentials) {
+        let _ = std::fs::remove_dir_all(&auth.config_dir);
+    }
     let stop: Stop = result?;
     tracing::debug!("exited: {stop:?}");
     Ok(())

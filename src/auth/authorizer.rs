@@ -65,7 +65,12 @@ pub enum ResourceParam {
 /// The user's OAuth settings, from the command line.
 #[derive(Clone, Debug)]
 pub struct AuthOptions {
+    /// Where this server's credentials and lock live.
     pub config_dir: PathBuf,
+    /// Whether they outlive this process: false when the user has no
+    /// configuration directory, and `config_dir` is this run's own
+    /// (`config::credentials_home`), removed at exit.
+    pub keeps_credentials: bool,
     /// Where secrets are kept (`--credential-store`).
     pub secret_store: SecretStore,
     /// The callback port; `None`: one derived from the URL, or any free one.

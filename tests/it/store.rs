@@ -107,3 +107,99 @@ fn killed_while_writing_tokens() {
         Some(1_000_000)
     );
 }
+
+/// Issue 25: a user with no home directory at all (a uid with no entry in
+/// the password database, as containers often run) still signs in, but
+/// nothing is written where the host started the bridge: the credentials
+/// live in a directory of the process's own, removed when it exits. Runs
+/// as an unnamed uid, so it needs root, which CI has.
+#[tokio::test]
+async fn without_a_home_credentials_never_land_in_the_working_directory() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    if unsafe { libc_geteuid() } != 0 {
+        panic!("this test runs the bridge as another uid, which needs root");
+    }
+    let server = crate::common::fastmcp::FastMcp::start(3600).await;
+    let login = crate::common::fastmcp::LoginEnv::new();
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(cwd.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (browser, log) = login
+        .vars()
+        .into_iter()
+        .fold((None, None), |(b, l), (k, v)| match k {
+            "BROWSER" => (Some(v.to_owned()), l),
+            "FAKE_BROWSER_LOG" => (b, Some(v.to_owned())),
+            _ => (b, l),
+        });
+    // The fake browser, run as that uid too, writes its log here.
+    let log_dir = Path::new(log.as_deref().unwrap())
+        .parent()
+        .unwrap()
+        .to_owned();
+    std::fs::set_permissions(&log_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut child = tokio::process::Command::new(crate::common::tether_program())
+        .arg(server.url())
+        .current_dir(cwd.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BROWSER", browser.unwrap())
+        .env("FAKE_BROWSER_LOG", log.unwrap())
+        .uid(54321)
+        .gid(54321)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": "homeless"}}});
+    let lines = format!(
+        "{}\n{}\n{call}\n",
+        crate::common::initialize_request(1, "2025-06-18"),
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
+    );
+    stdin.write_all(lines.as_bytes()).await.unwrap();
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+            .await
+            .expect("an answer")
+            .unwrap()
+            .expect("a line");
+        answers.push(line);
+    }
+    assert!(answers[1].contains("homeless"), "{answers:?}");
+    let own = std::env::temp_dir().join(format!("mcp-tether-run-{pid}"));
+    assert!(
+        own.join("servers").is_dir(),
+        "{} holds the sign-in",
+        own.display()
+    );
+    drop(stdin);
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("kept for this run only"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().flatten().collect();
+    assert!(
+        left.is_empty(),
+        "written in the working directory: {left:?}"
+    );
+    assert!(!own.exists(), "{} is removed at exit", own.display());
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
