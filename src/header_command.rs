@@ -116,7 +116,12 @@ impl HeaderCommand {
         if state.ran_at.is_some_and(|at| at.elapsed() < RERUN_GAP) {
             return Ok(());
         }
-        tracing::info!("the server refused the headers; running --header-command again");
+        // The lifecycle field by hand: this leaf imports nothing from the
+        // crate (`telemetry::lifecycle::Change::HeaderCommand`).
+        tracing::info!(
+            lifecycle = "header_command",
+            "the server refused the headers; running --header-command again"
+        );
         state.headers = self.run().await?;
         state.ran_at = Some(Instant::now());
         Ok(())

@@ -19,6 +19,7 @@ use tracing_subscriber::layer::Context;
 
 use crate::config::Config;
 use crate::store::credentials::Credentials;
+use crate::telemetry::lifecycle::{self, Change};
 
 /// How many pages of a list are followed.
 const MAX_PAGES: usize = 50;
@@ -37,8 +38,15 @@ const TELL_EVERY: Duration = Duration::from_secs(5);
 /// while the probe waits, and it is the one thing stderr says unless -v.
 #[derive(Clone, Default)]
 pub struct Events {
-    seen: Arc<Mutex<Vec<String>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     echo_prompts: bool,
+}
+
+/// One event: its sentence, and its fields.
+#[derive(Clone)]
+struct Seen {
+    text: String,
+    fields: serde_json::Map<String, Value>,
 }
 
 impl Events {
@@ -50,30 +58,52 @@ impl Events {
         }
     }
 
+    /// Every event's sentence, in order.
     fn all(&self) -> Vec<String> {
-        self.seen.lock().expect("events lock").clone()
+        let seen = self.seen.lock().expect("events lock");
+        seen.iter().map(|s| s.text.clone()).collect()
     }
 
-    fn find(&self, pattern: &str) -> Option<String> {
-        self.all().into_iter().find(|e| e.contains(pattern))
+    /// The fields of the first lifecycle event of `change`
+    /// (`telemetry::lifecycle`): what the probe reports is read from
+    /// fields, never from sentences.
+    fn first(&self, change: Change) -> Option<serde_json::Map<String, Value>> {
+        let seen = self.seen.lock().expect("events lock");
+        seen.iter()
+            .find(|s| {
+                s.fields.get(lifecycle::FIELD).and_then(Value::as_str) == Some(change.as_str())
+            })
+            .map(|s| s.fields.clone())
+    }
+
+    /// A string field of the first lifecycle event of `change`.
+    fn field(&self, change: Change, name: &str) -> Option<String> {
+        self.first(change)?
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
     }
 }
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
         #[derive(Default)]
-        struct Message(Option<String>, bool);
-        impl Visit for Message {
+        struct Collect {
+            text: Option<String>,
+            fields: serde_json::Map<String, Value>,
+        }
+        impl Visit for Collect {
             fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
                 if field.name() == "message" {
-                    self.0 = Some(format!("{value:?}"));
+                    self.text = Some(format!("{value:?}"));
                 }
             }
             fn record_str(&mut self, field: &Field, value: &str) {
                 match field.name() {
-                    "message" => self.0 = Some(value.to_owned()),
-                    "signin" => self.1 = value == "prompt",
-                    _ => {}
+                    "message" => self.text = Some(value.to_owned()),
+                    name => {
+                        self.fields.insert(name.to_owned(), value.into());
+                    }
                 }
             }
         }
@@ -82,13 +112,17 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
         {
             return;
         }
-        let mut message = Message::default();
-        event.record(&mut message);
-        if let Some(text) = message.0 {
-            if message.1 && self.echo_prompts {
+        let mut collected = Collect::default();
+        event.record(&mut collected);
+        if let Some(text) = collected.text {
+            let prompt = collected.fields.get("signin").and_then(Value::as_str) == Some("prompt");
+            if prompt && self.echo_prompts {
                 eprintln!("{}", crate::printable::for_terminal(&text));
             }
-            self.seen.lock().expect("events lock").push(text);
+            self.seen.lock().expect("events lock").push(Seen {
+                text,
+                fields: collected.fields,
+            });
         }
     }
 }
@@ -352,22 +386,16 @@ fn render(
     };
     // A 2026-07-28-only server has no session and no handshake; the probe,
     // like a desktop host, sent `initialize` and the bridge translated.
-    let modern = events.find("(server/discover)").and_then(|e| {
-        e.split_whitespace()
-            .find(|w| w.starts_with("20"))
-            .map(str::to_owned)
-    });
-    let transport = match (&modern, events.find("connected over ")) {
-        (_, Some(e)) => e.trim_start_matches("connected over ").to_owned(),
+    let modern = events.field(Change::Discovered, "era");
+    let transport = match (&modern, events.field(Change::Connected, "transport")) {
+        (_, Some(transport)) => transport,
         (Some(_), None) => "Streamable HTTP".into(),
         (None, None) => "unknown".into(),
     };
-    let session = events
-        .find("session #")
-        .and_then(|e| e.split_whitespace().nth(1).map(str::to_owned));
+    let session = events.field(Change::Session, "session");
     let transport_text = match &session {
         Some(session) => format!("{transport} (session {session})"),
-        None if events.find("stateless").is_some() || modern.is_some() => {
+        None if events.first(Change::Stateless).is_some() || modern.is_some() => {
             format!("{transport} (no session)")
         }
         None => transport.clone(),
@@ -378,7 +406,7 @@ fn render(
         None => result["protocolVersion"].as_str().unwrap_or("?"),
     };
     let protocol_text = match &modern {
-        Some(_) if events.find("translating").is_some() => format!(
+        Some(_) if events.first(Change::Translating).is_some() => format!(
             "{version} (hosts that send initialize are translated; they see {})",
             result["protocolVersion"].as_str().unwrap_or("?")
         ),
@@ -445,11 +473,54 @@ fn auth_summary(config: &Config, events: &Events) -> String {
     let Some((issuer, tokens)) = credentials.tokens::<crate::auth::grant::Tokens>(None) else {
         return "none asked for".into();
     };
-    let how = if events.find("signed in to").is_some() {
+    let how = if events.first(Change::SignedIn).is_some() {
         "signed in now"
     } else {
         "signed in"
     };
     let scopes = tokens.scope.unwrap_or_else(|| "(none named)".into());
     format!("{how} with {issuer} (scopes: {scopes})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(events: &Events, text: &str, pairs: &[(&str, &str)]) {
+        events.seen.lock().unwrap().push(Seen {
+            text: text.to_owned(),
+            fields: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+                .collect(),
+        });
+    }
+
+    /// Issue 25: the probe's report is read from lifecycle fields; the
+    /// sentences may say anything.
+    #[test]
+    fn the_probe_reads_lifecycle_fields_not_sentences() {
+        let events = Events::new(false);
+        push(&events, "connected over carrier pigeon", &[]);
+        push(&events, "session #000000 started", &[]);
+        push(
+            &events,
+            "all set",
+            &[("lifecycle", "connected"), ("transport", "legacy HTTP+SSE")],
+        );
+        push(
+            &events,
+            "we talked",
+            &[("lifecycle", "discovered"), ("era", "2026-07-28")],
+        );
+        assert_eq!(
+            events.field(Change::Connected, "transport").as_deref(),
+            Some("legacy HTTP+SSE")
+        );
+        assert_eq!(
+            events.field(Change::Discovered, "era").as_deref(),
+            Some("2026-07-28")
+        );
+        assert!(events.first(Change::Session).is_none());
+    }
 }

@@ -4,6 +4,7 @@
 //! never from their text; nothing here changes what the bridge does.
 
 pub mod health;
+pub mod lifecycle;
 pub mod log;
 pub mod record;
 pub mod redact;

@@ -225,9 +225,7 @@ impl Upstream {
         let next = match &**failed {
             Transport::Streamable(_) | Transport::Legacy(_) => {
                 let modern = Modern::connect(Arc::clone(link), &profile).await.ok()??;
-                tracing::info!(
-                    "the server now speaks only MCP 2026-07-28; translating from here on"
-                );
+                crate::telemetry::lifecycle::translating(modern.version(), false);
                 // The host initialized long ago: listen now.
                 self.speak_for_legacy_host(&modern, profile).listen();
                 Transport::Modern(modern)
@@ -340,9 +338,7 @@ impl Upstream {
             let speak_for = profile.clone().unwrap_or_default();
             match Modern::connect(Arc::clone(link), &speak_for).await {
                 Ok(Some(modern)) => {
-                    tracing::info!(
-                        "the server speaks only MCP 2026-07-28; translating for this host (initialize-based)"
-                    );
+                    crate::telemetry::lifecycle::translating(modern.version(), true);
                     let stage = self.speak_for_legacy_host(&modern, speak_for);
                     self.set_transport(Transport::Modern(modern));
                     return stage.carry(init).await;
@@ -358,10 +354,8 @@ impl Upstream {
                     .and_then(Message::negotiated_protocol_version)
                 {
                     Some(version) => {
-                        tracing::info!("connected over Streamable HTTP");
-                        tracing::info!(
-                            "the server answered initialize (MCP {version}); messages pass as they are"
-                        );
+                        crate::telemetry::lifecycle::connected("Streamable HTTP");
+                        crate::telemetry::lifecycle::negotiated(&version);
                     }
                     // Its answer (an error, most likely) goes to the host.
                     None => tracing::debug!("the server did not accept initialize"),
@@ -403,11 +397,7 @@ impl Upstream {
                 true => modern.version().to_owned(),
                 false => format!("{} (translated)", modern.version()),
             };
-            tracing::info!(
-                transport = "Streamable HTTP",
-                era = era.as_str(),
-                "speaking MCP {era} over Streamable HTTP"
-            );
+            crate::telemetry::lifecycle::connected_speaking("Streamable HTTP", &era);
             if !modern_host {
                 // `--protocol modern` for a host that opens with
                 // `initialize`; the translation before the transport, so
@@ -460,7 +450,7 @@ impl Upstream {
                     .initialize_for_bridge(init)
                     .await
                     .map_err(Tried::classify)?;
-                tracing::info!("connected over Streamable HTTP");
+                crate::telemetry::lifecycle::connected("Streamable HTTP");
                 Ok((Transport::Streamable(streamable), answer))
             }
             Which::Legacy => {
@@ -523,7 +513,7 @@ impl Upstream {
         let streamable = Streamable::new(Arc::clone(&self.link));
         match streamable.send(msg).await {
             Ok(()) => {
-                tracing::info!("connected over Streamable HTTP");
+                crate::telemetry::lifecycle::connected("Streamable HTTP");
                 self.set_transport(Transport::Streamable(streamable));
                 Ok(())
             }

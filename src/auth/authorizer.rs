@@ -520,7 +520,7 @@ impl Authorizer {
         let target = self.target(found, &client, tokens.scope.as_deref());
         match grant::refresh(&self.http, &target, &refresh_token).await {
             Ok(fresh) => {
-                tracing::info!(signin = "done", "refreshed the access token");
+                crate::telemetry::lifecycle::refreshed();
                 self.adopt(issuer, fresh)?;
                 Ok(true)
             }
@@ -579,11 +579,7 @@ impl Authorizer {
                 })?;
             let target = self.target(found, &client, scope.as_deref());
             let tokens = federation::sign_in(&self.http, federation, &target).await?;
-            tracing::info!(
-                signin = "done",
-                "signed in to {}",
-                redact_url(&self.server_url)
-            );
+            crate::telemetry::lifecycle::signed_in(&redact_url(&self.server_url));
             return self.adopt(&issuer, tokens);
         }
         let callback = self.bind_callback().await?;
@@ -803,11 +799,7 @@ impl Authorizer {
             oauth2::PkceCodeVerifier::new(handover.verifier),
         )
         .await?;
-        tracing::info!(
-            signin = "done",
-            "signed in to {}",
-            redact_url(&self.server_url)
-        );
+        crate::telemetry::lifecycle::signed_in(&redact_url(&self.server_url));
         self.adopt(&handover.server.issuer, tokens)
     }
 
@@ -823,11 +815,7 @@ impl Authorizer {
     ) -> Result<bool, AuthError> {
         match result {
             Ok(tokens) => {
-                tracing::info!(
-                    signin = "done",
-                    "signed in to {}",
-                    redact_url(&self.server_url)
-                );
+                crate::telemetry::lifecycle::signed_in(&redact_url(&self.server_url));
                 self.adopt(issuer, tokens)?;
                 Ok(true)
             }

@@ -11,7 +11,7 @@
 //! {"t":"2026-11-23T14:50:01.123Z","kind":"message","dir":"host","message":{…}}
 //! {"t":"…","kind":"message","dir":"server","latency_ms":5.2,"message":{…}}
 //! {"t":"…","kind":"http","text":"POST tools/call 7 → HTTP 200 in 3.1ms","http":"POST","method":"tools/call","id":7,"status":200,"ms":3.1}
-//! {"t":"…","kind":"event","level":"INFO","text":"session #a1b2c3 started"}
+//! {"t":"…","kind":"event","level":"INFO","text":"session #a1b2c3 started","lifecycle":"session","session":"#a1b2c3"}
 //! ```
 //!
 //! It is a `tracing` layer: events are what the bridge logs anyway (already

@@ -357,7 +357,7 @@ fn describe(entry: &Value, summary: &mut Summary) -> (&'static str, String) {
                 summary.warnings += 1;
                 return ("WARN", text);
             }
-            summary.count_event(&text);
+            summary.count_event(entry);
             ("event", text)
         }
         _ => {
@@ -483,24 +483,19 @@ impl Summary {
         }
     }
 
-    /// Groups the transport events a reader looks for first.
-    fn count_event(&mut self, text: &str) {
-        let kind = if text.contains("session") && text.contains("started") {
-            "sessions started"
-        } else if text.contains("forgot the session") || text.contains("re-initializ") {
-            "sessions restarted"
-        } else if text.starts_with("connected over") {
-            "connections"
-        } else if text.contains("reconnect") || text.contains("resuming") {
-            "stream reconnects"
-        } else if text.contains("refreshed") {
-            "token refreshes"
-        } else if text.starts_with("signed in") {
-            "sign-ins"
-        } else if text.contains("--header-command") {
-            "header command runs"
-        } else {
-            "other events"
+    /// Groups the transport events a reader looks for first, by their
+    /// `lifecycle` field (`telemetry::lifecycle`), never their sentence.
+    fn count_event(&mut self, entry: &Value) {
+        use crate::telemetry::lifecycle::{Change, FIELD};
+        let kind = match entry[FIELD].as_str().and_then(Change::parse) {
+            Some(Change::Session) => "sessions started",
+            Some(Change::SessionRestarted) => "sessions restarted",
+            Some(Change::Connected) => "connections",
+            Some(Change::Reconnected | Change::Resuming) => "stream reconnects",
+            Some(Change::Refreshed) => "token refreshes",
+            Some(Change::SignedIn) => "sign-ins",
+            Some(Change::HeaderCommand) => "header command runs",
+            _ => "other events",
         };
         match self.events.iter_mut().find(|(k, _)| k == kind) {
             Some((_, n)) => *n += 1,
@@ -600,6 +595,43 @@ mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
+    /// Issue 25: events are counted by their `lifecycle` field. Every
+    /// sentence reworded, the summary is the same; a sentence alone, with
+    /// no field, counts for nothing.
+    #[test]
+    fn the_summary_counts_lifecycle_fields_not_sentences() {
+        let entries = [
+            ("session", "a new conversation began"),
+            ("session_restarted", "starting over"),
+            ("connected", "hello there"),
+            ("reconnected", "back again"),
+            ("resuming", "picking up"),
+            ("refreshed", "fresh"),
+            ("signed_in", "welcome"),
+            ("header_command", "asked the helper"),
+        ];
+        let mut summary = Summary::default();
+        for (change, text) in entries {
+            summary.count_event(&serde_json::json!({"lifecycle": change, "text": text}));
+        }
+        summary.count_event(&serde_json::json!({"text": "session #04ff19 started"}));
+        let mut counted = summary.events.clone();
+        counted.sort();
+        assert_eq!(
+            counted,
+            [
+                ("connections".to_owned(), 1),
+                ("header command runs".to_owned(), 1),
+                ("other events".to_owned(), 1),
+                ("sessions restarted".to_owned(), 1),
+                ("sessions started".to_owned(), 1),
+                ("sign-ins".to_owned(), 1),
+                ("stream reconnects".to_owned(), 2),
+                ("token refreshes".to_owned(), 1),
+            ]
+        );
+    }
+
     #[test]
     fn timestamps_read_back_what_the_recorder_writes() {
         for ms in [0, 951_782_400_005, 1_795_445_238_123] {
@@ -612,14 +644,14 @@ mod tests {
 
     #[test]
     fn a_recording_becomes_a_timeline_and_a_summary() {
-        let recording = r#"{"t":"2026-11-23T14:48:09.219Z","kind":"recording","by":"mcp-tether 0.1.0","server":"https://mcp.example/mcp"}
+        let recording = r##"{"t":"2026-11-23T14:48:09.219Z","kind":"recording","by":"mcp-tether 0.1.0","server":"https://mcp.example/mcp"}
 {"t":"2026-11-23T14:48:09.244Z","kind":"message","dir":"host","message":{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}}
 {"t":"2026-11-23T14:48:09.273Z","kind":"http","text":"POST tools/call → HTTP 404 in 28.4ms","status":404}
-{"t":"2026-11-23T14:48:09.274Z","kind":"event","level":"INFO","text":"session #04ff19 started"}
+{"t":"2026-11-23T14:48:09.274Z","kind":"event","level":"INFO","text":"session #04ff19 started","lifecycle":"session","session":"#04ff19"}
 {"t":"2026-11-23T14:48:09.300Z","kind":"message","dir":"to-host","latency_ms":56.0,"message":{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"down"}}}
 {"t":"2026-11-23T14:48:09.310Z","kind":"message","dir":"host","message":{"jsonrpc":"2.0","id":"slow-2","method":"tools/call","params":{"name":"wait"}}}
 not json
-"#;
+"##;
         let text = render(recording.as_bytes(), false).unwrap();
         assert_eq!(
             text,

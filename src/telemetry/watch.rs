@@ -203,9 +203,7 @@ impl<S: Subscriber> Layer<S> for WatchLayer {
         let level = *metadata.level();
         let traffic = metadata.target() == crate::telemetry::log::TRAFFIC;
         if level <= Level::INFO {
-            let field = |name: &str| fields.values.get(name).and_then(Value::as_str);
-            hub.note(level, &text, field("signin"));
-            hub.note_connection(field("transport"), field("era"));
+            hub.note(level, &text, &fields.values);
         }
         if hub.attached.load(Ordering::Relaxed) == 0 {
             return;
@@ -229,38 +227,27 @@ impl<S: Subscriber> Layer<S> for WatchLayer {
 }
 
 impl Hub {
-    /// Keeps the transport and era an event states in its fields: what
-    /// the bridge knows, not what its sentence happens to say.
-    fn note_connection(&self, transport: Option<&str>, era: Option<&str>) {
+    /// Keeps what the lifecycle events say in their fields, for `status`
+    /// (`telemetry::lifecycle`: what the bridge knows, never what its
+    /// sentence happens to say). `signin` is `prompt` (the user is asked to
+    /// sign in: a state, not an error) or `done` (signed in or refreshed,
+    /// which ends what the sign-in said before).
+    fn note(&self, level: Level, text: &str, fields: &serde_json::Map<String, Value>) {
+        use crate::telemetry::lifecycle::{Change, FIELD};
+        let field = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_owned);
         let mut status = self.status.lock().expect("watch lock");
-        if let Some(transport) = transport {
-            status.transport = Some(transport.to_owned());
+        match field(FIELD).as_deref().and_then(Change::parse) {
+            Some(Change::Connected | Change::Reconnected) => {
+                status.transport = field("transport").or(status.transport.take());
+            }
+            Some(Change::Session) => status.session = field("session"),
+            _ => {}
         }
-        if let Some(era) = era {
-            status.era = Some(era.to_owned());
+        if let Some(era) = field("era") {
+            status.era = Some(era);
         }
-    }
-
-    /// Keeps what the lifecycle events say, for `status`. `signin` is the
-    /// event's `signin` field: `prompt` (the user is asked to sign in: a
-    /// state, not an error) or `done` (signed in or refreshed, which ends
-    /// what the sign-in said before).
-    fn note(&self, level: Level, text: &str, signin: Option<&str>) {
-        let mut status = self.status.lock().expect("watch lock");
-        if let Some(transport) = text.strip_prefix("connected over ") {
-            status.transport = Some(transport.to_owned());
-        } else if text.starts_with("reconnected over legacy") {
-            status.transport = Some("legacy HTTP+SSE".into());
-        }
-        if let Some(rest) = text.strip_prefix("session ") {
-            status.session = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if text.contains("speaks only MCP 2026-07-28") {
-            status.era = Some("2026-07-28 (translated)".into());
-        } else if let Some(rest) = text.strip_prefix("the server answered initialize (MCP ") {
-            status.era = rest.split(')').next().map(str::to_owned);
-        }
-        match signin {
+        let signin = field("signin");
+        match signin.as_deref() {
             Some("done") => {
                 status.signed_in = Some(true);
                 if status
@@ -799,4 +786,73 @@ pub async fn list(_as_json: bool) -> anyhow::Result<()> {
 #[cfg(not(any(unix, windows)))]
 pub async fn attach(_choice: &str, _bodies: bool, _as_json: bool) -> anyhow::Result<()> {
     anyhow::bail!("watch is not available on this platform; use --log-file or --record")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub() -> Hub {
+        Hub {
+            server: "https://mcp.example/mcp".into(),
+            started: Instant::now(),
+            started_at: String::new(),
+            watchers: Mutex::default(),
+            attached: AtomicUsize::new(0),
+            bodies: AtomicUsize::new(0),
+            status: Mutex::default(),
+            in_flight: OnceLock::new(),
+        }
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> serde_json::Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+            .collect()
+    }
+
+    /// Issue 25: the status comes from the lifecycle events' fields. Their
+    /// sentences reworded, it is the same; a sentence alone changes nothing.
+    #[test]
+    fn the_status_reads_lifecycle_fields_not_sentences() {
+        let hub = hub();
+        hub.note(Level::INFO, "connected over carrier pigeon", &fields(&[]));
+        hub.note(Level::INFO, "session #000000 started", &fields(&[]));
+        hub.note(
+            Level::INFO,
+            "up and running",
+            &fields(&[("lifecycle", "connected"), ("transport", "Streamable HTTP")]),
+        );
+        hub.note(
+            Level::INFO,
+            "a conversation began",
+            &fields(&[("lifecycle", "session"), ("session", "#a1b2c3")]),
+        );
+        hub.note(
+            Level::INFO,
+            "the server and the bridge agreed",
+            &fields(&[("lifecycle", "era"), ("era", "2025-06-18")]),
+        );
+        hub.note(
+            Level::WARN,
+            "please visit the page",
+            &fields(&[("signin", "prompt")]),
+        );
+        let status = hub.status_json();
+        assert_eq!(status["transport"], "Streamable HTTP", "{status}");
+        assert_eq!(status["session"], "#a1b2c3", "{status}");
+        assert_eq!(status["era"], "2025-06-18", "{status}");
+        assert_eq!(status["signed_in"], false, "{status}");
+        assert!(
+            status["last_error"].is_null(),
+            "a prompt is a state: {status}"
+        );
+        hub.note(
+            Level::INFO,
+            "welcome back",
+            &fields(&[("lifecycle", "signed_in"), ("signin", "done")]),
+        );
+        assert_eq!(hub.status_json()["signed_in"], true);
+    }
 }

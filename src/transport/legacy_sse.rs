@@ -47,7 +47,7 @@ impl LegacySse {
     /// Opens the event stream and waits for its endpoint.
     pub async fn connect(link: Arc<Link>) -> Result<Arc<Self>, UpstreamError> {
         let (reader, endpoint) = open(&link).await?;
-        tracing::info!("connected over legacy HTTP+SSE");
+        crate::telemetry::lifecycle::connected("legacy HTTP+SSE");
         let (ready, _) = watch::channel(Some(endpoint));
         let (failed, _) = watch::channel((0, None));
         let this = Arc::new(LegacySse {
@@ -133,7 +133,7 @@ impl LegacySse {
                 Some(endpoint) => self.pump_while_initializing(&mut reader, endpoint).await,
             };
             self.ready.send_replace(None);
-            tracing::warn!("{lost}; reconnecting");
+            crate::telemetry::lifecycle::reconnecting(&lost);
             self.link.downstream.fail_all(&lost).await;
             let wait = reader.retry.unwrap_or(Duration::from_millis(500));
             (reader, endpoint) = loop {
@@ -201,7 +201,7 @@ impl LegacySse {
             result = self.reinitialize(endpoint) => match result {
                 Ok(()) => {
                     self.ready.send_replace(Some(endpoint.clone()));
-                    tracing::info!("reconnected over legacy HTTP+SSE");
+                    crate::telemetry::lifecycle::reconnected("legacy HTTP+SSE");
                 }
                 Err(e) => {
                     return UpstreamError::ConnectionLost {

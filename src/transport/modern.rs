@@ -105,7 +105,7 @@ impl Modern {
         let Some((found, spoken)) = discover(&link, envelope_for).await? else {
             return Ok(None);
         };
-        tracing::info!("the server speaks MCP {spoken} (server/discover)");
+        crate::telemetry::lifecycle::discovered(spoken);
         Ok(Some(Arc::new(Modern {
             link,
             state: Mutex::new(State {

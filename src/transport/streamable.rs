@@ -184,11 +184,10 @@ impl Streamable {
         let generation = if initializing {
             let id = response.headers().get(SESSION_HEADER).cloned();
             match &id {
-                Some(id) => tracing::info!(
-                    "session {} started",
-                    fingerprint(id.to_str().unwrap_or_default())
-                ),
-                None => tracing::info!("the server keeps no session (stateless)"),
+                Some(id) => crate::telemetry::lifecycle::session_started(&fingerprint(
+                    id.to_str().unwrap_or_default(),
+                )),
+                None => crate::telemetry::lifecycle::stateless(),
             }
             self.session.begin(id)
         } else {
@@ -256,7 +255,7 @@ impl Streamable {
     async fn resume(&self, reader: &mut SseReader, session: &Snapshot) -> Result<(), Failure> {
         let wait = reader.retry.unwrap_or(DEFAULT_RETRY);
         let last = reader.last_event_id.clone().unwrap_or_default();
-        tracing::info!("reply stream dropped; resuming after event {last:?} in {wait:?}");
+        crate::telemetry::lifecycle::resuming(&last, wait);
         tokio::time::sleep(wait).await;
         // Through the link: a token that expired meanwhile is renewed and
         // the stream resumed, the request itself never sent again.
@@ -400,10 +399,7 @@ impl Streamable {
         let host_init = self.link.opening().ok_or_else(|| {
             lost("the host never sent initialize, so there is nothing to replay".into())
         })?;
-        tracing::info!(
-            "the server forgot the session (HTTP {}); starting a new one",
-            status.as_u16()
-        );
+        crate::telemetry::lifecycle::session_restarted(status.as_u16());
         let id = self.link.downstream.private_id("reinit");
         let replay = host_init
             .with_id(&id)

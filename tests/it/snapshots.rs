@@ -96,13 +96,13 @@ async fn watch() {
 
 #[tokio::test]
 async fn replay_summary() {
-    let recording = r#"{"t":"2026-11-23T14:48:09.219Z","kind":"recording","by":"mcp-tether 0.1.0","server":"https://mcp.example/mcp","pid":1}
+    let recording = r##"{"t":"2026-11-23T14:48:09.219Z","kind":"recording","by":"mcp-tether 0.1.0","server":"https://mcp.example/mcp","pid":1}
 {"t":"2026-11-23T14:48:09.244Z","kind":"message","dir":"host","message":{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}}
 {"t":"2026-11-23T14:48:09.273Z","kind":"http","text":"POST tools/call → HTTP 404 in 28.4ms","status":404}
-{"t":"2026-11-23T14:48:09.274Z","kind":"event","level":"INFO","text":"session #04ff19 started"}
+{"t":"2026-11-23T14:48:09.274Z","kind":"event","level":"INFO","text":"session #04ff19 started","lifecycle":"session","session":"#04ff19"}
 {"t":"2026-11-23T14:48:09.300Z","kind":"message","dir":"to-host","latency_ms":56.0,"message":{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"down"}}}
 {"t":"2026-11-23T14:48:09.310Z","kind":"message","dir":"host","message":{"jsonrpc":"2.0","id":"slow-2","method":"tools/call","params":{"name":"wait"}}}
-"#;
+"##;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("session.jsonl");
     std::fs::write(&path, recording).unwrap();

@@ -1,0 +1,208 @@
+//! The bridge's lifecycle as data (issue 25): every change of state that
+//! `watch`, `status`, `probe` and `replay` report is one event from here,
+//! carrying a `lifecycle` field that names it ([`Change`]) and fields for
+//! its values (`transport`, `session`, `era`, `signin`). Readers take the
+//! fields, never the sentence, so a sentence can be reworded freely; the
+//! sentence is for the person reading `-v`.
+
+use std::time::Duration;
+
+/// The field every lifecycle event carries.
+pub const FIELD: &str = "lifecycle";
+
+/// What changed: the value of the [`FIELD`] field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Connected over a transport (`transport`; with `era` when known).
+    Connected,
+    /// Connected again over a transport after losing it (`transport`).
+    Reconnected,
+    /// The stream to the server broke; reconnecting.
+    Reconnecting,
+    /// A reply stream broke off and is resumed where it stopped (T5).
+    Resuming,
+    /// The server started a session (`session`: its fingerprint).
+    Session,
+    /// The server keeps no session.
+    Stateless,
+    /// The server forgot the session; a new one is started.
+    SessionRestarted,
+    /// The protocol era the server answered `initialize` in (`era`).
+    Era,
+    /// The era the server answered `server/discover` in (`era`).
+    Discovered,
+    /// From here on the bridge translates between eras (`era`).
+    Translating,
+    /// Signed in, by any grant (`signin = "done"`).
+    SignedIn,
+    /// The access token was refreshed (`signin = "done"`).
+    Refreshed,
+    /// `--header-command` ran again after the server refused its headers
+    /// (said by `header_command` itself, a leaf that imports nothing).
+    HeaderCommand,
+}
+
+impl Change {
+    const ALL: [Change; 13] = [
+        Change::Connected,
+        Change::Reconnected,
+        Change::Reconnecting,
+        Change::Resuming,
+        Change::Session,
+        Change::Stateless,
+        Change::SessionRestarted,
+        Change::Era,
+        Change::Discovered,
+        Change::Translating,
+        Change::SignedIn,
+        Change::Refreshed,
+        Change::HeaderCommand,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Connected => "connected",
+            Change::Reconnected => "reconnected",
+            Change::Reconnecting => "reconnecting",
+            Change::Resuming => "resuming",
+            Change::Session => "session",
+            Change::Stateless => "stateless",
+            Change::SessionRestarted => "session_restarted",
+            Change::Era => "era",
+            Change::Discovered => "discovered",
+            Change::Translating => "translating",
+            Change::SignedIn => "signed_in",
+            Change::Refreshed => "refreshed",
+            Change::HeaderCommand => "header_command",
+        }
+    }
+
+    /// The change a `lifecycle` field's value names.
+    pub fn parse(value: &str) -> Option<Change> {
+        Change::ALL.into_iter().find(|c| c.as_str() == value)
+    }
+}
+
+pub fn connected(transport: &str) {
+    tracing::info!(
+        lifecycle = "connected",
+        transport,
+        "connected over {transport}"
+    );
+}
+
+/// Connected, with the era settled at once (a 2026-07-28 exchange).
+pub fn connected_speaking(transport: &str, era: &str) {
+    tracing::info!(
+        lifecycle = "connected",
+        transport,
+        era,
+        "speaking MCP {era} over {transport}"
+    );
+}
+
+pub fn reconnected(transport: &str) {
+    tracing::info!(
+        lifecycle = "reconnected",
+        transport,
+        "reconnected over {transport}"
+    );
+}
+
+/// The stream broke (`lost` says how): a warning, since what was in flight
+/// on it failed.
+pub fn reconnecting(lost: &dyn std::fmt::Display) {
+    tracing::warn!(lifecycle = "reconnecting", "{lost}; reconnecting");
+}
+
+pub fn resuming(last_event: &str, wait: Duration) {
+    tracing::info!(
+        lifecycle = "resuming",
+        "reply stream dropped; resuming after event {last_event:?} in {wait:?}"
+    );
+}
+
+/// `session`: the session id's fingerprint, never the id.
+pub fn session_started(session: &str) {
+    tracing::info!(lifecycle = "session", session, "session {session} started");
+}
+
+pub fn stateless() {
+    tracing::info!(
+        lifecycle = "stateless",
+        "the server keeps no session (stateless)"
+    );
+}
+
+pub fn session_restarted(status: u16) {
+    tracing::info!(
+        lifecycle = "session_restarted",
+        "the server forgot the session (HTTP {status}); starting a new one"
+    );
+}
+
+/// The server answered `initialize` in `era`: passed through.
+pub fn negotiated(era: &str) {
+    tracing::info!(
+        lifecycle = "era",
+        era,
+        "the server answered initialize (MCP {era}); messages pass as they are"
+    );
+}
+
+/// The server answered `server/discover` in `era`.
+pub fn discovered(era: &str) {
+    tracing::info!(
+        lifecycle = "discovered",
+        era,
+        "the server speaks MCP {era} (server/discover)"
+    );
+}
+
+/// From here on the bridge translates for a host that sends `initialize`
+/// (`since_start`: from the first message, or after the server changed).
+pub fn translating(era: &str, since_start: bool) {
+    let era = format!("{era} (translated)");
+    match since_start {
+        true => tracing::info!(
+            lifecycle = "translating",
+            era = era.as_str(),
+            "the server speaks only MCP {era}; translating for this host (initialize-based)"
+        ),
+        false => tracing::info!(
+            lifecycle = "translating",
+            era = era.as_str(),
+            "the server now speaks only MCP {era}; translating from here on"
+        ),
+    }
+}
+
+/// `server`: the redacted URL.
+pub fn signed_in(server: &str) {
+    tracing::info!(
+        lifecycle = "signed_in",
+        signin = "done",
+        "signed in to {server}"
+    );
+}
+
+pub fn refreshed() {
+    tracing::info!(
+        lifecycle = "refreshed",
+        signin = "done",
+        "refreshed the access token"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_is_named_once() {
+        for change in Change::ALL {
+            assert_eq!(Change::parse(change.as_str()), Some(change));
+        }
+        assert_eq!(Change::parse("connected over"), None);
+    }
+}
