@@ -35,12 +35,11 @@ pub struct Downstream {
     filter: Filter,
     errors: Option<ErrorRecorder>,
     next_private: AtomicU64,
-    /// Tools the server listed whose `x-mcp-header` annotations break
-    /// SEP-2243: left out of `tools/list`, calls to them refused.
-    unusable_tools: Mutex<std::collections::HashSet<String>>,
-    /// The tools' `x-mcp-header` designations (SEP-2243), learned from the
-    /// `tools/list` answers on their way to the host, read by the transports
-    /// for `Mcp-Param-*` headers.
+    /// The server's tools (SEP-2243): their `x-mcp-header` designations,
+    /// read by the transports for `Mcp-Param-*` headers, and those no
+    /// client may call, left out of `tools/list` and refused. Learned from
+    /// every `tools/list` answer, the host's and the bridge's own
+    /// ([`Downstream::learn_tools`]).
     tool_headers: crate::protocol::era::ToolHeaders,
     /// Set for a 2026-07-28 host on a handshake server (E8): answers are
     /// made valid 2026-07-28 results on their way out, with the server's
@@ -65,7 +64,6 @@ impl Downstream {
             filter,
             errors: None,
             next_private: AtomicU64::new(1),
-            unusable_tools: Mutex::default(),
             tool_headers: Default::default(),
             modern_results: std::sync::OnceLock::new(),
         }
@@ -121,7 +119,7 @@ impl Downstream {
 
     /// The answer to a call of a tool left out of `tools/list` because its
     /// annotations break SEP-2243.
-    fn call_to_unusable_tool(&self, msg: &Message) -> Option<Bytes> {
+    pub fn call_to_unusable_tool(&self, msg: &Message) -> Option<Bytes> {
         let Shape::Single(Kind::Request { id, method }) = msg.shape() else {
             return None;
         };
@@ -129,12 +127,7 @@ impl Downstream {
             return None;
         }
         let name = crate::host::filter::params_str(msg.raw(), "name")?;
-        if !self
-            .unusable_tools
-            .lock()
-            .expect("tools lock")
-            .contains(&name)
-        {
+        if !self.tool_headers.is_unusable(&name) {
             return None;
         }
         tracing::info!("refused tools/call {name}: its x-mcp-header annotations break SEP-2243");
@@ -254,25 +247,23 @@ impl Downstream {
     fn without_unusable_tools(&self, msg: &Message, raw: Bytes) -> Bytes {
         // One read of the list: what the transports need for their headers,
         // and what the host must not see.
-        let unusable = self.tool_headers.learn(msg);
-        if unusable.is_empty() {
-            return raw;
-        }
-        {
-            let mut known = self.unusable_tools.lock().expect("tools lock");
-            for name in &unusable {
-                if known.insert(name.clone()) {
-                    tracing::warn!(
-                        "left out the server's tool '{name}': its x-mcp-header annotations break \
-                         the MCP rules (SEP-2243), so no client may call it"
-                    );
-                }
-            }
-        }
+        self.learn_tools(msg);
         crate::host::filter::retain_items(&raw, "tools", "name", |name| {
-            !unusable.iter().any(|u| u == name)
+            !self.tool_headers.is_unusable(name)
         })
         .unwrap_or(raw)
+    }
+
+    /// Learns from a `tools/list` answer, the host's or one the bridge
+    /// asked for itself: the one way tools enter the registry, which says
+    /// once of each tool no client may call.
+    pub fn learn_tools(&self, answer: &Message) {
+        for name in self.tool_headers.learn(answer) {
+            tracing::warn!(
+                "left out the server's tool '{name}': its x-mcp-header annotations break the MCP \
+                 rules (SEP-2243), so no client may call it"
+            );
+        }
     }
 
     /// The tools' `x-mcp-header` designations learned so far.

@@ -513,12 +513,16 @@ pub fn outcome(answer: &Message) -> Outcome {
 /// each designated argument, and its header token.
 pub type Designations = Vec<(Vec<String>, String)>;
 
-/// What the bridge knows of the tools' `x-mcp-header` designations, from
-/// the `tools/list` answers it has seen: what `Mcp-Param-*` headers each
-/// `tools/call` carries (SEP-2243). Shared by every transport.
+/// The one registry of the server's tools (issue 25), from every
+/// `tools/list` answer the bridge sees, the host's or its own: what
+/// `Mcp-Param-*` headers each `tools/call` carries, and which tools no
+/// client may call (SEP-2243). Shared by every transport and the host's
+/// side.
 #[derive(Default)]
 pub struct ToolHeaders {
     known: std::sync::Mutex<Option<HashMap<String, Designations>>>,
+    /// Tools whose `x-mcp-header` annotations break SEP-2243.
+    unusable: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl ToolHeaders {
@@ -527,7 +531,8 @@ impl ToolHeaders {
     /// annotations break SEP-2243's rules (an empty or non-token name, on a
     /// property that is not a string, integer or boolean, or a duplicate
     /// ignoring case). The bridge leaves them out of the list the host sees
-    /// and refuses calls to them.
+    /// and refuses calls to them ([`ToolHeaders::is_unusable`]). Returns
+    /// those not known to be unusable before.
     pub fn learn(&self, answer: &Message) -> Vec<String> {
         let mut unusable = Vec::new();
         let learned = tools_designations(answer)
@@ -545,7 +550,17 @@ impl ToolHeaders {
             .expect("tool headers lock")
             .get_or_insert_with(HashMap::new)
             .extend(learned);
+        let mut known = self.unusable.lock().expect("tool headers lock");
+        unusable.retain(|name| known.insert(name.clone()));
         unusable
+    }
+
+    /// Whether `name` is a tool no client may call (SEP-2243).
+    pub fn is_unusable(&self, name: &str) -> bool {
+        self.unusable
+            .lock()
+            .expect("tool headers lock")
+            .contains(name)
     }
 
     /// Whether any tools list was read yet.

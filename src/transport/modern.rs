@@ -251,6 +251,14 @@ impl Modern {
     ) -> Result<Message, UpstreamError> {
         if method == "tools/call" {
             self.learn_tools(msg, envelope).await;
+            // The list just read may name this tool as one no client may
+            // call: refused here, as the host's side refuses it once known.
+            if let Some(refusal) = self.link.downstream.call_to_unusable_tool(msg) {
+                return Message::parse(refusal).map_err(|e| UpstreamError::HostMessage {
+                    method: method.to_owned(),
+                    reason: e.to_string(),
+                });
+            }
         }
         // Servers take string and integer ids; any other (`1.0`, `1e3`) is
         // sent as a private one, and the host still gets its own back.
@@ -376,7 +384,7 @@ impl Modern {
             let Ok(Reply { answer, .. }) = post(&self.link, body, headers).await else {
                 break;
             };
-            self.link.downstream.tool_headers().learn(&answer);
+            self.link.downstream.learn_tools(&answer);
             cursor = RawObject::parse(answer.raw())
                 .ok()
                 .and_then(|o| o.get("result").map(str::to_owned))

@@ -307,3 +307,51 @@ async fn tools_with_invalid_header_annotations_are_not_offered() {
         "{stderr}"
     );
 }
+
+/// Issue 25 (SEP-2243): when the bridge reads `tools/list` itself (a
+/// 2026-07-28 server, and a host that calls a tool without listing first),
+/// a tool whose `x-mcp-header` annotations break the rules is refused just
+/// as when the host listed the tools: the server never gets the call.
+#[tokio::test]
+async fn a_tool_the_bridge_listed_itself_with_invalid_annotations_is_refused() {
+    use crate::common::fault::{FaultServer, Got, accepted, answer, reply};
+    const LIST: &str = r#"{"tools":[
+        {"name":"valid_tool","inputSchema":{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}}}},
+        {"name":"twice","inputSchema":{"type":"object","properties":{"a":{"type":"string","x-mcp-header":"MyField"},"b":{"type":"string","x-mcp-header":"myfield"}}}}]}"#;
+    let server = FaultServer::start(|got: Got| async move {
+        match got.rpc_method().as_deref() {
+            Some("initialize") => reply(
+                400,
+                "application/json",
+                r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28"],"requested":"2025-11-25"}}}"#,
+            ),
+            Some("server/discover") => answer(
+                &got,
+                r#"{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"serverInfo":{"name":"modern","version":"1"}}"#,
+            ),
+            Some("tools/list") => answer(&got, LIST),
+            Some("tools/call") => answer(&got, r#"{"content":[],"resultType":"complete"}"#),
+            _ => accepted(),
+        }
+    })
+    .await;
+    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    bridge.initialize("2025-11-25").await;
+    let refused = bridge
+        .request(
+            json!(2),
+            "tools/call",
+            json!({"name": "twice", "arguments": {"a": "x"}}),
+        )
+        .await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert!(error_message(&refused).contains("SEP-2243"), "{refused}");
+    assert!(
+        server.posts_of("tools/list").len() == 1,
+        "the bridge listed the tools itself"
+    );
+    assert!(
+        server.posts_of("tools/call").is_empty(),
+        "the server never got the call"
+    );
+}
