@@ -13,6 +13,10 @@ use clap::{ArgAction, Parser, ValueEnum};
 /// `--headers-timeout` when not given: a server may take minutes to answer
 /// a tool call, and the bridge waits for it.
 pub const HEADERS_TIMEOUT: f64 = 300.0;
+/// `--connect-timeout` when not given.
+pub const CONNECT_TIMEOUT: f64 = 10.0;
+/// `--body-timeout` when not given.
+pub const BODY_TIMEOUT: f64 = 300.0;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -79,7 +83,7 @@ pub struct Cli {
     pub allow_http: bool,
 
     /// Seconds to wait for a TCP/TLS connection.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = CONNECT_TIMEOUT)]
     pub connect_timeout: f64,
 
     /// Seconds to wait for the response headers of a request [default:
@@ -88,7 +92,7 @@ pub struct Cli {
     pub headers_timeout: Option<f64>,
 
     /// Seconds to wait between two pieces of a response body.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = BODY_TIMEOUT)]
     pub body_timeout: f64,
 
     /// Hide tools whose name matches GLOB (`*` and `?` wildcards) from

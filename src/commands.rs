@@ -459,8 +459,7 @@ async fn revoke(credentials: &Credentials, url: &Url) -> anyhow::Result<bool> {
     let Some((_, client)) = credentials.any_client() else {
         return Ok(false);
     };
-    let cli = Cli::try_parse_from(["mcp-tether", url.as_str(), "--allow-http"])?;
-    let http = Http::new(&Config::from_cli(cli)?.http_settings())?;
+    let http = crate::config::standalone_http()?;
     let found = discovery::discover(&http, url, None).await?;
     if found.server.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
         return Ok(false);

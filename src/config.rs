@@ -325,6 +325,24 @@ fn federation(
 
 /// The CA files to trust beside the system's: the user's, then the ones
 /// Node-based tools and OpenSSL read from the environment.
+/// The HTTP client of a command that talks to a server outside a bridge
+/// (`logout`'s revocation): the default time limits, and the certificates
+/// the environment names (`NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE`).
+pub fn standalone_http() -> Result<crate::http::Http, crate::error::UpstreamError> {
+    let ca_files = ca_files(&[], &|name: &str| std::env::var(name).ok());
+    let seconds = std::time::Duration::from_secs_f64;
+    crate::http::Http::new(&crate::http::Settings {
+        headers: &reqwest::header::HeaderMap::new(),
+        timeouts: Timeouts {
+            connect: seconds(crate::cli::CONNECT_TIMEOUT),
+            headers: seconds(crate::cli::HEADERS_TIMEOUT),
+            body: seconds(crate::cli::BODY_TIMEOUT),
+        },
+        ca_files: &ca_files,
+        ipv4: false,
+    })
+}
+
 fn ca_files(given: &[PathBuf], env: &impl Fn(&str) -> Option<String>) -> Vec<PathBuf> {
     let mut files = given.to_vec();
     for name in ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE"] {
