@@ -2,8 +2,10 @@
 //!
 //! [`Link`] is the one way a request reaches the server
 //! ([`Link::send_authorized`]: credentials, refresh, the DPoP nonce,
-//! authorization) and the one way a server message reaches the host
-//! ([`Link::inbound`], through the [`Stage`] the layer above sets). The
+//! authorization) and the one door to the host: what the server sends goes
+//! through [`Link::inbound`] and the [`Stage`] the layer above sets; what
+//! the stage itself made, or routed already, through [`Link::deliver`].
+//! Nothing else calls `Downstream::deliver` (`tests/it/layers.rs`). The
 //! transports build on it: Streamable HTTP ([`streamable`], its
 //! [`session`]), legacy HTTP+SSE ([`legacy_sse`]), the 2026-07-28 exchange
 //! ([`modern`]), with the event-stream parser ([`sse`]) and the reply
@@ -179,6 +181,28 @@ impl Link {
             }
             Inbound::Held => {}
         }
+    }
+
+    /// What the server sends on a wire where it asks the client nothing
+    /// (the 2026-07-28 exchange, whose questions are results): through the
+    /// stage like any server message; an answer the stage would make has
+    /// nowhere to go, and is dropped with a note.
+    pub(crate) async fn inbound_one_way(&self, msg: Message, origin: Origin<'_>) {
+        let back = |answer: Message| async move {
+            tracing::debug!(
+                "no way to answer the server on this wire; dropped {} bytes",
+                answer.raw().len()
+            );
+            Ok(())
+        };
+        self.inbound(msg, origin, back).await;
+    }
+
+    /// A message for the host that the stage made itself, or that was
+    /// routed already: the translation's own answers, and answers the
+    /// 2026-07-28 exchange returns to the stage that asked for them.
+    pub(crate) async fn deliver(&self, msg: Message) {
+        self.downstream.deliver(msg).await;
     }
 
     /// The `Authorization` value to send, when signed in.

@@ -273,7 +273,7 @@ impl Upstream {
             Outbound::Send => send(transport, msg).await,
             Outbound::Carried => Ok(()),
             Outbound::Answer(answer) => {
-                self.link.downstream.deliver(answer).await;
+                self.link.deliver(answer).await;
                 Ok(())
             }
             Outbound::Continue { to_server, to_host } => {
@@ -281,7 +281,7 @@ impl Upstream {
                     send(transport, answer).await?;
                 }
                 if let Some(next_round) = to_host {
-                    self.link.downstream.deliver(next_round).await;
+                    self.link.deliver(next_round).await;
                 }
                 Ok(())
             }
@@ -362,7 +362,7 @@ impl Upstream {
                 }
                 self.set_transport(Transport::Streamable(streamable));
                 if let Some(answer) = answer {
-                    link.downstream.deliver(answer).await;
+                    link.deliver(answer).await;
                 }
                 Ok(())
             }

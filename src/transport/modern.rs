@@ -29,7 +29,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use super::reply::Body;
 use super::sse::{Item, SseReader, Wait};
-use super::{Carries, Link};
+use super::{Carries, Link, Origin};
 use crate::error::UpstreamError;
 use crate::host::downstream::Downstream;
 use crate::http::content_type;
@@ -162,7 +162,7 @@ impl Modern {
                         let answer = this
                             .call(&task_msg, &task_id, &task_method, Envelope::Own, None)
                             .await?;
-                        this.link.downstream.deliver(answer).await;
+                        this.link.deliver(answer).await;
                         Ok(())
                     })
                     .await
@@ -473,7 +473,7 @@ impl Modern {
                                 }
                             }
                             Some(_) => {
-                                self.link.downstream.deliver(msg).await;
+                                self.link.inbound_one_way(msg, Origin::Outside).await;
                             }
                             None => break,
                         }
@@ -639,7 +639,7 @@ async fn post(link: &Link, body: Bytes, headers: Vec<(Cow<'static, str>, String)
             });
         }
         // Progress and logs on the way to the answer are the host's.
-        link.downstream.deliver(msg).await;
+        link.inbound_one_way(msg, Origin::Unknown).await;
     }
     Err(reply.ended_early(shown))
 }

@@ -288,8 +288,9 @@ impl Streamable {
                     **slot = Some(reply);
                 } else {
                     // The server's own requests and notifications during a
-                    // restart still belong to the host.
-                    self.link.downstream.deliver(reply).await;
+                    // restart still belong to the host, through the stage.
+                    let back = |answer| self.sending(answer);
+                    self.link.inbound(reply, Origin::Unknown, back).await;
                 }
             }
         }

@@ -111,3 +111,24 @@ fn every_module_imports_only_from_its_layer_or_below() {
         upward.join("\n")
     );
 }
+
+/// Issue 25: one door to the host. Only the link (`src/transport.rs`)
+/// hands messages to `Downstream::deliver`; every transport and the
+/// translation stage go through `Link::inbound` (what the server sends)
+/// or `Link::deliver` (what the stage made).
+#[test]
+fn only_the_link_delivers_to_the_host() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let doors: Vec<String> = files
+        .iter()
+        .filter(|file| !file.ends_with("transport.rs") && !file.ends_with("host/downstream.rs"))
+        .filter(|file| code_of(file).contains("downstream.deliver("))
+        .map(|file| file.strip_prefix(&src).unwrap().display().to_string())
+        .collect();
+    assert!(
+        doors.is_empty(),
+        "these deliver to the host around the link: {doors:?}"
+    );
+}

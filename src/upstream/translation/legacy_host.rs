@@ -69,7 +69,7 @@ impl LegacyHost {
             match kind {
                 // The host answering the bridge's own question (E4).
                 Kind::Response { .. } => {
-                    self.link.downstream.deliver(part.clone()).await;
+                    self.link.deliver(part.clone()).await;
                     Ok(())
                 }
                 Kind::Notification { method } => {
@@ -175,7 +175,7 @@ impl LegacyHost {
                 .call(msg, host_id, method, envelope, sent_id)
                 .await?;
             let Outcome::InputRequired { requests, state } = era::outcome(&answer) else {
-                self.link.downstream.deliver(answer).await;
+                self.link.deliver(answer).await;
                 return Ok(());
             };
             rounds += 1;
@@ -235,7 +235,6 @@ impl LegacyHost {
     /// Answers a host request with a result the bridge made.
     async fn answer(&self, id: &RawId, result: &str) -> Result<(), UpstreamError> {
         self.link
-            .downstream
             .deliver(jsonrpc::result_response(id, result))
             .await;
         Ok(())
