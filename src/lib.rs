@@ -22,8 +22,9 @@
 //! - [`protocol::jsonrpc`]: a raw view of messages; reads routing fields,
 //!   never re-encodes.
 //! - [`protocol::era`]: the protocol eras: the 2026-07-28 envelope, discover
-//!   ⇄ initialize, results made valid for a modern host, routing and tool
-//!   headers.
+//!   ⇄ initialize, results made valid for a modern host, routing headers.
+//! - [`protocol::tools`]: the one registry of the server's tools: their
+//!   `x-mcp-header` designations and the tools no client may call.
 //!
 //! [`store`]: atomic owner-only files ([`store::file`]), cross-process locks
 //! ([`store::lock`]), credentials ([`store::credentials`]) in files or the

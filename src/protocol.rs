@@ -4,3 +4,4 @@
 
 pub mod era;
 pub mod jsonrpc;
+pub mod tools;
