@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Creates `dir` (and its parents) if needed and makes it owner-only
 /// (0700; on Windows an access list of the user and SYSTEM alone,
-/// [`crate::access`]), after checking that it is a directory of this user's and not a
+/// `crate::access`), after checking that it is a directory of this user's and not a
 /// symbolic link (issue 26): a link planted by another user must not turn
 /// a `chmod` or a secret's write onto a path of their choosing.
 pub fn private_dir(dir: &Path) -> io::Result<()> {
