@@ -179,7 +179,7 @@ async fn a_legacy_host_gets_the_same_session_from_servers_of_every_era() {
 #[tokio::test]
 async fn e3_a_translated_request_keeps_its_id_and_members() {
     let server = EraServer::start("modern").await;
-    let mut bridge = Bridge::start(&[&server.url()]);
+    let mut bridge = Bridge::in_process(&[&server.url()]);
     bridge.send(&initialize_request(0, "2025-11-25")).await;
     bridge.answer_to(&json!(0)).await;
     bridge
@@ -195,7 +195,7 @@ async fn e3_a_translated_request_keeps_its_id_and_members() {
 #[tokio::test]
 async fn e3_ping_and_set_level_are_answered_for_a_modern_server() {
     let server = EraServer::start("modern").await;
-    let mut bridge = Bridge::start(&[&server.url()]);
+    let mut bridge = Bridge::in_process(&[&server.url()]);
     bridge.initialize("2025-11-25").await;
     let ping = bridge.request(json!("p"), "ping", json!({})).await;
     assert_eq!(ping["result"], json!({}));
@@ -214,7 +214,7 @@ async fn e3_ping_and_set_level_are_answered_for_a_modern_server() {
 #[tokio::test]
 async fn e4_a_host_without_elicitation_gets_a_clear_error() {
     let server = EraServer::start("modern").await;
-    let mut bridge = Bridge::start(&[&server.url()]);
+    let mut bridge = Bridge::in_process(&[&server.url()]);
     let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},
         "clientInfo": {"name": "plain-host", "version": "1"}}});
@@ -234,7 +234,7 @@ async fn e4_a_host_without_elicitation_gets_a_clear_error() {
 #[tokio::test]
 async fn a_batch_from_a_legacy_host_is_split_for_a_modern_server() {
     let server = EraServer::start("modern").await;
-    let mut bridge = Bridge::start(&[&server.url()]);
+    let mut bridge = Bridge::in_process(&[&server.url()]);
     bridge.initialize("2025-11-25").await;
     bridge
         .send(r#"[{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":1}}},{"jsonrpc":"2.0","id":"b","method":"ping"}]"#)
@@ -336,18 +336,18 @@ async fn a_modern_host_works_with_servers_of_every_era() {
 #[tokio::test]
 async fn the_protocol_flag_forces_an_era() {
     let modern = EraServer::start("modern").await;
-    let mut bridge = Bridge::start(&[&modern.url(), "--protocol", "legacy"]);
+    let mut bridge = Bridge::in_process(&[&modern.url(), "--protocol", "legacy"]);
     bridge.send(&initialize_request(0, "2025-11-25")).await;
     let answer = bridge.answer_to(&json!(0)).await;
     assert!(error_message(&answer).contains("400"), "{answer}");
 
     let legacy = EraServer::start("legacy").await;
-    let mut bridge = Bridge::start(&[&legacy.url(), "--protocol", "modern"]);
+    let mut bridge = Bridge::in_process(&[&legacy.url(), "--protocol", "modern"]);
     bridge.send(&initialize_request(0, "2025-11-25")).await;
     let answer = bridge.answer_to(&json!(0)).await;
     assert!(error_message(&answer).contains("2026-07-28"), "{answer}");
 
-    let mut bridge = Bridge::start(&[&modern.url(), "--protocol", "modern"]);
+    let mut bridge = Bridge::in_process(&[&modern.url(), "--protocol", "modern"]);
     let session = legacy_host_session(&mut bridge).await;
     assert_eq!(session.add, "5");
 }
@@ -362,7 +362,7 @@ async fn e6_a_broken_answer_stream_is_reissued_under_a_new_id() {
         _ => answer(&got, r#"{"content":[{"type":"text","text":"second try"}]}"#),
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.initialize("2025-11-25").await;
     let answer = bridge.call_tool(41, "slow", json!({})).await;
     assert_eq!(tool_text(&answer), "second try");
@@ -401,7 +401,7 @@ async fn e6_a_cancelled_call_is_closed_and_not_answered() {
         _ => answer(&got, r#"{"content":[{"type":"text","text":"next"}]}"#),
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.initialize("2025-11-25").await;
     bridge
         .send(r#"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"hang","arguments":{}}}"#)
@@ -438,7 +438,7 @@ async fn e7_an_unsupported_version_answer_is_retried_in_a_mutual_version() {
         _ => answer(&got, r#"{"content":[{"type":"text","text":"agreed"}]}"#),
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.initialize("2025-11-25").await;
     let answer = bridge.call_tool(1, "t", json!({})).await;
     assert_eq!(tool_text(&answer), "agreed");
@@ -457,7 +457,7 @@ fn answer_text_error(got: &Got, error: &str) -> String {
 #[tokio::test]
 async fn e8_a_modern_host_works_with_server_everything() {
     let server = Everything::streamable().await;
-    let mut bridge = Bridge::start(&[&server.url()]);
+    let mut bridge = Bridge::in_process(&[&server.url()]);
     let meta = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {},

@@ -40,7 +40,7 @@ async fn dropped_reply_stream_is_resumed_with_last_event_id() {
         )
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.send(CALL).await;
     assert_eq!(bridge.recv().await["method"], "notifications/progress");
     let answer = bridge.recv().await;
@@ -63,7 +63,7 @@ async fn dropped_reply_stream_without_ids_is_one_clear_error() {
         sse(vec![progress], Duration::ZERO, false)
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.send(CALL).await;
     assert_eq!(bridge.recv().await["method"], "notifications/progress");
     let answer = bridge.recv().await;
@@ -93,7 +93,7 @@ async fn slow_answers_time_out_and_the_next_request_works() {
         }
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp"), "--headers-timeout", "0.5"]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp"), "--headers-timeout", "0.5"]);
     let slow = bridge.request(json!(1), "tools/list", json!({})).await;
     assert_eq!(slow["error"]["code"], -32001);
     assert!(error_message(&slow).contains("--headers-timeout"), "{slow}");
@@ -109,7 +109,7 @@ async fn a_stream_that_never_ends_is_cut_by_the_body_timeout() {
         sse(vec![progress], Duration::ZERO, true)
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp"), "--body-timeout", "0.5"]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp"), "--body-timeout", "0.5"]);
     bridge.send(CALL).await;
     bridge.recv().await;
     let answer = bridge.recv().await;
@@ -133,7 +133,7 @@ async fn fifty_megabyte_results_arrive_intact() {
     })
     .await;
     for path in ["/json", "/sse"] {
-        let mut bridge = Bridge::start(&[&server.url(path)]);
+        let mut bridge = Bridge::in_process(&[&server.url(path)]);
         bridge.send(CALL).await;
         let line = bridge.recv_line().await;
         assert!(line.len() > SIZE, "{path}: {} bytes", line.len());
@@ -167,7 +167,7 @@ async fn html_error_pages_become_clear_errors() {
     })
     .await;
     let url = server.url("/mcp");
-    let mut bridge = Bridge::start(&[&url, "--transport", "http-only"]);
+    let mut bridge = Bridge::in_process(&[&url, "--transport", "http-only"]);
     let failed = bridge.request(json!(1), "tools/list", json!({})).await;
     let message = error_message(&failed);
     assert!(
@@ -184,7 +184,7 @@ async fn html_error_pages_become_clear_errors() {
 async fn garbage_answers_are_errors() {
     let server =
         FaultServer::start(|_| async move { reply(200, "application/json", "{{{ not json") }).await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp"), "--transport", "http-only"]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp"), "--transport", "http-only"]);
     let answer = bridge.request(json!(1), "tools/list", json!({})).await;
     assert!(error_message(&answer).contains("not JSON-RPC"), "{answer}");
 }
@@ -194,7 +194,7 @@ async fn garbage_answers_are_errors() {
 #[tokio::test]
 async fn a_request_answered_with_202_gets_an_error() {
     let server = FaultServer::start(|_| async move { accepted() }).await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     let answer = bridge.request(json!(1), "tools/list", json!({})).await;
     assert!(error_message(&answer).contains("HTTP 202"), "{answer}");
 }
@@ -204,7 +204,7 @@ async fn a_request_answered_with_202_gets_an_error() {
 #[tokio::test]
 async fn an_unreachable_server_is_a_clear_error_per_request() {
     let url = format!("http://127.0.0.1:{}/mcp", free_port());
-    let mut bridge = Bridge::start(&[&url]);
+    let mut bridge = Bridge::in_process(&[&url]);
     for id in 1..=2 {
         let answer = bridge.request(json!(id), "tools/list", json!({})).await;
         let message = error_message(&answer);
@@ -234,7 +234,7 @@ async fn cross_origin_legacy_endpoints_are_refused() {
         }
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/sse"), "--transport", "sse-only"]);
+    let mut bridge = Bridge::in_process(&[&server.url("/sse"), "--transport", "sse-only"]);
     let answer = bridge.request(json!(1), "tools/list", json!({})).await;
     assert!(
         error_message(&answer).contains("not on the same origin"),
@@ -269,7 +269,7 @@ async fn relative_legacy_endpoints_resolve_against_the_url() {
         }
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/sse"), "--transport", "sse-only"]);
+    let mut bridge = Bridge::in_process(&[&server.url("/sse"), "--transport", "sse-only"]);
     bridge
         .send(r#"{"jsonrpc":"2.0","id":9,"method":"tools/list"}"#)
         .await;
@@ -313,7 +313,7 @@ async fn get_stream_notifications_reach_the_host() {
         sse(vec![changed], Duration::ZERO, true)
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.initialize("2025-06-18").await;
     let notification = bridge.recv().await;
     assert_eq!(notification["method"], "notifications/tools/list_changed");
@@ -332,7 +332,7 @@ async fn get_stream_notifications_reach_the_host() {
 #[tokio::test]
 async fn a_405_get_stream_is_fine_and_not_retried() {
     let server = session_server(|| reply(405, "text/plain", "")).await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.initialize("2025-06-18").await;
     let answer = bridge.request(json!(1), "tools/list", json!({})).await;
     assert!(answer["result"].is_object());
@@ -351,7 +351,7 @@ async fn a_405_get_stream_is_fine_and_not_retried() {
 #[tokio::test]
 async fn an_unresolvable_host_is_a_clear_error() {
     let url = "https://mcp-tether-test.invalid/mcp";
-    let mut bridge = Bridge::start(&[url, "--connect-timeout", "3", "--headers-timeout", "5"]);
+    let mut bridge = Bridge::in_process(&[url, "--connect-timeout", "3", "--headers-timeout", "5"]);
     let answer = bridge.request(json!(1), "tools/list", json!({})).await;
     let message = error_message(&answer);
     assert!(message.contains(url), "{message}");

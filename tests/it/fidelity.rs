@@ -26,7 +26,7 @@ async fn echo_server() -> FaultServer {
 #[tokio::test]
 async fn tricky_ids_and_numbers_survive_the_round_trip() {
     let server = echo_server().await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     for id in ["1", "\"1\"", "1.0", "9007199254740993", "\"\u{e9}t\u{e9}\""] {
         let request = format!(
             r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/list","params":{{"x-unknown":1e2}}}}"#
@@ -67,7 +67,7 @@ async fn tricky_ids_and_numbers_survive_the_round_trip() {
 #[tokio::test]
 async fn batches_are_forwarded_whole() {
     let server = echo_server().await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","id":"two","method":"b"},{"jsonrpc":"2.0","method":"notifications/x"}]"#;
     bridge.send(batch).await;
     let line = bridge.recv_line().await;
@@ -93,7 +93,7 @@ async fn pretty_printed_answers_become_one_line() {
         reply(200, "application/json", text.replace(",", ",\r\n"))
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge
         .send(r#"{"jsonrpc":"2.0","id":5,"method":"m"}"#)
         .await;
@@ -107,7 +107,7 @@ async fn pretty_printed_answers_become_one_line() {
 #[tokio::test]
 async fn malformed_lines_are_answered_and_the_bridge_keeps_going() {
     let server = echo_server().await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.send("this is not json").await;
     let parse_error = bridge.recv().await;
     assert_eq!(parse_error["error"]["code"], -32700);

@@ -53,7 +53,7 @@ async fn allow_and_ignore_rules_shape_lists_and_refuse_uses() {
     let [tools, prompts, resources, templates] = catalogue(&server).await;
     assert!(tools.len() > 5 && prompts.len() > 2 && resources.len() > 2 && templates.len() > 1);
 
-    let mut bridge = Bridge::start(&[
+    let mut bridge = Bridge::in_process(&[
         &server.url(),
         "--allow-tool",
         "get-*",
@@ -191,7 +191,7 @@ async fn allow_and_ignore_rules_shape_lists_and_refuse_uses() {
 #[tokio::test]
 async fn a_batch_cannot_smuggle_a_filtered_call() {
     let server = Everything::streamable().await;
-    let mut bridge = Bridge::start(&[&server.url(), "--ignore-tool", "get-env"]);
+    let mut bridge = Bridge::in_process(&[&server.url(), "--ignore-tool", "get-env"]);
     bridge.initialize("2025-03-26").await;
     bridge
         .send(
@@ -220,7 +220,7 @@ async fn a_batch_cannot_smuggle_a_filtered_call() {
 #[tokio::test]
 async fn list_changes_flow_and_the_new_list_is_filtered() {
     let server = RmcpServer::start().await;
-    let mut bridge = Bridge::start(&[&server.url, "--ignore-tool", "bytes"]);
+    let mut bridge = Bridge::in_process(&[&server.url, "--ignore-tool", "bytes"]);
     bridge.initialize("2025-06-18").await;
     let answer = bridge
         .request(
@@ -335,7 +335,7 @@ async fn a_tool_the_bridge_listed_itself_with_invalid_annotations_is_refused() {
         }
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.initialize("2025-11-25").await;
     let refused = bridge
         .request(

@@ -9,7 +9,7 @@ use crate::common::{Bridge, tool_text};
 #[tokio::test]
 async fn round_trip_over_legacy_sse() {
     let server = Everything::sse().await;
-    let mut bridge = Bridge::start(&[&server.url(), "--transport", "sse-only"]);
+    let mut bridge = Bridge::in_process(&[&server.url(), "--transport", "sse-only"]);
     let init = bridge.initialize("2024-11-05").await;
     assert!(init["result"]["serverInfo"].is_object(), "{init}");
     let echo = bridge
@@ -40,7 +40,7 @@ async fn http_first_falls_back_to_legacy_sse() {
 #[tokio::test]
 async fn sse_first_falls_back_to_streamable_http() {
     let server = Everything::streamable().await;
-    let mut bridge = Bridge::start(&[&server.url(), "--transport", "sse-first"]);
+    let mut bridge = Bridge::in_process(&[&server.url(), "--transport", "sse-first"]);
     bridge.initialize("2025-06-18").await;
     let echo = bridge
         .call_tool(1, "echo", json!({ "message": "forward" }))
@@ -78,7 +78,7 @@ async fn reconnects_after_the_legacy_stream_drops() {
 #[tokio::test]
 async fn an_sse_server_outage_fails_fast_and_recovers_at_once() {
     let mut server = Everything::sse().await;
-    let mut bridge = Bridge::start(&[&server.url()]);
+    let mut bridge = Bridge::in_process(&[&server.url()]);
     bridge.initialize("2024-11-05").await;
     let echo = bridge
         .call_tool(1, "echo", json!({ "message": "up" }))

@@ -157,7 +157,7 @@ async fn stdin_closed_mid_request_still_answers_it() {
         answer(&got, "{}")
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge
         .send(
             r#"{"jsonrpc":"2.0","id":"in-flight","method":"tools/call","params":{"name":"slow"}}"#,
@@ -180,7 +180,7 @@ async fn stdin_closed_mid_request_still_answers_it() {
 async fn ten_thousand_requests_without_waiting_each_get_one_answer() {
     const N: usize = 10_000;
     let server = RmcpServer::start().await;
-    let mut bridge = Bridge::start(&[&server.url]);
+    let mut bridge = Bridge::in_process(&[&server.url]);
     bridge.initialize("2025-06-18").await;
     let mut burst = String::new();
     for n in 0..N {
@@ -229,7 +229,7 @@ async fn one_failed_request_does_not_disturb_the_others() {
         }
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     for n in 0..20 {
         let name = if n % 5 == 0 { "broken" } else { "ok" };
         bridge

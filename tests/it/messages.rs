@@ -74,7 +74,7 @@ async fn a_static_web_server_is_named_as_a_web_page() {
 #[tokio::test]
 async fn a_failed_detection_is_not_rerun_for_every_message() {
     let server = FaultServer::start(|_| async { reply(404, "text/html", "<html>no</html>") }).await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.send(&initialize_request(0, "2025-06-18")).await;
     let init = bridge.answer_to(&json!(0)).await;
     assert!(error_message(&init).contains("serves a web page"), "{init}");

@@ -61,7 +61,7 @@ async fn call_after_handshake(bridge: &mut Bridge) -> serde_json::Value {
 async fn custom_headers_and_the_session_stay_with_their_origin() {
     let other = answering().await;
     let server = redirecting(307, other.url("/mcp")).await;
-    let mut bridge = Bridge::start(&[
+    let mut bridge = Bridge::in_process(&[
         &server.url("/mcp"),
         "--header",
         "X-Api-Key: key-for-the-first-origin",
@@ -96,7 +96,7 @@ async fn a_redirect_on_the_same_origin_keeps_the_headers() {
         }
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp"), "--header", "X-Api-Key: k"]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp"), "--header", "X-Api-Key: k"]);
     let called = call_after_handshake(&mut bridge).await;
     assert_eq!(called["result"]["content"][0]["text"], "v2", "{called}");
     let moved: Vec<Got> = server
@@ -114,7 +114,7 @@ async fn a_redirect_on_the_same_origin_keeps_the_headers() {
 async fn a_post_is_not_turned_into_a_get() {
     let other = answering().await;
     let server = redirecting(302, other.url("/mcp")).await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     let called = call_after_handshake(&mut bridge).await;
     let text = error_message(&called);
     assert!(
@@ -155,7 +155,7 @@ async fn oauth_metadata_is_not_fetched_across_origins() {
         }
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp"), "--auth-timeout", "2"]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp"), "--auth-timeout", "2"]);
     bridge
         .send(&crate::common::initialize_request(0, "2025-06-18"))
         .await;

@@ -10,7 +10,7 @@ use crate::common::{Bridge, error_message, tool_text};
 #[tokio::test]
 async fn round_trip_with_server_everything() {
     let server = Everything::streamable().await;
-    let mut bridge = Bridge::start(&[&server.url()]);
+    let mut bridge = Bridge::in_process(&[&server.url()]);
     let init = bridge.initialize("2025-06-18").await;
     assert_eq!(init["result"]["protocolVersion"], "2025-06-18");
 
@@ -29,7 +29,7 @@ async fn round_trip_with_server_everything() {
 #[tokio::test]
 async fn notifications_before_a_result_arrive_first() {
     let server = RmcpServer::start().await;
-    let mut bridge = Bridge::start(&[&server.url]);
+    let mut bridge = Bridge::in_process(&[&server.url]);
     bridge.initialize("2025-06-18").await;
     let call = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"progress_then_answer","arguments":{},"_meta":{"progressToken":"p-7"}}});
     bridge.send(&call.to_string()).await;
@@ -47,7 +47,7 @@ async fn notifications_before_a_result_arrive_first() {
 #[tokio::test]
 async fn later_requests_carry_session_and_protocol_version() {
     let server = RmcpServer::start().await;
-    let mut bridge = Bridge::start(&[&server.url]);
+    let mut bridge = Bridge::in_process(&[&server.url]);
     bridge.initialize("2025-06-18").await;
     bridge.call_tool(1, "echo", json!({ "message": "x" })).await;
     let posts = server.seen_with("POST");
@@ -67,7 +67,7 @@ async fn later_requests_carry_session_and_protocol_version() {
 #[tokio::test]
 async fn server_to_client_requests_round_trip() {
     let server = RmcpServer::start().await;
-    let mut bridge = Bridge::start(&[&server.url]);
+    let mut bridge = Bridge::in_process(&[&server.url]);
     bridge.initialize("2025-06-18").await;
     bridge.send(&json!({"jsonrpc":"2.0","id":"c1","method":"tools/call","params":{"name":"count_roots","arguments":{}}}).to_string()).await;
     let request = bridge.recv().await;
@@ -82,7 +82,7 @@ async fn server_to_client_requests_round_trip() {
 #[tokio::test]
 async fn json_answers_are_carried() {
     let server = RmcpServer::start_json().await;
-    let mut bridge = Bridge::start(&[&server.url]);
+    let mut bridge = Bridge::in_process(&[&server.url]);
     bridge.initialize("2025-06-18").await;
     let echo = bridge
         .call_tool(1, "echo", json!({ "message": "json" }))
@@ -94,7 +94,7 @@ async fn json_answers_are_carried() {
 #[tokio::test]
 async fn thirty_two_requests_in_flight_all_get_their_answer() {
     let server = RmcpServer::start().await;
-    let mut bridge = Bridge::start(&[&server.url]);
+    let mut bridge = Bridge::in_process(&[&server.url]);
     bridge.initialize("2025-06-18").await;
     for i in 0..32 {
         let call = json!({"jsonrpc":"2.0","id":i,"method":"tools/call","params":{"name":"echo","arguments":{"message":format!("m{i}")}}});
@@ -145,7 +145,7 @@ async fn reinitializes_after_404_unknown_session() {
 #[tokio::test]
 async fn reinitializes_after_400_unknown_session() {
     let mut server = Everything::streamable().await;
-    let mut bridge = Bridge::start(&[&server.url()]);
+    let mut bridge = Bridge::in_process(&[&server.url()]);
     bridge.initialize("2025-06-18").await;
     bridge
         .call_tool(1, "echo", json!({ "message": "one" }))
@@ -167,7 +167,7 @@ async fn reinitializes_after_400_unknown_session() {
 #[tokio::test]
 async fn stateless_modern_requests_carry_routing_headers_and_no_session() {
     let server = RmcpServer::start().await;
-    let mut bridge = Bridge::start(&[&server.url]);
+    let mut bridge = Bridge::in_process(&[&server.url]);
     let meta = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientInfo": { "name": "modern-host", "version": "1" },
@@ -193,7 +193,7 @@ async fn stateless_modern_requests_carry_routing_headers_and_no_session() {
 #[tokio::test]
 async fn ignored_tools_are_hidden_and_refused() {
     let server = Everything::streamable().await;
-    let mut bridge = Bridge::start(&[
+    let mut bridge = Bridge::in_process(&[
         &server.url(),
         "--ignore-tool",
         "ec*",

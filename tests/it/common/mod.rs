@@ -16,8 +16,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
+
+/// What runs the bridge.
+enum Running {
+    Process(Child),
+    /// `bridge::run` on this runtime; it ends when its stdin closes.
+    InProcess(Option<tokio::task::JoinHandle<bool>>),
+}
 
 /// How long a test waits for any one line before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -51,10 +58,13 @@ pub fn initialize_request(id: i64, version: &str) -> String {
     .to_string()
 }
 
-/// A running `mcp-tether`, driven over its stdin and stdout like a host does.
+/// A running `mcp-tether`, driven over its stdin and stdout like a host
+/// does: the binary ([`Bridge::start`]), or the same bridge run in this
+/// process over in-memory pipes ([`Bridge::in_process`], issue 25), behind
+/// one API.
 pub struct Bridge {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    running: Running,
+    stdin: Option<Box<dyn tokio::io::AsyncWrite + Unpin + Send>>,
     lines: mpsc::UnboundedReceiver<String>,
     stderr: Arc<Mutex<String>>,
     /// Messages read while waiting for something else, in order.
@@ -96,7 +106,10 @@ impl Bridge {
             command.env(name, value);
         }
         let mut child = command.spawn().expect("the mcp-tether binary starts");
-        let stdin = child.stdin.take();
+        let stdin = child
+            .stdin
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>);
         let (tx, lines) = mpsc::unbounded_channel();
         let stdout = child.stdout.take().expect("stdout");
         tokio::spawn(async move {
@@ -119,12 +132,63 @@ impl Bridge {
             }
         });
         Bridge {
-            child,
+            running: Running::Process(child),
             stdin,
             lines,
             stderr,
             seen: Vec::new(),
             _home: home,
+        }
+    }
+
+    /// The bridge run in this process (`bridge::run` over in-memory
+    /// pipes): no binary, no process, the same calls. For tests that read
+    /// only what the host reads: there is no stderr, pid or signal here
+    /// (those panic), and the configuration directory is the test's own.
+    pub fn in_process(args: &[&str]) -> Bridge {
+        use clap::Parser as _;
+        let home = tempfile::tempdir().expect("temp home");
+        let cli = mcp_tether::cli::Cli::try_parse_from(
+            std::iter::once("mcp-tether").chain(args.iter().copied()),
+        )
+        .expect("arguments parse");
+        let mut config = mcp_tether::config::Config::from_cli_with_env(cli, |_| None)
+            .expect("a valid configuration");
+        if let Some(auth) = config.auth.as_mut() {
+            auth.config_dir = home.path().join("mcp-tether");
+            auth.keeps_credentials = true;
+        }
+        let (to_bridge, bridge_in) = tokio::io::duplex(1 << 20);
+        let (bridge_out, from_bridge) = tokio::io::duplex(1 << 20);
+        let task = tokio::spawn(async move {
+            mcp_tether::bridge::run(&config, bridge_in, bridge_out, std::future::pending())
+                .await
+                .is_ok()
+        });
+        let (tx, lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(from_bridge).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Bridge {
+            running: Running::InProcess(Some(task)),
+            stdin: Some(Box::new(to_bridge)),
+            lines,
+            stderr: Arc::default(),
+            seen: Vec::new(),
+            _home: home,
+        }
+    }
+
+    /// The child process; tests that need one start the binary.
+    fn child(&self) -> &Child {
+        match &self.running {
+            Running::Process(child) => child,
+            Running::InProcess(_) => panic!("this test needs the binary: use Bridge::start"),
         }
     }
 
@@ -224,21 +288,31 @@ impl Bridge {
     /// long it took.
     pub async fn wait_exit(&mut self) -> (bool, Duration) {
         let started = Instant::now();
-        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-            .await
-            .expect("the bridge exits")
-            .expect("wait for the bridge");
-        (status.success(), started.elapsed())
+        let success = match &mut self.running {
+            Running::Process(child) => tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .expect("the bridge exits")
+                .expect("wait for the bridge")
+                .success(),
+            Running::InProcess(task) => {
+                let task = task.take().expect("waited once");
+                tokio::time::timeout(Duration::from_secs(10), task)
+                    .await
+                    .expect("the bridge exits")
+                    .unwrap_or(false)
+            }
+        };
+        (success, started.elapsed())
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id().expect("running")
+        self.child().id().expect("running")
     }
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let pid = self.child.id().expect("running") as i32;
+        let pid = self.child().id().expect("running") as i32;
         // SAFETY: kill(2) with a pid we own and a valid signal number.
         unsafe { libc_kill(pid, 15) };
     }
@@ -256,7 +330,7 @@ impl Bridge {
 
     /// The most memory the bridge has held so far (VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
-        let pid = self.child.id().expect("running");
+        let pid = self.child().id().expect("running");
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
         status
             .lines()
@@ -265,7 +339,12 @@ impl Bridge {
             .expect("VmHWM")
     }
 
+    /// What the binary wrote on stderr (none in process: a test that
+    /// reads stderr starts the binary).
     pub fn stderr(&self) -> String {
+        if let Running::InProcess(_) = self.running {
+            panic!("this test reads stderr: use Bridge::start");
+        }
         self.stderr.lock().unwrap().clone()
     }
 }
