@@ -77,7 +77,7 @@ async fn a_refused_header_runs_the_command_again_and_the_call_succeeds() {
 #[tokio::test]
 async fn a_failing_command_is_an_error_that_quotes_it() {
     let (_server, url) = token_server(60.0).await;
-    let mut bridge = Bridge::start(&[
+    let mut bridge = Bridge::in_process(&[
         &url,
         "--header-command",
         "sh -c 'echo \"please run: sso login\" >&2; exit 2'",

@@ -28,7 +28,7 @@ async fn a_private_ca_is_refused_with_advice_and_trusted_when_given() {
     let (_server, url) = tls_server(dir.path()).await;
     let ca = dir.path().join("ca.pem");
 
-    let mut refused = Bridge::start(&[&url]);
+    let mut refused = Bridge::in_process(&[&url]);
     refused.send(&initialize_request(1, "2025-06-18")).await;
     let answer = refused.answer_to(&json!(1)).await;
     let message = error_message(&answer);
@@ -126,7 +126,7 @@ async fn a_self_signed_server_is_trusted_when_its_certificate_is_given() {
         wait_for_port(port).await;
         let url = format!("https://localhost:{port}/mcp");
 
-        let mut refused = Bridge::start(&[&url]);
+        let mut refused = Bridge::in_process(&[&url]);
         refused.send(&initialize_request(1, "2025-06-18")).await;
         let answer = refused.answer_to(&json!(1)).await;
         let message = error_message(&answer);
@@ -162,7 +162,7 @@ async fn a_given_certificate_vouches_only_for_itself() {
     );
     wait_for_port(port).await;
     let other = mine.path().join("server.pem");
-    let mut bridge = Bridge::start(&[
+    let mut bridge = Bridge::in_process(&[
         &format!("https://localhost:{port}/mcp"),
         "--ca-file",
         other.to_str().unwrap(),
@@ -177,7 +177,7 @@ async fn a_given_certificate_vouches_only_for_itself() {
 async fn https_to_a_plain_http_port_says_to_use_http() {
     let server = crate::common::everything::Everything::streamable().await;
     let url = format!("https://127.0.0.1:{}/mcp", server.port);
-    let mut bridge = Bridge::start(&[&url]);
+    let mut bridge = Bridge::in_process(&[&url]);
     bridge.send(&initialize_request(1, "2025-06-18")).await;
     let answer = bridge.answer_to(&json!(1)).await;
     assert!(error_message(&answer).contains("use http://"), "{answer}");
