@@ -17,6 +17,7 @@
 
 pub(crate) mod legacy_sse;
 pub(crate) mod modern;
+mod reconnect;
 mod reply;
 mod session;
 pub(crate) mod sse;

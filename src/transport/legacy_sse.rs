@@ -126,7 +126,7 @@ impl LegacySse {
     async fn run(self: Arc<Self>, first: SseReader) {
         let mut reader = first;
         let mut endpoint: Option<Url> = None;
-        let mut failures = 0u32;
+        let mut policy = super::reconnect::Reconnect::new(Duration::from_millis(500), None);
         loop {
             let lost = match &endpoint {
                 None => self.pump(&mut reader).await,
@@ -135,12 +135,11 @@ impl LegacySse {
             self.ready.send_replace(None);
             crate::telemetry::lifecycle::reconnecting(&lost);
             self.link.downstream.fail_all(&lost).await;
-            let wait = reader.retry.unwrap_or(Duration::from_millis(500));
+            policy.advised(reader.retry);
             (reader, endpoint) = loop {
-                let delay = super::sse::backoff(wait, failures);
                 // A waiting host request cuts the backoff short.
                 tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
+                    () = policy.wait() => {}
                     () = self.wake.notified() => {}
                 }
                 match open(&self.link).await {
@@ -149,7 +148,7 @@ impl LegacySse {
                         break (reader, Some(url));
                     }
                     Err(e) => {
-                        failures += 1;
+                        policy.failed();
                         tracing::debug!("reconnect failed: {e}");
                         let reason = crate::error::brief_cause(&e);
                         self.failed.send_modify(|(n, last)| {
@@ -159,7 +158,7 @@ impl LegacySse {
                     }
                 }
             };
-            failures = failures.saturating_sub(1);
+            policy.recovered();
         }
     }
 

@@ -438,8 +438,8 @@ impl Modern {
     ) {
         let mut acknowledge = Some(acknowledge);
         let shown = self.link.shown_url.clone();
-        let mut failures = 0u32;
-        while failures < MAX_LISTEN_FAILURES {
+        let mut policy = super::reconnect::Reconnect::new(LISTEN_RETRY, Some(MAX_LISTEN_FAILURES));
+        while policy.may_try() {
             let (body, headers) = own_request(
                 &self.link,
                 "subscriptions/listen",
@@ -467,7 +467,7 @@ impl Modern {
                         let Item::Message(msg) = item else { continue };
                         match msg.method() {
                             Some("notifications/subscriptions/acknowledged") => {
-                                failures = 0;
+                                policy.worked();
                                 if let Some(acknowledge) = acknowledge.take() {
                                     let _ = acknowledge.send(());
                                 }
@@ -485,8 +485,8 @@ impl Modern {
                 ),
                 Err(e) => tracing::debug!("subscriptions/listen: {e}"),
             }
-            failures += 1;
-            tokio::time::sleep(super::sse::backoff(LISTEN_RETRY, failures)).await;
+            policy.failed();
+            policy.wait().await;
         }
         tracing::warn!(
             "gave up on the subscriptions/listen stream; change notifications will not arrive"

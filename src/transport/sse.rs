@@ -317,26 +317,9 @@ impl SseReader {
     }
 }
 
-/// How long to wait before reconnecting a stream after `failures` tries in
-/// a row: exponential from `base` (the server's `retry` advice, or ours), at
-/// most 30 seconds. Every stream that reconnects (Streamable HTTP's GET
-/// stream, legacy SSE, `subscriptions/listen`) waits by this one rule.
-pub(super) fn backoff(base: Duration, failures: u32) -> Duration {
-    base.saturating_mul(1 << failures.min(6))
-        .min(Duration::from_secs(30))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_bounded() {
-        let base = Duration::from_millis(500);
-        assert_eq!(backoff(base, 0), base);
-        assert_eq!(backoff(base, 1), Duration::from_secs(1));
-        assert_eq!(backoff(base, 20), Duration::from_secs(30));
-    }
 
     fn parse_in_pieces(
         stream: &[u8],

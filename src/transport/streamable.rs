@@ -19,9 +19,10 @@ use reqwest::{Method, Response, StatusCode};
 use tokio::task::JoinHandle;
 
 use super::Origin;
+use super::reconnect::Reconnect;
 use super::reply::Body;
 use super::session::{Session, Snapshot};
-use super::sse::{Item, SseReader, Wait, backoff};
+use super::sse::{Item, SseReader, Wait};
 use super::{Carries, Link};
 use crate::error::UpstreamError;
 use crate::http::content_type;
@@ -445,10 +446,9 @@ impl Streamable {
     async fn run_get_stream(self: Arc<Self>, generation: u64) {
         let shown = self.link.shown_url.clone();
         let mut last_event_id: Option<String> = None;
-        let mut failures = 0u32;
+        let mut policy = Reconnect::new(DEFAULT_RETRY, Some(MAX_GET_FAILURES));
         let mut ever_open = false;
-        let mut wait = DEFAULT_RETRY;
-        while self.session.generation() == generation && failures < MAX_GET_FAILURES {
+        while self.session.generation() == generation && policy.may_try() {
             let session = self.session.snapshot();
             // With the current token, but never a sign-in: a stream in the
             // background must not open a browser. A refusal ends it, as any
@@ -458,9 +458,9 @@ impl Streamable {
             let response = match self.link.http.send(request, &shown).await {
                 Ok(response) => response,
                 Err(e) => {
-                    failures += 1;
+                    policy.failed();
                     tracing::debug!("GET stream: {e}");
-                    tokio::time::sleep(backoff(wait, failures)).await;
+                    policy.wait().await;
                     continue;
                 }
             };
@@ -492,7 +492,7 @@ impl Streamable {
             loop {
                 match reader.next(Wait::AsLongAsItTakes).await {
                     Ok(Some(Item::Message(msg))) => {
-                        failures = 0;
+                        policy.worked();
                         let back = |answer| self.sending(answer);
                         self.link.inbound(msg, Origin::Outside, back).await;
                     }
@@ -504,10 +504,10 @@ impl Streamable {
                     }
                 }
             }
-            failures += 1;
+            policy.failed();
             last_event_id = reader.last_event_id.take();
-            wait = reader.retry.unwrap_or(wait);
-            tokio::time::sleep(backoff(wait, failures)).await;
+            policy.advised(reader.retry);
+            policy.wait().await;
         }
     }
 
