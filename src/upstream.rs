@@ -24,11 +24,11 @@ use crate::error::UpstreamError;
 use crate::host::downstream::Downstream;
 use crate::http::Http;
 use crate::protocol::era::{self, HostProfile};
-use crate::protocol::jsonrpc::{Message, RawId};
+use crate::protocol::jsonrpc::{IdKey, Message, RawId};
 use crate::transport::legacy_sse::LegacySse;
 use crate::transport::modern::Modern;
 use crate::transport::streamable::Streamable;
-use crate::transport::{Link, Opening};
+use crate::transport::{Inbound, Link, Opening, Origin, Stage};
 use translation::{LegacyHost, Outbound, Translation};
 
 /// Why trying one transport failed.
@@ -78,8 +78,10 @@ pub struct Upstream {
     link: Arc<Link>,
     /// The translation stage, chosen by detection; pass-through until then
     /// and unless it chooses another. It changes only when the server
-    /// changes era under a handshake host (E1).
-    translation: std::sync::RwLock<Arc<Translation>>,
+    /// changes era under a handshake host (E1). The one place it is kept:
+    /// the host's messages read it here on their way out, and the link,
+    /// whose stage this same cell is, on the server's way in.
+    translation: Arc<CurrentTranslation>,
     strategy: TransportStrategy,
     protocol: ProtocolChoice,
     /// The transport in use; replaced when the server changes era (E1).
@@ -88,6 +90,32 @@ pub struct Upstream {
     /// The last failed detection, told again to the messages right behind
     /// the one that met it instead of asking the server again (issue 16).
     failed_detection: std::sync::Mutex<Option<(Instant, UpstreamError)>>,
+}
+
+/// The translation in force, in one cell: read by `Upstream::send` for
+/// the host's messages, and, as the link's [`Stage`], for the server's.
+#[derive(Default)]
+struct CurrentTranslation(std::sync::RwLock<Arc<Translation>>);
+
+impl CurrentTranslation {
+    fn get(&self) -> Arc<Translation> {
+        Arc::clone(&self.0.read().expect("translation lock"))
+    }
+
+    fn set(&self, translation: Translation) {
+        *self.0.write().expect("translation lock") = Arc::new(translation);
+    }
+}
+
+impl Stage for CurrentTranslation {
+    fn inbound(
+        &self,
+        msg: Message,
+        origin: Origin<'_>,
+        pending: &dyn Fn(&IdKey) -> bool,
+    ) -> Inbound {
+        Stage::inbound(&*self.get(), msg, origin, pending)
+    }
 }
 
 /// How long a failed detection is told again without asking the server:
@@ -112,9 +140,11 @@ impl Upstream {
             auth,
             config.header_command.clone(),
         );
+        let translation = Arc::new(CurrentTranslation::default());
+        link.set_stage(Arc::clone(&translation) as _);
         Ok(Upstream {
             link: Arc::new(link),
-            translation: Default::default(),
+            translation,
             strategy: config.transport,
             protocol: config.protocol,
             transport: std::sync::RwLock::new(None),
@@ -185,15 +215,12 @@ impl Upstream {
     }
 
     fn translation(&self) -> Arc<Translation> {
-        Arc::clone(&self.translation.read().expect("translation lock"))
+        self.translation.get()
     }
 
-    /// Sets the translation for both ways: this stage's outbound hook, and
-    /// the link's inbound one.
+    /// Sets the translation for both ways at once: there is one cell.
     fn set_translation(&self, translation: Translation) {
-        let translation = Arc::new(translation);
-        self.link.set_stage(Arc::clone(&translation) as _);
-        *self.translation.write().expect("translation lock") = translation;
+        self.translation.set(translation);
     }
 
     fn current(&self) -> Option<Arc<Transport>> {
@@ -235,9 +262,7 @@ impl Upstream {
                 let replay = init.with_id(&link.downstream.private_id("reinit"))?;
                 let answer = streamable.initialize_for_bridge(&replay).await.ok()?;
                 let version = answer.negotiated_protocol_version()?;
-                tracing::info!(
-                    "the server now answers initialize (MCP {version}); messages pass as they are from here on"
-                );
+                crate::telemetry::lifecycle::negotiated_again(&version);
                 Transport::Streamable(streamable)
             }
         };

@@ -150,6 +150,16 @@ pub fn negotiated(era: &str) {
     );
 }
 
+/// A server that spoke only 2026-07-28 answers `initialize` in `era`
+/// again: passed through from here on.
+pub fn negotiated_again(era: &str) {
+    tracing::info!(
+        lifecycle = "era",
+        era,
+        "the server now answers initialize (MCP {era}); messages pass as they are from here on"
+    );
+}
+
 /// The server answered `server/discover` in `era`.
 pub fn discovered(era: &str) {
     tracing::info!(
