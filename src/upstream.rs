@@ -453,9 +453,10 @@ impl Upstream {
                 what: "an initialize answer that is not a result".into(),
             }
         })?;
-        self.set_translation(Translation::modern_host(discover));
-        link.downstream
-            .complete_results_for_modern_host(era::server_info_of(&answer));
+        self.set_translation(Translation::modern_host(
+            discover,
+            era::server_info_of(&answer),
+        ));
         let transport = self.set_transport(transport);
         self.send(&transport, msg).await
     }

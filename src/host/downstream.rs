@@ -41,10 +41,6 @@ pub struct Downstream {
     /// every `tools/list` answer, the host's and the bridge's own
     /// ([`Downstream::learn_tools`]).
     tool_headers: crate::protocol::era::ToolHeaders,
-    /// Set for a 2026-07-28 host on a handshake server (E8): answers are
-    /// made valid 2026-07-28 results on their way out, with the server's
-    /// `serverInfo` (raw JSON) when it gave one.
-    modern_results: std::sync::OnceLock<Option<String>>,
 }
 
 enum Pending {
@@ -65,7 +61,6 @@ impl Downstream {
             errors: None,
             next_private: AtomicU64::new(1),
             tool_headers: Default::default(),
-            modern_results: std::sync::OnceLock::new(),
         }
     }
 
@@ -229,11 +224,10 @@ impl Downstream {
                         .filter
                         .filter_list(method, msg.raw())
                         .unwrap_or_else(|| msg.raw().clone());
-                    let raw = match &**method {
+                    match &**method {
                         "tools/list" => self.without_unusable_tools(&msg, raw),
                         _ => raw,
-                    };
-                    self.complete_for_modern_host(method, raw)
+                    }
                 }
                 _ => msg.into_raw(),
             };
@@ -269,22 +263,6 @@ impl Downstream {
     /// The tools' `x-mcp-header` designations learned so far.
     pub fn tool_headers(&self) -> &crate::protocol::era::ToolHeaders {
         &self.tool_headers
-    }
-
-    /// From now on, answers to the host are made valid 2026-07-28 results
-    /// (E8: a modern host on a handshake server); `server_info` is the
-    /// server's `serverInfo` from its `initialize` answer.
-    pub fn complete_results_for_modern_host(&self, server_info: Option<String>) {
-        let _ = self.modern_results.set(server_info);
-    }
-
-    fn complete_for_modern_host(&self, method: &str, raw: Bytes) -> Bytes {
-        match self.modern_results.get() {
-            Some(info) => {
-                crate::protocol::era::complete_result(method, &raw, info.as_deref()).unwrap_or(raw)
-            }
-            None => raw,
-        }
     }
 
     /// Answers each request of `msg` still in flight with `err`.

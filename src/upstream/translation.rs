@@ -69,8 +69,9 @@ impl Translation {
     /// For a 2026-07-28 host on a handshake server: `discover` is the
     /// `server/discover` result the bridge answers with, made from the
     /// server's answer to the `initialize` it sent on the host's behalf.
-    pub fn modern_host(discover: String) -> Translation {
-        Translation::ModernHost(ModernHost::new(discover))
+    /// `server_info`: the server's `serverInfo` from that answer.
+    pub fn modern_host(discover: String, server_info: Option<String>) -> Translation {
+        Translation::ModernHost(ModernHost::new(discover, server_info))
     }
 
     /// What the host's message becomes on its way to the server.
@@ -145,7 +146,7 @@ mod tests {
     /// `initialize` said.
     #[tokio::test]
     async fn e8_discover_is_answered_by_the_bridge() {
-        let t = Translation::modern_host(r#"{"supportedVersions":["2026-07-28"]}"#.into());
+        let t = Translation::modern_host(r#"{"supportedVersions":["2026-07-28"]}"#.into(), None);
         let discover = msg(r#"{"jsonrpc":"2.0","id":"d","method":"server/discover"}"#);
         let Outbound::Answer(answer) = t.outbound(&discover).await.unwrap() else {
             panic!("answered here");
@@ -159,10 +160,10 @@ mod tests {
     /// E8 over legacy HTTP+SSE: a server request on the one stream belongs
     /// to the host's only call in flight, and becomes its `input_required`
     /// answer; the retry's answers go to the server and the final answer
-    /// to the retry.
+    /// to the retry, made a complete 2026-07-28 result by the stage.
     #[tokio::test]
     async fn e8_a_request_on_a_shared_stream_belongs_to_the_only_call_in_flight() {
-        let t = Translation::modern_host("{}".into());
+        let t = Translation::modern_host("{}".into(), None);
         let call = msg(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"ask"}}"#);
         assert!(matches!(t.outbound(&call).await.unwrap(), Outbound::Send));
         let ask = msg(r#"{"jsonrpc":"2.0","id":0,"method":"elicitation/create","params":{}}"#);
@@ -198,7 +199,7 @@ mod tests {
         };
         assert_eq!(
             text(&done),
-            r#"{"jsonrpc":"2.0","id":6,"result":{"content":[]}}"#
+            r#"{"jsonrpc":"2.0","id":6,"result":{"content":[],"resultType":"complete"}}"#
         );
     }
 
@@ -206,7 +207,7 @@ mod tests {
     /// be told: the server gets a refusal that says so, not silence.
     #[tokio::test]
     async fn e8_a_request_with_two_calls_in_flight_is_refused_with_a_reason() {
-        let t = Translation::modern_host("{}".into());
+        let t = Translation::modern_host("{}".into(), None);
         for id in [1, 2] {
             let call =
                 format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{}}}}"#);
@@ -228,7 +229,7 @@ mod tests {
 
     #[tokio::test]
     async fn e8_ping_outside_a_call_is_answered_and_others_refused() {
-        let t = Translation::modern_host("{}".into());
+        let t = Translation::modern_host("{}".into(), None);
         let ping = msg(r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
         let Inbound::Server(pong) = t.inbound(ping, Origin::Outside, |_| true) else {
             panic!("answered");

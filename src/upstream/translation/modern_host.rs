@@ -8,23 +8,29 @@ use super::{Inbound, Origin, Outbound};
 use crate::protocol::jsonrpc::{self, IdKey, Kind, Message, RawId, Shape};
 use crate::upstream::relay::{Relay, Resume};
 
-/// E8: the bridge answers `server/discover` itself, and the server's own
-/// requests during a call become `input_required` answers ([`Relay`]).
+/// E8: the bridge answers `server/discover` itself, the server's own
+/// requests during a call become `input_required` answers ([`Relay`]), and
+/// every result is made a valid 2026-07-28 one on its way to the host
+/// ([`era::complete_result`]).
 pub(crate) struct ModernHost {
     discover: String,
+    /// The server's `serverInfo` (raw JSON), named in every result's `_meta`.
+    server_info: Option<String>,
     relay: Relay,
-    /// The host's requests sent and not yet answered, in order: the call a
-    /// server request belongs to when its stream cannot say.
-    in_flight: Mutex<Vec<RawId>>,
+    /// The host's requests sent and not yet answered, in order, with their
+    /// methods: the call a server request belongs to when its stream cannot
+    /// say, and what an answer is an answer to.
+    in_flight: Mutex<Vec<(RawId, Box<str>)>>,
 }
 
 impl ModernHost {
     /// `discover` is the `server/discover` result the bridge answers with,
     /// made from the server's answer to the `initialize` it sent on the
     /// host's behalf.
-    pub(super) fn new(discover: String) -> Self {
+    pub(super) fn new(discover: String, server_info: Option<String>) -> Self {
         ModernHost {
             discover,
+            server_info,
             relay: Relay::default(),
             in_flight: Mutex::default(),
         }
@@ -41,11 +47,11 @@ impl ModernHost {
             return Outbound::Continue { to_server, to_host };
         }
         match msg.shape() {
-            Shape::Single(Kind::Request { id, .. }) => {
+            Shape::Single(Kind::Request { id, method }) => {
                 self.in_flight
                     .lock()
                     .expect("in flight lock")
-                    .push(id.clone());
+                    .push((id.clone(), method.clone()));
             }
             Shape::Single(Kind::Notification { method })
                 if &**method == "notifications/cancelled" =>
@@ -69,8 +75,12 @@ impl ModernHost {
         match msg.shape() {
             Shape::Single(Kind::Request { .. }) => {}
             Shape::Single(Kind::Response { id: Some(id) }) => {
-                self.forget(&id.match_key());
-                return Inbound::Host(self.relay.redirect(msg));
+                let method = self.forget(&id.match_key());
+                let answer = self.relay.redirect(msg);
+                return Inbound::Host(match method {
+                    Some(method) => self.completed(&method, answer),
+                    None => answer,
+                });
             }
             _ => return Inbound::Host(msg),
         }
@@ -88,11 +98,23 @@ impl ModernHost {
         }
     }
 
-    fn forget(&self, key: &IdKey) {
-        self.in_flight
-            .lock()
-            .expect("in flight lock")
-            .retain(|id| &id.match_key() != key);
+    /// Forgets the host's request `key`; its method, if it was in flight.
+    fn forget(&self, key: &IdKey) -> Option<Box<str>> {
+        let mut in_flight = self.in_flight.lock().expect("in flight lock");
+        let at = in_flight
+            .iter()
+            .position(|(id, _)| &id.match_key() == key)?;
+        Some(in_flight.remove(at).1)
+    }
+
+    /// The answer to a host's `method`, made a valid 2026-07-28 result:
+    /// `resultType`, a cacheable result's `ttlMs` and `cacheScope`, the
+    /// server's name in `_meta`; members the server sent keep their bytes
+    /// (E8). Errors pass as they are.
+    fn completed(&self, method: &str, answer: Message) -> Message {
+        crate::protocol::era::complete_result(method, answer.raw(), self.server_info.as_deref())
+            .and_then(|raw| Message::parse(raw).ok())
+            .unwrap_or(answer)
     }
 
     /// The host's one request in flight, when there is exactly one: on a
@@ -101,9 +123,9 @@ impl ModernHost {
     fn only_call_in_flight(&self, pending: impl Fn(&IdKey) -> bool) -> Option<RawId> {
         let mut in_flight = self.in_flight.lock().expect("in flight lock");
         // Requests the ledger answered otherwise (a failure, a timeout).
-        in_flight.retain(|id| pending(&id.match_key()));
+        in_flight.retain(|(id, _)| pending(&id.match_key()));
         match in_flight.as_slice() {
-            [only] => Some(only.clone()),
+            [(only, _)] => Some(only.clone()),
             _ => None,
         }
     }
