@@ -29,7 +29,7 @@ pub mod handoff;
 pub mod loopback;
 pub mod mcp_remote;
 
-pub use authorizer::{AuthOptions, Authorizer, ResourceParam, SignInMode, WithoutBrowser};
+pub use authorizer::{AuthOptions, Authorizer, Renewal, ResourceParam, SignInMode, WithoutBrowser};
 
 /// Why authorization could not go ahead, with what to check.
 #[derive(Debug, thiserror::Error)]

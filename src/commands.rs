@@ -332,9 +332,13 @@ async fn login(cli: Cli) -> anyhow::Result<()> {
         None if sent.is_some() => println!("Already signed in to {shown}."),
         None => println!("{shown} does not ask for sign-in."),
         Some(refusal) => {
-            auth.on_rejection(refusal.challenge.as_ref(), sent.as_ref(), true)
-                .await
-                .with_context(|| format!("signing in to {shown}"))?;
+            auth.on_rejection(
+                refusal.challenge.as_ref(),
+                sent.as_ref(),
+                crate::auth::Renewal::SignInIfNeeded,
+            )
+            .await
+            .with_context(|| format!("signing in to {shown}"))?;
             if probe(&http, &config.url, &auth).await?.is_some() {
                 bail!(
                     "signed in, but {shown} still refuses the token; check the scopes it needs (--scope)"

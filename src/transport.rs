@@ -290,7 +290,7 @@ impl Link {
             // The nonce is kept; the same token goes again with it.
             return Ok(());
         }
-        auth.on_rejection(challenge, sent, true)
+        auth.on_rejection(challenge, sent, crate::auth::Renewal::SignInIfNeeded)
             .await
             .map_err(|e| match e {
                 crate::auth::AuthError::SignInContinues { .. }

@@ -101,6 +101,16 @@ pub struct AuthOptions {
     pub handoff: Option<super::handoff::Handoff>,
 }
 
+/// How far [`Authorizer::on_rejection`] may go for a new token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Renewal {
+    /// Refresh only: ahead of expiry, in the background, where a sign-in
+    /// would ask a person nobody asked for.
+    RefreshOnly,
+    /// Refresh, else sign in again: the server refused a request.
+    SignInIfNeeded,
+}
+
 /// How a new sign-in is made: one way, chosen once from the options
 /// (`config`), in this order when several are given.
 #[derive(Clone, Debug)]
@@ -294,20 +304,24 @@ impl Authorizer {
             .is_some_and(|(_, t)| t.refresh_token.is_some() && t.expires_within(REFRESH_MARGIN));
         if expiring {
             let sent = self.header();
-            if let Err(e) = self.on_rejection(None, sent.as_ref(), false).await {
+            if let Err(e) = self
+                .on_rejection(None, sent.as_ref(), Renewal::RefreshOnly)
+                .await
+            {
                 tracing::debug!("refresh before expiry failed: {e}");
             }
         }
     }
 
-    /// Gets a token that may work after the server refused `sent`. With
-    /// `may_login` false only refreshing is tried.
+    /// Gets a token that may work after the server refused `sent`, as far
+    /// as `renewal` allows.
     pub async fn on_rejection(
         &self,
         challenge: Option<&BearerChallenge>,
         sent: Option<&HeaderValue>,
-        may_login: bool,
+        renewal: Renewal,
     ) -> Result<(), AuthError> {
+        let may_login = renewal == Renewal::SignInIfNeeded;
         let mut discovered = self.flight.lock().await;
         if self.header().is_some() && self.header().as_ref() != sent {
             // Another task got a new token while this one waited.
