@@ -88,8 +88,17 @@ impl Envelope<'_> {
 /// The server's JSON-RPC answer to one POST.
 struct Reply {
     answer: Message,
-    /// It came with an HTTP error status.
-    refused: bool,
+    status: Delivered,
+}
+
+/// How an answer came.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivered {
+    /// With a success status.
+    Accepted,
+    /// With an HTTP error status: the server refused the request, and may
+    /// have changed era.
+    Refused,
 }
 
 type Answer = Result<Reply, UpstreamError>;
@@ -266,7 +275,7 @@ impl Modern {
             sent_id.or_else(|| (!plain_id(host_id)).then(|| self.link.downstream.private_id("id")));
         let (mut reissued, mut version_retried) = (false, false);
         loop {
-            let Reply { answer, refused } = match self
+            let Reply { answer, status } = match self
                 .exchange(msg, method, sent_id.as_ref(), envelope)
                 .await
             {
@@ -296,7 +305,9 @@ impl Modern {
                     None => return Err(self.era_changed()),
                     Some(_) => {}
                 }
-            } else if refused && !self.still_modern(&envelope.profile(msg)).await {
+            } else if status == Delivered::Refused
+                && !self.still_modern(&envelope.profile(msg)).await
+            {
                 return Err(self.era_changed());
             }
             return Ok(match answered_id(&answer).as_ref() == Some(host_id) {
@@ -625,7 +636,7 @@ async fn post(link: &Link, body: Bytes, headers: Vec<(Cow<'static, str>, String)
         {
             return Ok(Reply {
                 answer,
-                refused: true,
+                status: Delivered::Refused,
             });
         }
         return Err(refused.into_error(shown));
@@ -635,7 +646,7 @@ async fn post(link: &Link, body: Bytes, headers: Vec<(Cow<'static, str>, String)
         if is_answer(&msg) {
             return Ok(Reply {
                 answer: msg,
-                refused: false,
+                status: Delivered::Accepted,
             });
         }
         // Progress and logs on the way to the answer are the host's.
