@@ -114,7 +114,7 @@ impl Stage for CurrentTranslation {
         origin: Origin<'_>,
         pending: &dyn Fn(&IdKey) -> bool,
     ) -> Inbound {
-        Stage::inbound(&*self.get(), msg, origin, pending)
+        self.get().inbound(msg, origin, pending)
     }
 }
 

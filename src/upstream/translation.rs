@@ -30,7 +30,6 @@ use std::sync::Arc;
 
 use crate::error::UpstreamError;
 use crate::protocol::jsonrpc::{IdKey, Message};
-use crate::transport::Stage;
 pub(crate) use crate::transport::{Inbound, Origin};
 pub(crate) use legacy_host::LegacyHost;
 pub(crate) use modern_host::ModernHost;
@@ -99,17 +98,6 @@ impl Translation {
             Translation::PassThrough | Translation::LegacyHost(_) => Inbound::Host(msg),
             Translation::ModernHost(modern) => modern.inbound(msg, origin, pending),
         }
-    }
-}
-
-impl Stage for Translation {
-    fn inbound(
-        &self,
-        msg: Message,
-        origin: Origin<'_>,
-        pending: &dyn Fn(&IdKey) -> bool,
-    ) -> Inbound {
-        Translation::inbound(self, msg, origin, pending)
     }
 }
 

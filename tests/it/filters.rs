@@ -314,24 +314,15 @@ async fn tools_with_invalid_header_annotations_are_not_offered() {
 /// as when the host listed the tools: the server never gets the call.
 #[tokio::test]
 async fn a_tool_the_bridge_listed_itself_with_invalid_annotations_is_refused() {
-    use crate::common::fault::{FaultServer, Got, accepted, answer, reply};
+    use crate::common::fault::{FaultServer, Got, accepted, answer, modern_handshake};
     const LIST: &str = r#"{"tools":[
         {"name":"valid_tool","inputSchema":{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}}}},
         {"name":"twice","inputSchema":{"type":"object","properties":{"a":{"type":"string","x-mcp-header":"MyField"},"b":{"type":"string","x-mcp-header":"myfield"}}}}]}"#;
     let server = FaultServer::start(|got: Got| async move {
         match got.rpc_method().as_deref() {
-            Some("initialize") => reply(
-                400,
-                "application/json",
-                r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28"],"requested":"2025-11-25"}}}"#,
-            ),
-            Some("server/discover") => answer(
-                &got,
-                r#"{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"serverInfo":{"name":"modern","version":"1"}}"#,
-            ),
             Some("tools/list") => answer(&got, LIST),
             Some("tools/call") => answer(&got, r#"{"content":[],"resultType":"complete"}"#),
-            _ => accepted(),
+            _ => modern_handshake(&got, "modern").unwrap_or_else(accepted),
         }
     })
     .await;

@@ -9,20 +9,6 @@ use crate::common::fastmcp::{FastMcp, LoginEnv};
 use crate::common::secret_service::SecretService;
 use crate::common::{Bridge, tool_text};
 
-/// The files under `dir`, recursively, by name.
-fn file_names(dir: &std::path::Path) -> Vec<String> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            names.extend(file_names(&path));
-        } else {
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-    }
-    names
-}
-
 /// H4, G18: signed in through the browser with a Secret Service present
 /// (`auto`), the tokens and the registration are in it and not on disk; a
 /// second bridge signs in from it without a browser; status says where they
@@ -44,7 +30,7 @@ async fn with_a_credential_store_secrets_never_touch_the_disk() {
     assert_eq!(tool_text(&echo), "kept");
     assert_eq!(login.logins().len(), 1);
 
-    let on_disk = file_names(&login.config);
+    let on_disk = crate::common::file_names(&login.config);
     assert!(
         on_disk.contains(&"server.json".to_owned()),
         "the directory still says which server it is: {on_disk:?}"
@@ -113,7 +99,7 @@ async fn without_a_credential_store_auto_uses_files_and_keychain_says_why_not() 
     env.push(("MCP_TETHER_CREDENTIAL_STORE", "auto"));
     let auto = mcp_tether(&["login", &server.url()], &env).await;
     assert!(auto.ok, "{}", auto.stderr);
-    assert!(file_names(&login.config).contains(&"tokens.json".to_owned()));
+    assert!(crate::common::file_names(&login.config).contains(&"tokens.json".to_owned()));
     let status = mcp_tether(&["status", "--json"], &env).await;
     let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(report[0]["stored_in"], "file", "{report}");

@@ -46,20 +46,6 @@ impl OsStore {
     }
 }
 
-/// The files under `dir`, recursively, by name.
-fn file_names(dir: &Path) -> Vec<String> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            names.extend(file_names(&path));
-        } else {
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-    }
-    names
-}
-
 fn assert_ran(run: &Run, what: &str) {
     assert!(run.ok, "{what} failed:\n{}\n{}", run.stdout, run.stderr);
 }
@@ -114,7 +100,7 @@ async fn a_large_token_set_lives_in_the_os_store_until_logout() {
         );
     }
     assert_eq!(login.logins().len(), 1, "the second bridge used the store");
-    let files = file_names(&config);
+    let files = crate::common::file_names(&config);
     assert!(
         !files
             .iter()

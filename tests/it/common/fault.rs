@@ -185,6 +185,26 @@ pub fn sse_from(events: impl futures_util::Stream<Item = String> + Send + 'stati
         .expect("response")
 }
 
+/// How a 2026-07-28-only server answers the handshake: `initialize` is
+/// refused with the versions it speaks, `server/discover` answered with
+/// tools, as `name`; `None` for anything else.
+pub fn modern_handshake(got: &Got, name: &str) -> Option<Response> {
+    match got.rpc_method().as_deref() {
+        Some("initialize") => Some(reply(
+            400,
+            "application/json",
+            r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28"],"requested":"2025-11-25"}}}"#,
+        )),
+        Some("server/discover") => Some(answer(
+            got,
+            &format!(
+                r#"{{"supportedVersions":["2026-07-28"],"capabilities":{{"tools":{{}}}},"serverInfo":{{"name":"{name}","version":"1"}}}}"#
+            ),
+        )),
+        _ => None,
+    }
+}
+
 /// A scripted 2026-07-28 server: refuses `initialize` the way a modern-only
 /// server does, answers `server/discover`, and hands `tools/call` to `call`
 /// with the number of the call (from 1).
@@ -199,17 +219,8 @@ where
             _ => 0,
         };
         let response = match got.rpc_method().as_deref() {
-            Some("initialize") => reply(
-                400,
-                "application/json",
-                r#"{"jsonrpc":"2.0","id":0,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28"],"requested":"2025-11-25"}}}"#,
-            ),
-            Some("server/discover") => answer(
-                &got,
-                r#"{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}}"#,
-            ),
             Some("tools/call") => call(got, n),
-            _ => accepted(),
+            _ => modern_handshake(&got, "scripted").unwrap_or_else(accepted),
         };
         async move { response }
     })

@@ -358,6 +358,20 @@ fn is_answer_to(msg: &Value, id: &Value) -> bool {
     msg.get("id") == Some(id) && (msg.get("result").is_some() || msg.get("error").is_some())
 }
 
+/// The files under `dir`, recursively, by name.
+pub fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            names.extend(file_names(&path));
+        } else {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names
+}
+
 /// The text of the first content block of a tool result.
 pub fn tool_text(answer: &Value) -> &str {
     answer["result"]["content"][0]["text"]
