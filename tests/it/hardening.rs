@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 
 use crate::common::Bridge;
 use crate::common::fault::{FaultServer, Got, answer, reply};
-use crate::common::inprocess::InProcess;
 
 /// A 2025 answer of `items` small content parts: cheap as bytes, costly
 /// as a parsed tree (the shape that took a `-vv` bridge to 4.95 GB).
@@ -91,7 +90,7 @@ async fn an_answer_that_is_not_utf8_reaches_the_host_repaired() {
         }
     })
     .await;
-    let mut bridge = InProcess::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.initialize("2025-11-25").await;
     bridge
         .send(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
@@ -398,7 +397,7 @@ async fn a_flood_of_requests_is_capped_and_told() {
         }
     })
     .await;
-    let mut bridge = InProcess::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.initialize("2025-11-25").await;
     for n in 1..=FLOOD {
         bridge
@@ -407,7 +406,7 @@ async fn a_flood_of_requests_is_capped_and_told() {
     }
     let (mut answered, mut refused) = (0, 0);
     while answered + refused < FLOOD {
-        let message = bridge.next_message().await;
+        let message = bridge.recv().await;
         match message["error"]["message"].as_str() {
             Some(text) if text.contains("requests are already waiting") => refused += 1,
             Some(other) => panic!("{other}"),

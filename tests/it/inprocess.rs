@@ -11,10 +11,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::common::Bridge;
 use crate::common::fault::{
     FaultServer, Got, accepted, answer, reply, scripted_modern_server, sse_from,
 };
-use crate::common::inprocess::InProcess;
 
 fn error_text(answer: &Value) -> String {
     answer["error"]["message"]
@@ -41,7 +41,7 @@ async fn refused_credentials_read_the_same_on_every_transport() {
     let url = server.url("/mcp");
     let mut messages = Vec::new();
     for transport in ["http-only", "sse-only"] {
-        let mut bridge = InProcess::start(&[
+        let mut bridge = Bridge::in_process(&[
             &url,
             "--transport",
             transport,
@@ -49,9 +49,7 @@ async fn refused_credentials_read_the_same_on_every_transport() {
             "Authorization: Bearer not-this-one",
         ]);
         let initialize = crate::common::initialize_request(0, "2025-06-18");
-        bridge
-            .send(&serde_json::from_str(&initialize).unwrap())
-            .await;
+        bridge.send(&initialize).await;
         let answer = bridge.answer_to(&json!(0)).await;
         let message = error_text(&answer);
         assert!(
@@ -138,7 +136,7 @@ async fn e8_on_one_stream_an_ambiguous_server_request_is_refused_with_a_reason()
         _ => {}
     })
     .await;
-    let mut bridge = InProcess::start(&[&server.url("/sse")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/sse")]);
     let meta = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {"sampling": {}},
@@ -210,7 +208,7 @@ async fn a_handshake_host_answers_a_2026_servers_question_through_the_stage() {
         }
     })
     .await;
-    let mut bridge = InProcess::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge
         .send(
             &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
@@ -236,7 +234,7 @@ async fn a_handshake_host_answers_a_2026_servers_question_through_the_stage() {
     bridge
         .send(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "deploy", "arguments": {}}}))
         .await;
-    let question = bridge.next_message().await;
+    let question = bridge.recv().await;
     assert_eq!(question["method"], "elicitation/create", "{question}");
     assert_eq!(question["params"]["message"], "Sure?");
     bridge

@@ -5,7 +5,6 @@ pub mod era;
 pub mod everything;
 pub mod fastmcp;
 pub mod fault;
-pub mod inprocess;
 pub mod oidc;
 pub mod rmcp_server;
 pub mod secret_service;
@@ -192,8 +191,10 @@ impl Bridge {
         }
     }
 
-    /// Writes one line to the bridge's stdin.
-    pub async fn send(&mut self, line: &str) {
+    /// Writes one line to the bridge's stdin: text as it is, or a JSON
+    /// value in its compact form.
+    pub async fn send(&mut self, line: impl std::fmt::Display) {
+        let line = line.to_string();
         let stdin = self.stdin.as_mut().expect("stdin is open");
         stdin.write_all(line.as_bytes()).await.expect("write stdin");
         stdin.write_all(b"\n").await.expect("write stdin");
