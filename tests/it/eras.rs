@@ -458,11 +458,7 @@ fn answer_text_error(got: &Got, error: &str) -> String {
 async fn e8_a_modern_host_works_with_server_everything() {
     let server = Everything::streamable().await;
     let mut bridge = Bridge::in_process(&[&server.url()]);
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "modern-host", "version": "1"},
-    });
+    let meta = crate::common::modern_host_meta();
     let discovered = bridge
         .request(json!(1), "server/discover", json!({"_meta": meta}))
         .await;

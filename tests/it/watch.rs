@@ -463,19 +463,19 @@ async fn watch_finds_a_bridge_whatever_its_environment() {
     let mine = tempfile::tempdir().unwrap();
     let mut listed = String::new();
     for _ in 0..50 {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
-            .args(["watch", "--json"])
-            .env_remove("MCP_TETHER_CONFIG_DIR")
-            .env("HOME", mine.path())
-            .env("XDG_CONFIG_HOME", mine.path().join("elsewhere"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        listed = String::from_utf8_lossy(&out.stdout).into_owned();
+        // An empty MCP_TETHER_CONFIG_DIR is no directory at all.
+        let elsewhere = mine.path().join("elsewhere");
+        let out = crate::commands::mcp_tether(
+            &["watch", "--json"],
+            &[
+                ("MCP_TETHER_CONFIG_DIR", ""),
+                ("HOME", mine.path().to_str().unwrap()),
+                ("XDG_CONFIG_HOME", elsewhere.to_str().unwrap()),
+            ],
+        )
+        .await;
+        assert!(out.ok, "{}", out.stderr);
+        listed = out.stdout;
         if listed.contains(&format!("\"pid\":{}", bridge.pid())) {
             return;
         }
@@ -500,12 +500,12 @@ async fn a_finished_sign_in_leaves_no_error_behind() {
     );
     let socket = socket_of(&login.config.join("run"), bridge.pid());
     until_exists(&socket).await;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
-        .args(["watch", "--json"])
-        .env("MCP_TETHER_CONFIG_DIR", &login.config)
-        .output()
-        .unwrap();
-    let listed = String::from_utf8_lossy(&out.stdout);
+    let out = crate::commands::mcp_tether(
+        &["watch", "--json"],
+        &[("MCP_TETHER_CONFIG_DIR", login.config.to_str().unwrap())],
+    )
+    .await;
+    let listed = out.stdout;
     let status: serde_json::Value =
         serde_json::from_str(listed.lines().next().expect("the bridge is listed")).unwrap();
     assert_eq!(status["signed_in"], true, "{status}");
@@ -520,11 +520,7 @@ async fn a_modern_host_on_a_dual_era_server_is_listed_as_it_is() {
     let shared = Shared::new();
     let server = crate::common::era::EraServer::start("dual").await;
     let mut bridge = Bridge::start_with_env(&[&server.url()], &shared.env());
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "modern-host", "version": "1"},
-    });
+    let meta = crate::common::modern_host_meta();
     let discovered = bridge
         .request(json!(1), "server/discover", json!({"_meta": meta}))
         .await;

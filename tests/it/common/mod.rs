@@ -359,6 +359,15 @@ fn is_answer_to(msg: &Value, id: &Value) -> bool {
     msg.get("id") == Some(id) && (msg.get("result").is_some() || msg.get("error").is_some())
 }
 
+/// The `_meta` a 2026-07-28 host puts on its requests.
+pub fn modern_host_meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "modern-host", "version": "1"},
+    })
+}
+
 /// The files under `dir`, recursively, by name.
 pub fn file_names(dir: &std::path::Path) -> Vec<String> {
     let mut names = Vec::new();
