@@ -148,8 +148,18 @@ pub fn owner_of(object: &impl std::os::windows::io::AsRawHandle) -> Option<Strin
     }
 }
 
-/// The current user's SID, as a string (`S-1-5-21-…`).
+/// The current user's SID, as a string (`S-1-5-21-…`): read from the
+/// process token once, since it cannot change while the process runs.
 pub fn current_user_sid() -> io::Result<String> {
+    static SID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(sid) = SID.get() {
+        return Ok(sid.clone());
+    }
+    let sid = read_user_sid()?;
+    Ok(SID.get_or_init(|| sid).clone())
+}
+
+fn read_user_sid() -> io::Result<String> {
     // SAFETY: the token is closed before returning; the buffer is sized by
     // the first call and holds the TOKEN_USER the second writes.
     unsafe {

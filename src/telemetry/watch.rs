@@ -234,20 +234,22 @@ impl Hub {
     /// which ends what the sign-in said before).
     fn note(&self, level: Level, text: &str, fields: &serde_json::Map<String, Value>) {
         use crate::telemetry::lifecycle::{Change, FIELD};
-        let field = |name: &str| fields.get(name).and_then(Value::as_str).map(str::to_owned);
+        let field = |name: &str| fields.get(name).and_then(Value::as_str);
+        let owned = |name: &str| field(name).map(str::to_owned);
         let mut status = self.status.lock().expect("watch lock");
-        match field(FIELD).as_deref().and_then(Change::parse) {
+        match field(FIELD).and_then(Change::parse) {
             Some(Change::Connected | Change::Reconnected) => {
-                status.transport = field("transport").or(status.transport.take());
+                if let Some(transport) = owned("transport") {
+                    status.transport = Some(transport);
+                }
             }
-            Some(Change::Session) => status.session = field("session"),
+            Some(Change::Session) => status.session = owned("session"),
             _ => {}
         }
-        if let Some(era) = field("era") {
+        if let Some(era) = owned("era") {
             status.era = Some(era);
         }
-        let signin = field("signin");
-        match signin.as_deref() {
+        match field("signin") {
             Some("done") => {
                 status.signed_in = Some(true);
                 if status
