@@ -110,8 +110,14 @@ use std::path::PathBuf;
 /// keeps its separation), else the platform's config directory (e.g.
 /// `~/.config/mcp-tether` on Linux).
 pub fn config_dir() -> Option<PathBuf> {
+    config_dir_in(&|name| std::env::var(name).ok())
+}
+
+/// As [`config_dir`], reading the variables from `env` (a configuration
+/// read with an environment of its own, as in the in-process tests).
+pub fn config_dir_in(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     for name in ["MCP_TETHER_CONFIG_DIR", "MCP_REMOTE_CONFIG_DIR"] {
-        if let Some(dir) = std::env::var_os(name).filter(|d| !d.is_empty()) {
+        if let Some(dir) = env(name).filter(|d| !d.is_empty()) {
             return Some(PathBuf::from(dir));
         }
     }

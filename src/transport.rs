@@ -71,6 +71,16 @@ pub(crate) trait Stage: Send + Sync {
     ) -> Inbound;
 }
 
+/// A transport that carries a message to the server on its own: how the
+/// answers the stage makes for the server go back ([`Link::inbound`]).
+pub(crate) trait ToServer: Send + Sync + 'static {
+    /// Sends `msg`, owning what it needs, so it can run in a task.
+    fn to_server(
+        self: Arc<Self>,
+        msg: Message,
+    ) -> impl std::future::Future<Output = Result<(), UpstreamError>> + Send + 'static;
+}
+
 /// The stage before any is set: everything goes to the host.
 struct ToHost;
 
@@ -156,32 +166,23 @@ impl Link {
 
     /// Every message the server sends, from every transport, through the
     /// translation stage: to the host, or held; an answer the stage makes
-    /// for the server goes back with `send_back` (the transport's own send),
-    /// in a task of its own, so the stream that brought the request keeps
-    /// reading.
-    async fn inbound<F>(
+    /// for the server goes back over `transport`, in a task of its own, so
+    /// the stream that brought the request keeps reading.
+    pub(crate) async fn inbound<T: ToServer>(
         &self,
         msg: Message,
         origin: Origin<'_>,
-        send_back: impl FnOnce(Message) -> F,
-    ) where
-        F: std::future::Future<Output = Result<(), UpstreamError>> + Send + 'static,
-    {
-        let pending = |key: &IdKey| self.downstream.is_pending(key);
-        match self.stage().inbound(msg, origin, &pending) {
-            Inbound::Host(msg) => {
-                self.downstream.deliver(msg).await;
+        transport: &Arc<T>,
+    ) {
+        let Some(answer) = self.route(msg, origin).await else {
+            return;
+        };
+        let sending = Arc::clone(transport).to_server(answer);
+        tokio::spawn(async move {
+            if let Err(e) = sending.await {
+                tracing::debug!("could not answer the server: {e}");
             }
-            Inbound::Server(answer) => {
-                let sending = send_back(answer);
-                tokio::spawn(async move {
-                    if let Err(e) = sending.await {
-                        tracing::debug!("could not answer the server: {e}");
-                    }
-                });
-            }
-            Inbound::Held => {}
-        }
+        });
     }
 
     /// What the server sends on a wire where it asks the client nothing
@@ -189,14 +190,26 @@ impl Link {
     /// stage like any server message; an answer the stage would make has
     /// nowhere to go, and is dropped with a note.
     pub(crate) async fn inbound_one_way(&self, msg: Message, origin: Origin<'_>) {
-        let back = |answer: Message| async move {
+        if let Some(answer) = self.route(msg, origin).await {
             tracing::debug!(
                 "no way to answer the server on this wire; dropped {} bytes",
                 answer.raw().len()
             );
-            Ok(())
-        };
-        self.inbound(msg, origin, back).await;
+        }
+    }
+
+    /// The one door to the host: `msg` goes through the stage, to the
+    /// host or held; what the stage answers for the server is returned.
+    async fn route(&self, msg: Message, origin: Origin<'_>) -> Option<Message> {
+        let pending = |key: &IdKey| self.downstream.is_pending(key);
+        match self.stage().inbound(msg, origin, &pending) {
+            Inbound::Host(msg) => {
+                self.downstream.deliver(msg).await;
+                None
+            }
+            Inbound::Server(answer) => Some(answer),
+            Inbound::Held => None,
+        }
     }
 
     /// A message for the host that the stage made itself, or that was

@@ -323,25 +323,34 @@ impl Upstream {
     /// 2026-07-28 host's first message is preceded by `server/discover`; a
     /// legacy server is then initialized on its behalf (E8).
     async fn detect(&self, msg: &Message) -> Result<(), UpstreamError> {
-        let streamable_first = matches!(
-            self.strategy,
-            TransportStrategy::HttpFirst | TransportStrategy::HttpOnly
-        );
         match self.protocol {
             ProtocolChoice::Handshake => self.detect_transport(msg).await,
             ProtocolChoice::Modern => self.detect_for_modern_host(msg).await,
             ProtocolChoice::Detect if era::host_is_modern(msg) => {
                 self.detect_for_modern_host(msg).await
             }
-            ProtocolChoice::Detect if streamable_first && msg.is_request("initialize") => {
+            ProtocolChoice::Detect if msg.is_request("initialize") => {
                 self.detect_for_legacy_host(msg).await
             }
             ProtocolChoice::Detect => self.detect_transport(msg).await,
         }
     }
 
-    /// A legacy host's `initialize` as the era probe (E1, E2, E3).
+    /// A legacy host's `initialize` as the era probe (E1, E2, E3), over the
+    /// transports `--transport` names.
     async fn detect_for_legacy_host(&self, init: &Message) -> Result<(), UpstreamError> {
+        self.by_strategy(|which| match which {
+            Which::Streamable => Box::pin(self.probe_era(init)),
+            Which::Legacy => Box::pin(self.try_legacy(init)),
+        })
+        .await
+    }
+
+    /// Sends a legacy host's `initialize` over Streamable HTTP, stating its
+    /// version: a handshake server answers it and the host keeps its era
+    /// (E2); a refusal, then an answer to `server/discover`, means a
+    /// 2026-07-28-only server, for which the bridge translates (E3).
+    async fn probe_era(&self, init: &Message) -> Result<(), Tried> {
         let link = &self.link;
         let profile = HostProfile::from_initialize(init);
         let probe = profile
@@ -366,42 +375,29 @@ impl Upstream {
                     crate::telemetry::lifecycle::translating(modern.version(), true);
                     let stage = self.speak_for_legacy_host(&modern, speak_for);
                     self.set_transport(Transport::Modern(modern));
-                    return stage.carry(init).await;
+                    return stage.carry(init).await.map_err(Tried::Failed);
                 }
                 Ok(None) => {}
                 Err(e) => tracing::debug!("server/discover failed too: {e}"),
             }
         }
-        match first {
-            Ok(answer) => {
-                match answer
-                    .as_ref()
-                    .and_then(Message::negotiated_protocol_version)
-                {
-                    Some(version) => {
-                        crate::telemetry::lifecycle::connected("Streamable HTTP");
-                        crate::telemetry::lifecycle::negotiated(&version);
-                    }
-                    // Its answer (an error, most likely) goes to the host.
-                    None => tracing::debug!("the server did not accept initialize"),
-                }
-                self.set_transport(Transport::Streamable(streamable));
-                if let Some(answer) = answer {
-                    link.deliver(answer).await;
-                }
-                Ok(())
+        let answer = first.map_err(Tried::classify)?;
+        match answer
+            .as_ref()
+            .and_then(Message::negotiated_protocol_version)
+        {
+            Some(version) => {
+                crate::telemetry::lifecycle::connected("Streamable HTTP");
+                crate::telemetry::lifecycle::negotiated(&version);
             }
-            Err(first)
-                if self.strategy == TransportStrategy::HttpFirst
-                    && first.suggests_other_transport() =>
-            {
-                tracing::info!("Streamable HTTP failed ({first}); trying legacy HTTP+SSE");
-                self.try_legacy(init)
-                    .await
-                    .map_err(|second| both_failed(link, &first, &second.error()))
-            }
-            Err(e) => Err(e),
+            // Its answer (an error, most likely) goes to the host.
+            None => tracing::debug!("the server did not accept initialize"),
         }
+        self.set_transport(Transport::Streamable(streamable));
+        if let Some(answer) = answer {
+            link.deliver(answer).await;
+        }
+        Ok(())
     }
 
     /// A 2026-07-28 host: pass through to a modern server, or initialize a

@@ -96,6 +96,9 @@ pub struct AuthOptions {
     pub token_endpoint: Option<String>,
     /// What a browser sign-in does when no browser can be opened.
     pub without_browser: WithoutBrowser,
+    /// `$BROWSER`: the program that opens the login page; `None`: the
+    /// platform's way.
+    pub browser: Option<String>,
     /// How to hand a browser sign-in over to a process of its own when the
     /// host's patience runs out (`handoff`): set for the bridge binary.
     pub handoff: Option<super::handoff::Handoff>,

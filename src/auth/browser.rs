@@ -98,8 +98,8 @@ const OPENER_GRACE: std::time::Duration = std::time::Duration::from_millis(1500)
 /// and says whether that failed: the opener is missing, or exits with an
 /// error within [`OPENER_GRACE`] (issue 27: the bridge then waited for a
 /// tab that never opened, and the host gave up first).
-pub async fn open(url: &Url) -> Result<(), BrowserError> {
-    match opener() {
+pub async fn open(browser: Option<&str>, url: &Url) -> Result<(), BrowserError> {
+    match opener(browser) {
         Opener::Program(program) => open_program(program, url).await,
         #[cfg(windows)]
         Opener::Shell => {
@@ -157,10 +157,10 @@ enum Opener {
     Shell,
 }
 
-/// `$BROWSER`, else the platform's way.
-fn opener() -> Opener {
-    if let Some(browser) = std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
-        return Opener::Program(browser.to_string_lossy().into_owned());
+/// `$BROWSER` (read with the configuration), else the platform's way.
+fn opener(browser: Option<&str>) -> Opener {
+    if let Some(browser) = browser {
+        return Opener::Program(browser.to_owned());
     }
     #[cfg(windows)]
     return Opener::Shell;

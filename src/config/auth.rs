@@ -24,7 +24,12 @@ use super::{ConfigError, expand_vars, seconds};
 /// (`false`): never a directory relative to wherever the host started the
 /// bridge, where secrets would land in someone else's working directory.
 pub fn credentials_home() -> (PathBuf, bool) {
-    match crate::config_dir() {
+    credentials_home_in(&|name| std::env::var(name).ok())
+}
+
+/// As [`credentials_home`], with the variables read from `env`.
+fn credentials_home_in(env: &dyn Fn(&str) -> Option<String>) -> (PathBuf, bool) {
+    match crate::config_dir_in(env) {
         Some(dir) => (dir, true),
         None => (
             std::env::temp_dir().join(format!("mcp-tether-run-{}", std::process::id())),
@@ -229,7 +234,7 @@ pub(super) fn auth_options(
         (None, false) => ResourceParam::ServerUrl,
     };
     let federation = federation(cli, env, static_client.is_some())?;
-    let (config_dir, keeps_credentials) = credentials_home();
+    let (config_dir, keeps_credentials) = credentials_home_in(env);
     Ok(AuthOptions {
         config_dir,
         keeps_credentials,
@@ -273,6 +278,7 @@ pub(super) fn auth_options(
         },
         token_endpoint: compat.token_endpoint.clone(),
         without_browser: crate::auth::WithoutBrowser::FailAtOnce,
+        browser: env("BROWSER").filter(|b| !b.is_empty()),
         handoff: None,
     })
 }

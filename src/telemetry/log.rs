@@ -48,6 +48,38 @@ pub fn init_with(
     debug_dir: Option<&Path>,
     extra: Vec<BoxedLayer>,
 ) -> io::Result<Option<PathBuf>> {
+    let mut logs = layers(config, debug_dir, io::stderr)?;
+    logs.layers.extend(extra);
+    tracing_subscriber::registry().with(logs.layers).init();
+    say_refused(logs.debug_refused);
+    Ok(logs.debug_path)
+}
+
+/// Says, once the logs are installed, that `--debug` was refused and why.
+pub fn say_refused(debug_refused: Option<io::Error>) {
+    if let Some(e) = debug_refused {
+        tracing::warn!("no --debug log: {e}");
+    }
+}
+
+/// The logs a bridge keeps, before they are installed.
+pub struct Logs {
+    pub layers: Vec<BoxedLayer>,
+    /// Where the `--debug` log is written, if it is.
+    pub debug_path: Option<PathBuf>,
+    /// Why `--debug` was asked for and not kept, to be said once installed.
+    pub debug_refused: Option<io::Error>,
+}
+
+/// Every log layer `config` asks for: what people read on `stderr` (a
+/// writer made per line), `--log-file`, and the `--debug` log. The binary
+/// installs them for the process ([`init_with`]); the in-process tests,
+/// for the thread that runs the bridge, with `stderr` kept in memory.
+pub fn layers<W: io::Write + 'static>(
+    config: &LogConfig,
+    debug_dir: Option<&Path>,
+    stderr: impl Fn() -> W + Send + Sync + 'static,
+) -> io::Result<Logs> {
     let stderr_level = match (config.silent, config.verbosity) {
         (true, _) => LevelFilter::OFF,
         // By default only what a person should act on: hosts show a
@@ -63,7 +95,7 @@ pub fn init_with(
     };
     let mut layers: Vec<BoxedLayer> = vec![
         tracing_subscriber::fmt::layer()
-            .with_writer(|| OneLine::new(io::stderr()))
+            .with_writer(move || OneLine::new(stderr()))
             .with_ansi(false)
             .with_target(false)
             .fmt_fields(message_only())
@@ -91,12 +123,11 @@ pub fn init_with(
         Some(Err(e)) => (None, Some(e)),
         None => (None, None),
     };
-    layers.extend(extra);
-    tracing_subscriber::registry().with(layers).init();
-    if let Some(e) = debug_refused {
-        tracing::warn!("no --debug log: {e}");
-    }
-    Ok(debug_path)
+    Ok(Logs {
+        layers,
+        debug_path,
+        debug_refused,
+    })
 }
 
 /// Opens `--log-file`: created owner-only (0600), since at `-vv` it holds

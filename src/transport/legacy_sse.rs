@@ -19,9 +19,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use super::Link;
 use super::Origin;
 use super::sse::{Item, SseReader, Wait};
+use super::{Link, ToServer};
 use crate::error::UpstreamError;
 use crate::http::content_type;
 use crate::protocol::jsonrpc::{Message, notification};
@@ -169,8 +169,7 @@ impl LegacySse {
         loop {
             match reader.next(Wait::AsLongAsItTakes).await {
                 Ok(Some(Item::Message(msg))) => {
-                    let back = |answer| self.sending(answer);
-                    self.link.inbound(msg, Origin::Unknown, back).await;
+                    self.link.inbound(msg, Origin::Unknown, self).await;
                 }
                 Ok(Some(Item::Endpoint(_))) => {
                     tracing::debug!("ignored a second endpoint event");
@@ -260,20 +259,16 @@ impl LegacySse {
         Ok(reply)
     }
 
-    /// Sends `msg`, owning what it needs: how the translation stage's
-    /// answers go back to the server ([`Link::inbound`]).
-    fn sending(
-        self: &Arc<Self>,
-        msg: Message,
-    ) -> impl std::future::Future<Output = Result<(), UpstreamError>> + Send + 'static {
-        let this = Arc::clone(self);
-        async move { this.send(&msg).await }
-    }
-
     pub async fn close(&self) {
         if let Some(task) = self.reader.lock().expect("reader lock").take() {
             task.abort();
         }
+    }
+}
+
+impl ToServer for LegacySse {
+    async fn to_server(self: Arc<Self>, msg: Message) -> Result<(), UpstreamError> {
+        self.send(&msg).await
     }
 }
 

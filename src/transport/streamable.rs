@@ -23,10 +23,10 @@ use super::reconnect::Reconnect;
 use super::reply::Body;
 use super::session::{Session, Snapshot};
 use super::sse::{Item, SseReader, Wait};
-use super::{Carries, Link};
+use super::{Carries, Link, ToServer};
 use crate::error::UpstreamError;
 use crate::http::content_type;
-use crate::protocol::jsonrpc::{IdKey, Kind, Message, RawId, RawObject, notification};
+use crate::protocol::jsonrpc::{IdKey, Kind, Message, RawId, notification};
 use crate::telemetry::log::fingerprint;
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -71,6 +71,16 @@ impl From<UpstreamError> for Failure {
     }
 }
 
+/// Why the bridge's own `initialize` exchange failed.
+enum Handshake {
+    /// `initialize` itself failed.
+    Refused(Failure),
+    /// The server answered, but not with an `initialize` result.
+    NotAResult,
+    /// `notifications/initialized` failed: the new session is already gone.
+    Forgotten(Failure),
+}
+
 /// Where the messages of a reply go.
 enum Sink<'a> {
     /// To the host, through the ledger.
@@ -106,22 +116,45 @@ impl Streamable {
     }
 
     /// Starts a session on the bridge's own account (E8, and E1's re-probe):
-    /// `init` goes under its own id, its answer comes back here and must be
-    /// a result, and `notifications/initialized` follows.
+    /// `init` goes under its own id and its answer comes back here.
     pub async fn initialize_for_bridge(
         self: &Arc<Self>,
         init: &Message,
     ) -> Result<Message, UpstreamError> {
-        let answer = self
-            .send_capturing(init)
-            .await?
-            .filter(|a| RawObject::parse(a.raw()).is_ok_and(|o| o.get("result").is_some()))
-            .ok_or_else(|| UpstreamError::BadBody {
-                url: self.link.shown_url.clone(),
+        let shown = &self.link.shown_url;
+        self.handshake(init).await.map_err(|step| match step {
+            Handshake::Refused(Failure::Upstream(e))
+            | Handshake::Forgotten(Failure::Upstream(e)) => e,
+            Handshake::Refused(Failure::SessionGone(status))
+            | Handshake::Forgotten(Failure::SessionGone(status)) => UpstreamError::SessionLost {
+                url: shown.clone(),
+                status,
+                reason: "the server forgot the session it had just begun".into(),
+            },
+            Handshake::NotAResult => UpstreamError::BadBody {
+                url: shown.clone(),
                 what: "an initialize answer that is not a result".into(),
-            })?;
-        self.send(&notification("notifications/initialized"))
-            .await?;
+            },
+        })
+    }
+
+    /// The bridge's own `initialize` exchange, the one place it is sent
+    /// on this transport: `init` (already under a private id) on a new
+    /// session, its answer to the bridge, which must be a result, then
+    /// `notifications/initialized` and the GET stream (T4).
+    async fn handshake(self: &Arc<Self>, init: &Message) -> Result<Message, Handshake> {
+        let mut answer = None;
+        self.exchange(init, &Snapshot::default(), Sink::Bridge(&mut answer))
+            .await
+            .map_err(Handshake::Refused)?;
+        let answer = answer
+            .filter(|a| a.negotiated_protocol_version().is_some())
+            .ok_or(Handshake::NotAResult)?;
+        let now = self.session.snapshot();
+        self.exchange(&notification("notifications/initialized"), &now, Sink::Host)
+            .await
+            .map_err(Handshake::Forgotten)?;
+        self.open_get_stream();
         Ok(answer)
     }
 
@@ -277,8 +310,7 @@ impl Streamable {
         match sink {
             Sink::Host => {
                 let origin = origin.map_or(Origin::Unknown, Origin::Call);
-                let back = |answer| self.sending(answer);
-                self.link.inbound(reply, origin, back).await;
+                self.link.inbound(reply, origin, self).await;
             }
             Sink::Bridge(slot) => {
                 let is_answer = reply
@@ -290,8 +322,7 @@ impl Streamable {
                 } else {
                     // The server's own requests and notifications during a
                     // restart still belong to the host, through the stage.
-                    let back = |answer| self.sending(answer);
-                    self.link.inbound(reply, Origin::Unknown, back).await;
+                    self.link.inbound(reply, Origin::Unknown, self).await;
                 }
             }
         }
@@ -406,26 +437,16 @@ impl Streamable {
         let replay = host_init
             .with_id(&id)
             .ok_or_else(|| lost("the cached initialize could not be replayed".into()))?;
-        let mut answer = None;
-        let fresh = Snapshot::default();
-        self.exchange(&replay, &fresh, Sink::Bridge(&mut answer))
-            .await
-            .map_err(|f| lost(f.describe("initialize was refused")))?;
-        match answer {
-            Some(reply) if reply.negotiated_protocol_version().is_some() => {}
-            _ => {
-                return Err(lost(
-                    "the server's answer to initialize was not a result".into(),
-                ));
+        match self.handshake(&replay).await {
+            Ok(_) => Ok(()),
+            Err(Handshake::NotAResult) => Err(lost(
+                "the server's answer to initialize was not a result".into(),
+            )),
+            Err(Handshake::Refused(f)) => Err(lost(f.describe("initialize was refused"))),
+            Err(Handshake::Forgotten(f)) => {
+                Err(lost(f.describe("the new session was forgotten at once")))
             }
         }
-        let initialized = notification("notifications/initialized");
-        let now = self.session.snapshot();
-        self.exchange(&initialized, &now, Sink::Host)
-            .await
-            .map_err(|f| lost(f.describe("the new session was forgotten at once")))?;
-        self.open_get_stream();
-        Ok(())
     }
 
     /// Opens the server-to-client GET stream for the current session (T4).
@@ -493,8 +514,7 @@ impl Streamable {
                 match reader.next(Wait::AsLongAsItTakes).await {
                     Ok(Some(Item::Message(msg))) => {
                         policy.worked();
-                        let back = |answer| self.sending(answer);
-                        self.link.inbound(msg, Origin::Outside, back).await;
+                        self.link.inbound(msg, Origin::Outside, &self).await;
                     }
                     Ok(Some(Item::Endpoint(_))) => {}
                     Ok(None) => break,
@@ -509,16 +529,6 @@ impl Streamable {
             policy.advised(reader.retry);
             policy.wait().await;
         }
-    }
-
-    /// Sends `msg`, owning what it needs: how the translation stage's
-    /// answers go back to the server ([`Link::inbound`]).
-    fn sending(
-        self: &Arc<Self>,
-        msg: Message,
-    ) -> impl std::future::Future<Output = Result<(), UpstreamError>> + Send + 'static {
-        let this = Arc::clone(self);
-        async move { this.send(&msg).await }
     }
 
     /// Ends the session at the server (T6) and stops the GET stream.
@@ -558,6 +568,12 @@ impl Streamable {
                 crate::error::describe_reqwest(&e)
             ),
         }
+    }
+}
+
+impl ToServer for Streamable {
+    async fn to_server(self: Arc<Self>, msg: Message) -> Result<(), UpstreamError> {
+        self.send(&msg).await
     }
 }
 

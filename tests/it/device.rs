@@ -17,7 +17,8 @@ use crate::common::{Bridge, error_message, initialize_request, tool_text};
 async fn a_headless_machine_signs_in_with_a_code_and_keeps_working() {
     let pair = OidcPair::start(3).await;
     let login = LoginEnv::new();
-    let mut bridge = Bridge::start_with_env(&[&pair.url(), "--device-code", "-v"], &login.vars());
+    let mut bridge =
+        Bridge::in_process_with_env(&[&pair.url(), "--device-code", "-v"], &login.vars());
     bridge.send(&initialize_request(0, "2025-06-18")).await;
     let code = wait_for_user_code(|| bridge.stderr()).await;
     let stderr = bridge.stderr();
@@ -60,7 +61,7 @@ async fn a_headless_machine_signs_in_with_a_code_and_keeps_working() {
 async fn a_declined_sign_in_is_an_error_and_the_next_request_asks_again() {
     let pair = OidcPair::start(3600).await;
     let login = LoginEnv::new();
-    let mut bridge = Bridge::start_with_env(&[&pair.url(), "--device-code"], &login.vars());
+    let mut bridge = Bridge::in_process_with_env(&[&pair.url(), "--device-code"], &login.vars());
     bridge.send(&initialize_request(0, "2025-06-18")).await;
     let declined = wait_for_user_code(|| bridge.stderr()).await;
     pair.deny(&declined).await;
@@ -119,7 +120,8 @@ async fn two_bridges_started_together_show_one_code() {
 async fn dpop_bound_tokens_are_obtained_presented_and_refreshed() {
     let pair = OidcPair::start_dpop(3).await;
     let login = LoginEnv::new();
-    let mut bridge = Bridge::start_with_env(&[&pair.url(), "--device-code", "-v"], &login.vars());
+    let mut bridge =
+        Bridge::in_process_with_env(&[&pair.url(), "--device-code", "-v"], &login.vars());
     bridge.send(&initialize_request(0, "2025-06-18")).await;
     let code = wait_for_user_code(|| bridge.stderr()).await;
     pair.approve(&code).await;

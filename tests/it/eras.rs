@@ -149,7 +149,7 @@ async fn a_legacy_host_gets_the_same_session_from_servers_of_every_era() {
     let mut sessions = Vec::new();
     for mode in ["legacy", "dual", "modern"] {
         let server = EraServer::start(mode).await;
-        let mut bridge = Bridge::start(&[&server.url(), "-v"]);
+        let mut bridge = Bridge::in_process(&[&server.url(), "-v"]);
         let session = legacy_host_session(&mut bridge).await;
         bridge.close_stdin();
         assert!(bridge.wait_exit().await.0, "{mode}: {}", bridge.stderr());
@@ -305,7 +305,7 @@ async fn modern_host_session(bridge: &mut Bridge) -> (Value, String, String) {
 async fn a_modern_host_works_with_servers_of_every_era() {
     for mode in ["legacy", "dual", "modern"] {
         let server = EraServer::start(mode).await;
-        let mut bridge = Bridge::start(&[&server.url(), "-v"]);
+        let mut bridge = Bridge::in_process(&[&server.url(), "-v"]);
         let (discovered, add, routed) = modern_host_session(&mut bridge).await;
         assert_eq!(
             discovered["supportedVersions"],
@@ -513,7 +513,7 @@ async fn probe_reports_a_modern_server_and_the_translation() {
 async fn a_server_that_changes_era_mid_session_is_followed() {
     let server = EraServer::start("modern").await;
     let port = server.port;
-    let mut bridge = Bridge::start(&[&server.url(), "-v"]);
+    let mut bridge = Bridge::in_process(&[&server.url(), "-v"]);
     bridge.initialize("2025-11-25").await;
     let add = bridge.call_tool(1, "add", json!({"a": 1, "b": 1})).await;
     assert_eq!(tool_text(&add), "2");
@@ -571,7 +571,7 @@ async fn e8_server_requests_outside_a_call_are_answered_for_a_modern_host() {
         }
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
                       "io.modelcontextprotocol/clientCapabilities": {}});
     let discovered = bridge

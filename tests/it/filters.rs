@@ -19,7 +19,7 @@ fn names(answer: &Value, member: &str, key: &str) -> Vec<String> {
 
 /// What the unfiltered server lists.
 async fn catalogue(server: &Everything) -> [Vec<String>; 4] {
-    let mut bridge = Bridge::start(&[&server.url()]);
+    let mut bridge = Bridge::in_process(&[&server.url()]);
     bridge.initialize("2025-06-18").await;
     [
         names(
@@ -270,7 +270,7 @@ async fn tools_with_invalid_header_annotations_are_not_offered() {
         }
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.initialize("2025-06-18").await;
     let listed = bridge.request(json!(1), "tools/list", json!({})).await;
     assert_eq!(names(&listed, "tools", "name"), ["valid_tool", "plain"]);

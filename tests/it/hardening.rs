@@ -234,7 +234,7 @@ async fn the_log_file_is_created_owner_only() {
     let server = FaultServer::start(|got| async move { answer(&got, r#"{"tools":[]}"#) }).await;
     let home = tempfile::tempdir().unwrap();
     let log = home.path().join("bridge.log");
-    let mut bridge = Bridge::start(&[
+    let mut bridge = Bridge::in_process(&[
         &server.url("/mcp"),
         "--log-file",
         log.to_str().unwrap(),
@@ -257,7 +257,7 @@ async fn a_planted_debug_log_link_is_not_followed() {
     let config = home.path().join("config");
     let env = [("MCP_TETHER_CONFIG_DIR", config.to_str().unwrap())];
     // A first run makes the log, so its name is known.
-    let mut bridge = Bridge::start_with_env(&[&url, "--debug"], &env);
+    let mut bridge = Bridge::in_process_with_env(&[&url, "--debug"], &env);
     bridge.initialize("2025-06-18").await;
     bridge.close_stdin();
     bridge.wait_exit().await;
@@ -274,7 +274,7 @@ async fn a_planted_debug_log_link_is_not_followed() {
     std::fs::remove_file(&log).unwrap();
     std::os::unix::fs::symlink(&target, &log).unwrap();
 
-    let mut bridge = Bridge::start_with_env(&[&url, "--debug"], &env);
+    let mut bridge = Bridge::in_process_with_env(&[&url, "--debug"], &env);
     bridge.initialize("2025-06-18").await;
     let listed = bridge.request(json!(2), "tools/list", json!({})).await;
     assert!(listed["result"]["tools"].is_array(), "{listed}");
@@ -295,7 +295,7 @@ async fn a_planted_debug_log_link_is_not_followed() {
     std::fs::create_dir(&elsewhere).unwrap();
     std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &logs).unwrap();
-    let mut bridge = Bridge::start_with_env(&[&url, "--debug"], &env);
+    let mut bridge = Bridge::in_process_with_env(&[&url, "--debug"], &env);
     bridge.initialize("2025-06-18").await;
     let mode = std::fs::metadata(&elsewhere).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o755, "the planted directory was chmodded");

@@ -46,7 +46,7 @@ async fn a_refused_header_runs_the_command_again_and_the_call_succeeds() {
     let (_server, url) = token_server(4.0).await;
     let dir = tempfile::tempdir().unwrap();
     let (helper, runs) = helper(dir.path());
-    let mut bridge = Bridge::start(&[&url, "--header-command", &helper, "-vv"]);
+    let mut bridge = Bridge::in_process(&[&url, "--header-command", &helper, "-vv"]);
     let init = bridge.initialize("2025-06-18").await;
     assert_eq!(
         init["result"]["serverInfo"]["name"], "tether-token-test",

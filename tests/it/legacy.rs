@@ -23,7 +23,7 @@ async fn round_trip_over_legacy_sse() {
 #[tokio::test]
 async fn http_first_falls_back_to_legacy_sse() {
     let server = Everything::sse().await;
-    let mut bridge = Bridge::start(&[&server.url(), "-v"]);
+    let mut bridge = Bridge::in_process(&[&server.url(), "-v"]);
     bridge.initialize("2024-11-05").await;
     let echo = bridge
         .call_tool(1, "echo", json!({ "message": "fallback" }))
@@ -53,7 +53,7 @@ async fn sse_first_falls_back_to_streamable_http() {
 #[tokio::test]
 async fn reconnects_after_the_legacy_stream_drops() {
     let mut server = Everything::sse().await;
-    let mut bridge = Bridge::start(&[&server.url(), "--transport", "sse-only"]);
+    let mut bridge = Bridge::in_process(&[&server.url(), "--transport", "sse-only"]);
     bridge.initialize("2024-11-05").await;
     bridge
         .call_tool(1, "echo", json!({ "message": "one" }))

@@ -24,7 +24,7 @@ async fn secrets_never_reach_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let log_file = dir.path().join("tether.log");
     let url = format!("{}?api_key={QUERY_KEY}", server.url("/mcp"));
-    let mut bridge = Bridge::start_with_env(
+    let mut bridge = Bridge::in_process_with_env(
         &[
             &url,
             "-vv",
@@ -70,7 +70,7 @@ async fn secrets_never_reach_the_logs() {
 #[tokio::test]
 async fn silent_means_nothing_on_stderr() {
     let url = format!("http://127.0.0.1:{}/mcp", crate::common::free_port());
-    let mut bridge = Bridge::start(&[&url, "--silent"]);
+    let mut bridge = Bridge::in_process(&[&url, "--silent"]);
     let failed = bridge.request(json!(1), "tools/list", json!({})).await;
     assert!(failed["error"].is_object());
     bridge.close_stdin();

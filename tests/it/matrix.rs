@@ -25,7 +25,7 @@ use crate::common::{Bridge, error_message, tool_text};
 async fn a_server_down_for_ten_seconds_then_back() {
     let server = EraServer::start("dual").await;
     let port = server.port;
-    let mut bridge = Bridge::start(&[&server.url()]);
+    let mut bridge = Bridge::in_process(&[&server.url()]);
     bridge.initialize("2025-11-25").await;
     let add = bridge.call_tool(1, "add", json!({"a": 1, "b": 2})).await;
     assert_eq!(tool_text(&add), "3");
@@ -316,7 +316,8 @@ fn stored(config: &std::path::Path, name: &str) -> Value {
 async fn a_revoked_refresh_token_leads_to_a_new_sign_in() {
     let pair = OidcPair::start(3).await;
     let login = LoginEnv::new();
-    let mut bridge = Bridge::start_with_env(&[&pair.url(), "--device-code", "-v"], &login.vars());
+    let mut bridge =
+        Bridge::in_process_with_env(&[&pair.url(), "--device-code", "-v"], &login.vars());
     bridge
         .send(&crate::common::initialize_request(0, "2025-06-18"))
         .await;
@@ -354,7 +355,7 @@ async fn a_revoked_refresh_token_leads_to_a_new_sign_in() {
 async fn the_authorization_server_down_during_refresh_is_a_clear_error() {
     let mut pair = OidcPair::start(3).await;
     let login = LoginEnv::new();
-    let mut bridge = Bridge::start_with_env(&[&pair.url(), "--device-code"], &login.vars());
+    let mut bridge = Bridge::in_process_with_env(&[&pair.url(), "--device-code"], &login.vars());
     bridge
         .send(&crate::common::initialize_request(0, "2025-06-18"))
         .await;

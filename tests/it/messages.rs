@@ -51,7 +51,7 @@ async fn a_static_web_server_is_named_as_a_web_page() {
         .expect("python3 serves files");
     wait_for_port(port).await;
     let url = format!("http://127.0.0.1:{port}/");
-    let mut bridge = Bridge::start(&[&url]);
+    let mut bridge = Bridge::in_process(&[&url]);
     let (init, listed) = open_session(&mut bridge).await;
     let text = error_message(&init);
     assert!(
@@ -107,7 +107,7 @@ async fn a_normal_connection_is_silent_at_default_verbosity() {
         vec![streamable.url(), "--protocol".into(), "legacy".into()],
     ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut bridge = Bridge::start(&args);
+        let mut bridge = Bridge::in_process(&args);
         let (init, listed) = open_session(&mut bridge).await;
         assert!(init["result"].is_object(), "{init}");
         assert!(listed["result"]["tools"].is_array(), "{listed}");
@@ -115,7 +115,7 @@ async fn a_normal_connection_is_silent_at_default_verbosity() {
         bridge.wait_exit().await;
         assert_eq!(bridge.stderr(), "", "{args:?}");
     }
-    let mut verbose = Bridge::start(&[&sse.url(), "-v"]);
+    let mut verbose = Bridge::in_process(&[&sse.url(), "-v"]);
     open_session(&mut verbose).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
@@ -132,7 +132,7 @@ async fn a_normal_connection_is_silent_at_default_verbosity() {
 async fn a_server_cannot_forge_log_lines() {
     let forged = "boom\n2020-01-01T00:00:00.000000Z  WARN signed in; paste your password at https://evil.example\r\n\u{1b}[2J";
     let server = FaultServer::start(move |_| async move { reply(500, "text/plain", forged) }).await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp"), "--transport", "http-only"]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp"), "--transport", "http-only"]);
     bridge.send(&initialize_request(0, "2025-06-18")).await;
     let init = bridge.answer_to(&json!(0)).await;
     assert!(error_message(&init).contains("HTTP 500"), "{init}");
@@ -174,7 +174,7 @@ async fn a_static_token_server_gets_a_hint_to_pass_the_token() {
     })
     .await;
     let login = crate::common::fastmcp::LoginEnv::new();
-    let mut bridge = Bridge::start_with_env(&[&server.url("/mcp")], &login.vars());
+    let mut bridge = Bridge::in_process_with_env(&[&server.url("/mcp")], &login.vars());
     bridge.send(&initialize_request(0, "2025-06-18")).await;
     let init = bridge.answer_to(&json!(0)).await;
     let text = error_message(&init);
@@ -202,7 +202,7 @@ async fn v_shows_the_tool_the_id_and_tool_errors() {
         }
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp"), "-v"]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp"), "-v"]);
     bridge.initialize("2025-06-18").await;
     bridge.call_tool(7, "lookup_user", json!({})).await;
     bridge.call_tool(8, "fails", json!({})).await;
@@ -241,7 +241,7 @@ async fn a_flood_of_bad_events_is_summarized() {
         }
     })
     .await;
-    let mut bridge = Bridge::start(&[&server.url("/mcp")]);
+    let mut bridge = Bridge::in_process(&[&server.url("/mcp")]);
     bridge.initialize("2025-06-18").await;
     let called = bridge.call_tool(1, "t", json!({})).await;
     assert!(called["result"].is_object(), "{called}");
@@ -261,7 +261,8 @@ async fn a_flood_of_bad_events_is_summarized() {
 #[tokio::test]
 async fn vv_names_the_headers() {
     let server = Everything::streamable().await;
-    let mut bridge = Bridge::start(&[&server.url(), "-vv", "--header", "X-Api-Key: s3cret-value"]);
+    let mut bridge =
+        Bridge::in_process(&[&server.url(), "-vv", "--header", "X-Api-Key: s3cret-value"]);
     open_session(&mut bridge).await;
     bridge.close_stdin();
     bridge.wait_exit().await;

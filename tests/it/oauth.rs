@@ -18,7 +18,7 @@ async fn signs_in_through_the_browser_and_answers_the_first_request() {
     let server = FastMcp::start(3600).await;
     let login = LoginEnv::new();
     let env = login.vars();
-    let mut bridge = Bridge::start_with_env(&[&server.url()], &env);
+    let mut bridge = Bridge::in_process_with_env(&[&server.url()], &env);
     let init = bridge.initialize("2025-06-18").await;
     assert_eq!(
         init["result"]["serverInfo"]["name"], "tether-oauth-test",
@@ -65,7 +65,7 @@ async fn signs_in_through_the_browser_and_answers_the_first_request() {
     );
 
     // A second bridge for the same server uses the stored login: no browser.
-    let mut again = Bridge::start_with_env(&[&server.url()], &env);
+    let mut again = Bridge::in_process_with_env(&[&server.url()], &env);
     again.initialize("2025-06-18").await;
     let echo = again
         .call_tool(2, "echo", json!({ "message": "no login" }))
@@ -138,7 +138,7 @@ async fn refreshes_before_expiry_with_no_401(
         .chain(args.iter().copied())
         .chain(["-v"])
         .collect();
-    let mut bridge = Bridge::start_with_env(&args, &login.vars());
+    let mut bridge = Bridge::in_process_with_env(&args, &login.vars());
     bridge.initialize(version).await;
     for i in 0..3 {
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -378,7 +378,7 @@ async fn hostile_authorization_endpoints_are_refused_and_never_opened() {
         let login = LoginEnv::new();
         let env = login.vars();
         let mut bridge =
-            Bridge::start_with_env(&[&server.url("/mcp"), "--auth-timeout", "5"], &env);
+            Bridge::in_process_with_env(&[&server.url("/mcp"), "--auth-timeout", "5"], &env);
         let answer = bridge.request(json!(1), "tools/list", json!({})).await;
         let message = answer["error"]["message"].as_str().unwrap_or_default();
         assert!(
@@ -400,7 +400,8 @@ async fn signs_in_over_legacy_sse() {
         let server = FastMcp::start_sse(3600).await;
         let login = LoginEnv::new();
         let env = login.vars();
-        let mut bridge = Bridge::start_with_env(&[&server.url(), "--transport", transport], &env);
+        let mut bridge =
+            Bridge::in_process_with_env(&[&server.url(), "--transport", transport], &env);
         let init = bridge.initialize("2024-11-05").await;
         assert!(
             init["result"]["serverInfo"].is_object(),
@@ -428,7 +429,7 @@ async fn every_sign_in_step_is_visible_at_v_and_recorded() {
     let login = LoginEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("session.jsonl");
-    let mut bridge = Bridge::start_with_env(
+    let mut bridge = Bridge::in_process_with_env(
         &[&server.url(), "-v", "--record", record.to_str().unwrap()],
         &login.vars(),
     );

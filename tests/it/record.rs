@@ -232,7 +232,7 @@ async fn every_transports_exchanges_are_recorded_with_their_fields() {
     for (transport, url, tool, arguments) in cases {
         let dir = tempfile::tempdir().unwrap();
         let recording = dir.path().join("session.jsonl");
-        let mut bridge = Bridge::start(&[&url, "--record", recording.to_str().unwrap()]);
+        let mut bridge = Bridge::in_process(&[&url, "--record", recording.to_str().unwrap()]);
         bridge.initialize("2025-06-18").await;
         let answer = bridge.call_tool(7, tool, arguments).await;
         assert!(answer.get("result").is_some(), "{transport}: {answer}");

@@ -14,7 +14,7 @@ use crate::common::rmcp_server::RmcpServer;
 #[tokio::test]
 async fn deletes_the_session_and_exits_at_end_of_input() {
     let server = RmcpServer::start().await;
-    let mut bridge = Bridge::start(&[&server.url]);
+    let mut bridge = Bridge::in_process(&[&server.url]);
     bridge.initialize("2025-06-18").await;
     bridge.call_tool(1, "echo", json!({ "message": "x" })).await;
     let session = server.seen_with("POST")[1]
@@ -149,7 +149,7 @@ async fn a_host_that_quits_during_a_slow_initialize_is_obeyed() {
 #[tokio::test]
 async fn messages_written_before_end_of_input_are_still_answered() {
     let server = RmcpServer::start().await;
-    let mut bridge = Bridge::start(&[&server.url]);
+    let mut bridge = Bridge::in_process(&[&server.url]);
     write_opening(&mut bridge).await;
     bridge.close_stdin();
     let (ok, _) = bridge.wait_exit().await;

@@ -127,7 +127,7 @@ async fn no_browser_is_said_at_once_with_what_to_do() {
         let mut env = login.vars().to_vec();
         env.retain(|(name, _)| *name != "BROWSER");
         env.push(("BROWSER", opener));
-        let mut bridge = Bridge::start_with_env(&[&server.url()], &env);
+        let mut bridge = Bridge::in_process_with_env(&[&server.url()], &env);
         let started = tokio::time::Instant::now();
         bridge.send(&initialize_request(0, "2025-06-18")).await;
         let answer = bridge.answer_to(&json!(0)).await;

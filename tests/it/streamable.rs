@@ -112,7 +112,7 @@ async fn thirty_two_requests_in_flight_all_get_their_answer() {
 #[tokio::test]
 async fn reinitializes_after_404_unknown_session() {
     let server = RmcpServer::start().await;
-    let mut bridge = Bridge::start(&[&server.url, "-v"]);
+    let mut bridge = Bridge::in_process(&[&server.url, "-v"]);
     bridge.initialize("2025-06-18").await;
     bridge
         .call_tool(1, "echo", json!({ "message": "before" }))

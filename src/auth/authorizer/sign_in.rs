@@ -101,7 +101,7 @@ impl Authorizer {
             let waited = {
                 let waited = callback.wait(&expect, self.options.auth_timeout);
                 tokio::pin!(waited);
-                let opened = browser::open(&opened);
+                let opened = browser::open(self.options.browser.as_deref(), &opened);
                 tokio::select! {
                     code = &mut waited => Waited::Code(code.map_err(AuthError::from)),
                     () = hand_off => Waited::HandOff,

@@ -80,7 +80,24 @@ pub struct LoginEnv {
 impl LoginEnv {
     pub fn new() -> LoginEnv {
         let dir = tempfile::tempdir().unwrap();
-        let (browser, log) = fake_browser(dir.path());
+        let (script, log) = fake_browser(dir.path());
+        // `BROWSER` names a launcher that carries the log's path itself: an
+        // in-process bridge starts it with the test process's environment.
+        let browser = dir.path().join("browser");
+        std::fs::write(
+            &browser,
+            format!(
+                "#!/bin/sh\nFAKE_BROWSER_LOG='{}' exec '{script}' \"$@\"\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let browser = browser.display().to_string();
         let config = dir.path().join("config");
         LoginEnv {
             _dir: dir,

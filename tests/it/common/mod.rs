@@ -18,11 +18,29 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
+/// Where an in-process bridge's stderr goes: kept, for [`Bridge::stderr`].
+struct Kept(Arc<Mutex<String>>);
+
+impl std::io::Write for Kept {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap()
+            .push_str(&String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// What runs the bridge.
 enum Running {
     Process(Child),
-    /// `bridge::run` on this runtime; it ends when its stdin closes.
-    InProcess(Option<tokio::task::JoinHandle<bool>>),
+    /// `bridge::run` on a thread of its own; it ends when its stdin
+    /// closes, and says whether it succeeded.
+    InProcess(Option<tokio::sync::oneshot::Receiver<bool>>),
 }
 
 /// How long a test waits for any one line before it fails.
@@ -142,27 +160,87 @@ impl Bridge {
 
     /// The bridge run in this process (`bridge::run` over in-memory
     /// pipes): no binary, no process, the same calls. For tests that read
-    /// only what the host reads: there is no stderr, pid or signal here
-    /// (those panic), and the configuration directory is the test's own.
+    /// what the host reads and what the bridge logs: there is no pid or
+    /// signal here (those panic), and the configuration directory is the
+    /// test's own.
     pub fn in_process(args: &[&str]) -> Bridge {
+        Self::in_process_with_env(args, &[])
+    }
+
+    /// As [`Bridge::in_process`], with `env` as the environment the
+    /// configuration reads (the process's own is not read).
+    ///
+    /// The bridge runs as the binary runs it: on a thread of its own, in a
+    /// single-threaded runtime, with its log layers (`-v`, `--log-file`,
+    /// `--record`) installed for that thread only, stderr kept here.
+    pub fn in_process_with_env(args: &[&str], env: &[(&str, &str)]) -> Bridge {
         use clap::Parser as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
         let home = tempfile::tempdir().expect("temp home");
         let cli = mcp_tether::cli::Cli::try_parse_from(
             std::iter::once("mcp-tether").chain(args.iter().copied()),
         )
         .expect("arguments parse");
-        let mut config = mcp_tether::config::Config::from_cli_with_env(cli, |_| None)
+        // What the binary gets from `start_program`, then the test's own.
+        let config_dir = home.path().join("mcp-tether");
+        let mut vars = vec![
+            ("HOME".to_owned(), home.path().display().to_string()),
+            (
+                "MCP_TETHER_CONFIG_DIR".to_owned(),
+                config_dir.display().to_string(),
+            ),
+        ];
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let lookup = |name: &str| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let mut config = mcp_tether::config::Config::from_cli_with_env(cli, lookup)
             .expect("a valid configuration");
         if let Some(auth) = config.auth.as_mut() {
-            auth.config_dir = home.path().join("mcp-tether");
-            auth.keeps_credentials = true;
+            // Never the developer's own keyring, as for the binary; the
+            // keychain tests start the binary with a store of their own.
+            assert!(
+                !env.iter()
+                    .any(|(k, v)| *k == "MCP_TETHER_CREDENTIAL_STORE" && *v != "file")
+                    && !args.contains(&"--credential-store"),
+                "a test of the OS store starts the binary"
+            );
+            auth.secret_store = mcp_tether::store::credentials::SecretStore::File;
         }
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let kept = Arc::clone(&stderr);
+        let debug_dir = mcp_tether::config_dir_in(&lookup).map(|dir| dir.join("logs"));
+        let mut logs =
+            mcp_tether::telemetry::log::layers(&config.log, debug_dir.as_deref(), move || {
+                Kept(Arc::clone(&kept))
+            })
+            .expect("the log layers");
+        logs.layers.extend(
+            mcp_tether::telemetry::record::Recorder::layer(config.record.as_ref())
+                .expect("the recording file"),
+        );
         let (to_bridge, bridge_in) = tokio::io::duplex(1 << 20);
         let (bridge_out, from_bridge) = tokio::io::duplex(1 << 20);
-        let task = tokio::spawn(async move {
-            mcp_tether::bridge::run(&config, bridge_in, bridge_out, std::future::pending())
-                .await
-                .is_ok()
+        let (done, task) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let subscriber = tracing_subscriber::registry().with(logs.layers);
+            let _logs = tracing::subscriber::set_default(subscriber);
+            mcp_tether::telemetry::log::say_refused(logs.debug_refused);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            let result = runtime.block_on(mcp_tether::bridge::run(
+                &config,
+                bridge_in,
+                bridge_out,
+                std::future::pending(),
+            ));
+            runtime.shutdown_background();
+            let _ = done.send(result.is_ok());
         });
         let (tx, lines) = mpsc::unbounded_channel();
         tokio::spawn(async move {
@@ -177,7 +255,7 @@ impl Bridge {
             running: Running::InProcess(Some(task)),
             stdin: Some(Box::new(to_bridge)),
             lines,
-            stderr: Arc::default(),
+            stderr,
             seen: Vec::new(),
             _home: home,
         }
@@ -340,12 +418,8 @@ impl Bridge {
             .expect("VmHWM")
     }
 
-    /// What the binary wrote on stderr (none in process: a test that
-    /// reads stderr starts the binary).
+    /// What the bridge wrote on stderr.
     pub fn stderr(&self) -> String {
-        if let Running::InProcess(_) = self.running {
-            panic!("this test reads stderr: use Bridge::start");
-        }
         self.stderr.lock().unwrap().clone()
     }
 }
