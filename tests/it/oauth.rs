@@ -81,10 +81,9 @@ async fn signs_in_through_the_browser_and_answers_the_first_request() {
 #[tokio::test]
 async fn a_login_answer_from_another_issuer_ends_the_sign_in_with_a_reason() {
     let server = FastMcp::start(3600).await;
-    let login = LoginEnv::new();
-    let mut env = login.vars().to_vec();
-    env.push(("FAKE_BROWSER_ISS", "https://mix-up.example"));
-    let mut bridge = Bridge::start_with_env(&[&server.url(), "--auth-timeout", "600"], &env);
+    let login = LoginEnv::with_browser(&[("FAKE_BROWSER_ISS", "https://mix-up.example")]);
+    let env = login.vars();
+    let mut bridge = Bridge::in_process_with_env(&[&server.url(), "--auth-timeout", "600"], &env);
     let line = crate::common::initialize_request(0, "2025-06-18");
     bridge.send(&line).await;
     let answer = bridge.answer_to(&json!(0)).await;

@@ -76,7 +76,7 @@ async fn a_recorded_session_replays_into_its_timeline() {
     let login = LoginEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let recording = dir.path().join("session.jsonl");
-    let mut bridge = Bridge::start_with_env(
+    let mut bridge = Bridge::in_process_with_env(
         &[
             &pair.url(),
             "--device-code",
@@ -134,9 +134,11 @@ async fn a_recorded_session_replays_into_its_timeline() {
     }
     assert!(!recorded.contains("eyJ"), "no token in the recording");
 
-    let replay = crate::commands::mcp_tether(&["replay", recording.to_str().unwrap()], &[]).await;
-    assert!(replay.ok, "{}", replay.stderr);
-    let timeline = normalized(&replay.stdout, &pair, &code);
+    // What `mcp-tether replay FILE` prints (its own output is a snapshot
+    // in `snapshots::replay_summary`).
+    let file = mcp_tether::telemetry::replay::open_recording(&recording).unwrap();
+    let replay = mcp_tether::telemetry::replay::render(file, false).unwrap();
+    let timeline = normalized(&replay, &pair, &code);
     let snapshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/replay.txt");
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();

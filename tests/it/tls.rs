@@ -53,7 +53,7 @@ async fn a_private_ca_is_refused_with_advice_and_trusted_when_given() {
 async fn assert_trusted(url: &str, (args, env): Way<'_>) {
     let mut all = vec![url];
     all.extend_from_slice(args);
-    let mut bridge = Bridge::start_with_env(&all, env);
+    let mut bridge = Bridge::in_process_with_env(&all, env);
     bridge.initialize("2025-06-18").await;
     let echo = bridge
         .call_tool(2, "echo", json!({ "message": "inside" }))

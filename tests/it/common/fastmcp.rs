@@ -79,6 +79,12 @@ pub struct LoginEnv {
 
 impl LoginEnv {
     pub fn new() -> LoginEnv {
+        Self::with_browser(&[])
+    }
+
+    /// A login environment whose fake browser runs with `settings`
+    /// (`FAKE_BROWSER_ISS`…) whoever starts it.
+    pub fn with_browser(settings: &[(&str, &str)]) -> LoginEnv {
         let dir = tempfile::tempdir().unwrap();
         let (script, log) = fake_browser(dir.path());
         // `BROWSER` names a launcher that carries the log's path itself: an
@@ -87,8 +93,12 @@ impl LoginEnv {
         std::fs::write(
             &browser,
             format!(
-                "#!/bin/sh\nFAKE_BROWSER_LOG='{}' exec '{script}' \"$@\"\n",
-                log.display()
+                "#!/bin/sh\nFAKE_BROWSER_LOG='{}' {}exec '{script}' \"$@\"\n",
+                log.display(),
+                settings
+                    .iter()
+                    .map(|(k, v)| format!("{k}='{v}' "))
+                    .collect::<String>()
             ),
         )
         .unwrap();
