@@ -5,6 +5,7 @@ pub mod era;
 pub mod everything;
 pub mod fastmcp;
 pub mod fault;
+mod logs;
 pub mod oidc;
 pub mod rmcp_server;
 pub mod secret_service;
@@ -172,7 +173,7 @@ impl Bridge {
     ///
     /// The bridge runs as the binary runs it: on a thread of its own, in a
     /// single-threaded runtime, with its log layers (`-v`, `--log-file`,
-    /// `--record`) installed for that thread only, stderr kept here.
+    /// `--record`) for that thread only ([`logs`]), stderr kept here.
     pub fn in_process_with_env(args: &[&str], env: &[(&str, &str)]) -> Bridge {
         use clap::Parser as _;
         use tracing_subscriber::layer::SubscriberExt as _;
@@ -226,8 +227,7 @@ impl Bridge {
         let (bridge_out, from_bridge) = tokio::io::duplex(1 << 20);
         let (done, task) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
-            let subscriber = tracing_subscriber::registry().with(logs.layers);
-            let _logs = tracing::subscriber::set_default(subscriber);
+            logs::install_for_this_thread(tracing_subscriber::registry().with(logs.layers));
             mcp_tether::telemetry::log::say_refused(logs.debug_refused);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
