@@ -11,14 +11,16 @@ use crate::common::{Bridge, error_message, free_port, tool_text, wait_for_port};
 
 /// tests/python/token_server.py: `token-1` valid for `first_token_seconds`,
 /// `token-2`… for an hour.
-async fn token_server(first_token_seconds: f64) -> (Child, String) {
+/// The gateway, and the file whose existence expires its first token.
+async fn token_server(dir: &std::path::Path) -> (Child, String, PathBuf) {
     let port = free_port();
+    let expired = dir.join("token-1-expired");
     let child = crate::common::python(
         "token_server.py",
-        &[&port.to_string(), &first_token_seconds.to_string()],
+        &[&port.to_string(), expired.to_str().unwrap()],
     );
     wait_for_port(port).await;
-    (child, format!("http://127.0.0.1:{port}/mcp"))
+    (child, format!("http://127.0.0.1:{port}/mcp"), expired)
 }
 
 /// A helper that prints `Authorization: Bearer token-N`, N counting its runs.
@@ -43,8 +45,8 @@ fn helper(dir: &std::path::Path) -> (String, PathBuf) {
 /// in the `-vv` log.
 #[tokio::test]
 async fn a_refused_header_runs_the_command_again_and_the_call_succeeds() {
-    let (_server, url) = token_server(4.0).await;
     let dir = tempfile::tempdir().unwrap();
+    let (_server, url, expired) = token_server(dir.path()).await;
     let (helper, runs) = helper(dir.path());
     let mut bridge = Bridge::in_process(&[&url, "--header-command", &helper, "-vv"]);
     let init = bridge.initialize("2025-06-18").await;
@@ -58,7 +60,11 @@ async fn a_refused_header_runs_the_command_again_and_the_call_succeeds() {
     assert_eq!(tool_text(&echo), "one");
     assert_eq!(std::fs::read_to_string(&runs).unwrap().trim(), "1");
 
-    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    // The command runs again at most once a second (`RERUN_GAP`): a
+    // refusal sooner than that gets the token just made. The token
+    // expires once that second has passed.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    std::fs::write(&expired, "").unwrap();
     let echo = bridge
         .call_tool(2, "echo", json!({ "message": "two" }))
         .await;
@@ -76,7 +82,8 @@ async fn a_refused_header_runs_the_command_again_and_the_call_succeeds() {
 /// bridge tries it again for the next request.
 #[tokio::test]
 async fn a_failing_command_is_an_error_that_quotes_it() {
-    let (_server, url) = token_server(60.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url, _) = token_server(dir.path()).await;
     let mut bridge = Bridge::in_process(&[
         &url,
         "--header-command",
