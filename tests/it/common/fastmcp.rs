@@ -89,7 +89,9 @@ impl LoginEnv {
         let (script, log) = fake_browser(dir.path());
         // `BROWSER` names a launcher that carries the log's path itself: an
         // in-process bridge starts it with the test process's environment.
-        let browser = dir.path().join("browser");
+        // `.sh`: Windows' process creation (the platform lane's `.exe`
+        // under Wine) would look for `browser.exe` without an extension.
+        let browser = dir.path().join("browser.sh");
         std::fs::write(
             &browser,
             format!(
