@@ -68,7 +68,10 @@ pub fn stdin_lines(data: &[u8]) {
             if let Err(e) = Message::parse(line) {
                 let answer = e.to_response();
                 assert!(!answer.contains(&b'\n'), "an answer spans lines");
-                serde_json::from_slice::<serde_json::Value>(&answer).expect("the answer is JSON");
+                // Raw: an id is echoed as it came, and may be a number
+                // beyond `f64` (`73E973`), which is still JSON.
+                serde_json::from_slice::<&serde_json::value::RawValue>(&answer)
+                    .expect("the answer is JSON");
             }
         }
     });
@@ -179,10 +182,10 @@ pub fn era(data: &[u8]) {
 /// number (so any valid JSON is accepted); the last of a twice-named
 /// member, as `RawObject` reads it.
 fn member<'a>(json: &'a [u8], path: &[&str]) -> Option<&'a serde_json::value::RawValue> {
-    use std::collections::HashMap;
+    use std::collections::BTreeMap;
     let mut current: &serde_json::value::RawValue = serde_json::from_slice(json).ok()?;
     for key in path {
-        let object: HashMap<String, &serde_json::value::RawValue> =
+        let object: BTreeMap<String, &serde_json::value::RawValue> =
             serde_json::from_str(current.get()).ok()?;
         current = object.get(*key)?;
     }

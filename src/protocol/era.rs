@@ -15,7 +15,7 @@
 //! Multi Round-Trip retry `inputResponses` and `requestState`); every other
 //! member keeps its bytes ([`RawObject`]).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -127,7 +127,7 @@ impl HostProfile {
             "roots/list" => "roots",
             _ => return false,
         };
-        serde_json::from_str::<HashMap<String, &RawValue>>(&self.capabilities)
+        serde_json::from_str::<BTreeMap<String, &RawValue>>(&self.capabilities)
             .is_ok_and(|caps| caps.contains_key(needed))
     }
 
@@ -247,7 +247,7 @@ impl Discovered {
             #[serde(borrow)]
             instructions: Option<&'a RawValue>,
             #[serde(rename = "_meta")]
-            meta: Option<HashMap<String, Box<RawValue>>>,
+            meta: Option<BTreeMap<String, Box<RawValue>>>,
         }
         let result: Result_<'_> = result_of(answer)?;
         let server_info = result.server_info.map(|v| v.get().to_owned()).or_else(|| {

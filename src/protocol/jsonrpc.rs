@@ -209,15 +209,22 @@ impl Message {
                 }
                 let kinds = items
                     .iter()
-                    .map(|item| classify(item.get().as_bytes()))
+                    .map(|item| match first_non_space(item.get().as_bytes()) {
+                        Some(b'{') => classify(item.get().as_bytes()),
+                        // Not read as a message: serde would take an
+                        // array's items as the members in order, so `[1,
+                        // "ping"]` became a request (found by the fuzz gate).
+                        _ => Err(invalid("a batch holds only objects", None)),
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 Shape::Batch(kinds)
             }
             Some(b'{') => Shape::Single(classify(&raw)?),
             _ => {
                 // Validate first, so that garbage is a parse error and only
-                // well-formed non-objects are "invalid request".
-                serde_json::from_slice::<IgnoredAny>(&raw).map_err(ParseError::NotJson)?;
+                // well-formed non-objects are "invalid request" (a number
+                // beyond `f64` is well-formed: read raw, not as a value).
+                serde_json::from_slice::<&RawValue>(&raw).map_err(ParseError::NotJson)?;
                 return Err(invalid("expected an object or a batch", None));
             }
         };
@@ -654,6 +661,38 @@ mod tests {
             assert_eq!(answer["error"]["code"], code::PARSE_ERROR);
             assert_eq!(answer["id"], serde_json::Value::Null);
         }
+    }
+
+    /// Found by the fuzz gate: a batch element that is an array was read
+    /// by position, its first item taken as the id, its second as the
+    /// method.
+    #[test]
+    fn a_batch_element_that_is_not_an_object_is_invalid_with_no_id() {
+        for text in [
+            r#"[[1,"ping"]]"#,
+            "[[ 73E973]]",
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},7]"#,
+        ] {
+            let err = parse(text).expect_err("refused");
+            assert!(
+                matches!(err, ParseError::Invalid { id: None, .. }),
+                "{text}: {err:?}"
+            );
+        }
+    }
+
+    /// Valid JSON beyond `f64` is not a parse error: ids and numbers are
+    /// read raw.
+    #[test]
+    fn a_number_beyond_f64_is_json() {
+        let err = parse("73E973").expect_err("refused");
+        assert!(matches!(err, ParseError::Invalid { .. }), "{err}");
+        let err = parse(r#"{"id":73E973}"#).expect_err("refused");
+        let answer = err.to_response();
+        let echoed: &RawValue = serde_json::from_slice(&answer).expect("JSON");
+        assert!(echoed.get().contains(r#""id":73E973"#), "{answer:?}");
+        let answer = parse(r#"{"jsonrpc":"2.0","id":1,"result":{"x":3e822}}"#).expect("a response");
+        assert!(matches!(answer.kinds()[0], Kind::Response { .. }));
     }
 
     #[test]
