@@ -497,11 +497,27 @@ pub fn python_with_env(script: &str, args: &[&str], env: &[(&str, &str)]) -> tok
 }
 
 /// A port that was free a moment ago, for servers that cannot take port 0.
+///
+/// The port is given to a server that binds it a second later, so it is
+/// taken below the kernel's ephemeral range (32768 and up on Linux), which
+/// no outgoing connection takes meanwhile, and from one counter per test
+/// process, so that no two tests running at once are given the same one.
+/// (A port the kernel picked, `bind(0)`, could be taken in between: once
+/// a FastMCP server was not there when its test's host connected.)
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id() % COUNT;
+    for _ in 0..COUNT {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (FIRST + (start + n) % COUNT) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port from {FIRST} to {}", FIRST + COUNT - 1)
 }
 
 /// Waits until something listens on `port`.
