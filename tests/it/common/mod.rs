@@ -502,8 +502,9 @@ pub fn python_with_env(script: &str, args: &[&str], env: &[(&str, &str)]) -> tok
 /// taken below the kernel's ephemeral range (32768 and up on Linux), which
 /// no outgoing connection takes meanwhile, and from one counter per test
 /// process, so that no two tests running at once are given the same one.
-/// (A port the kernel picked, `bind(0)`, could be taken in between: once
-/// a FastMCP server was not there when its test's host connected.)
+/// (A port the kernel picked, `bind(0)`, could be taken in between; the
+/// suspected cause of a FastMCP server not being there, once, when its
+/// test's host connected.)
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     const FIRST: u32 = 20_000;
