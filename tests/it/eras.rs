@@ -229,6 +229,25 @@ async fn e4_a_host_without_elicitation_gets_a_clear_error() {
     assert_eq!(tool_text(&add), "3");
 }
 
+/// E1, E3, T8: with `--transport sse-first`, a legacy host on a
+/// 2026-07-28-only server is still translated for: legacy SSE fails first,
+/// and the Streamable HTTP attempt that follows probes the era as the
+/// default order does, rather than sending the host's `initialize` to a
+/// server that refuses it.
+#[tokio::test]
+async fn sse_first_still_finds_a_2026_only_server() {
+    let server = EraServer::start("modern").await;
+    let mut bridge = Bridge::in_process(&[&server.url(), "--transport", "sse-first", "-v"]);
+    bridge.initialize("2025-11-25").await;
+    let add = bridge.call_tool(1, "add", json!({"a": 2, "b": 2})).await;
+    assert_eq!(tool_text(&add), "4", "{}", bridge.stderr());
+    assert!(
+        bridge.stderr().contains("trying Streamable HTTP"),
+        "{}",
+        bridge.stderr()
+    );
+}
+
 /// A legacy host's batch reaches a 2026-07-28 server (which takes no
 /// batches) as single requests; each part is answered.
 #[tokio::test]
