@@ -36,6 +36,23 @@ impl std::io::Write for Kept {
     }
 }
 
+/// The lines the bridge writes on stdout, as they come, read by a task of
+/// their own: from the binary's pipe, or the in-process bridge's.
+fn lines_of(
+    stdout: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+) -> mpsc::UnboundedReceiver<String> {
+    let (tx, lines) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 /// What runs the bridge.
 enum Running {
     Process(Child),
@@ -128,16 +145,7 @@ impl Bridge {
             .stdin
             .take()
             .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>);
-        let (tx, lines) = mpsc::unbounded_channel();
-        let stdout = child.stdout.take().expect("stdout");
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(child.stdout.take().expect("stdout"));
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&stderr);
         let err_pipe = child.stderr.take().expect("stderr");
@@ -242,19 +250,10 @@ impl Bridge {
             runtime.shutdown_background();
             let _ = done.send(result.is_ok());
         });
-        let (tx, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(from_bridge).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
         Bridge {
             running: Running::InProcess(Some(task)),
             stdin: Some(Box::new(to_bridge)),
-            lines,
+            lines: lines_of(from_bridge),
             stderr,
             seen: Vec::new(),
             _home: home,
