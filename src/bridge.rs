@@ -72,6 +72,11 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    // What the arguments asked for that does nothing here (mcp-remote's
+    // inactive options), said first, by every bridge that runs.
+    for note in &config.notes {
+        tracing::warn!("{note}");
+    }
     let (outbox, queue) = Outbox::new();
     let writer = tokio::spawn(stdio::run_writer(stdout, queue));
     let mut downstream = Downstream::new(outbox, config.filter.clone());

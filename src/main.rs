@@ -96,9 +96,6 @@ fn run(cli: Cli, args: &[std::ffi::OsString]) -> anyhow::Result<()> {
     if let Some(path) = debug_log {
         tracing::info!("writing a debug log to {}", path.display());
     }
-    for note in &config.notes {
-        tracing::warn!("{note}");
-    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

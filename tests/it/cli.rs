@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output, Stdio};
 
+use crate::common::Bridge;
+
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-tether"));
@@ -23,10 +25,20 @@ fn stderr(out: &Output) -> String {
 /// A URL nothing listens on: with stdin closed at once, nothing is sent.
 const URL: &str = "http://127.0.0.1:9/mcp";
 
+/// Runs the bridge in process with `args`, its configuration reading
+/// `env`, and a host that quits at once: whether it exited cleanly, what
+/// it wrote on stdout, and what it said on stderr.
+async fn start_and_quit(args: &[&str], env: &[(&str, &str)]) -> (bool, Vec<String>, String) {
+    let mut bridge = Bridge::in_process_with_env(args, env);
+    bridge.close_stdin();
+    let (clean, _) = bridge.wait_exit().await;
+    (clean, bridge.rest_of_stdout().await, bridge.stderr())
+}
+
 /// Every mcp-remote argument is accepted: it does not make mcp-tether exit
 /// with a usage error (`../shared/mcp-remote-compat.md`).
-#[test]
-fn every_mcp_remote_argument_is_accepted() {
+#[tokio::test]
+async fn every_mcp_remote_argument_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let header_file = dir.path().join("headers");
     std::fs::write(&header_file, "X-From-File: 1\n").unwrap();
@@ -89,24 +101,26 @@ fn every_mcp_remote_argument_is_accepted() {
     for row in rows {
         let mut args = vec![URL];
         args.extend_from_slice(row);
-        let out = run(&args, &[("API_KEY", "k")]);
-        assert!(out.status.success(), "{row:?} failed: {}", stderr(&out));
-        assert!(out.stdout.is_empty(), "{row:?} wrote to stdout");
+        let (clean, stdout, stderr) = start_and_quit(&args, &[("API_KEY", "k")]).await;
+        assert!(clean, "{row:?} failed: {stderr}");
+        assert!(stdout.is_empty(), "{row:?} wrote to stdout: {stdout:?}");
     }
 }
 
 /// Arguments with no effect yet say so on stderr, once, rather than being
 /// silently ignored.
-#[test]
-fn inactive_arguments_are_noted_on_stderr() {
-    let out = run(
+#[tokio::test]
+async fn inactive_arguments_are_noted_on_stderr() {
+    let (_, _, text) = start_and_quit(
         &[URL, "--keep-alive", "--enable-proxy", "--device-code"],
         &[],
-    );
-    let text = stderr(&out);
+    )
+    .await;
     assert!(
-        text.contains("--keep-alive/--ping-interval are accepted"),
-        "{text}"
+        text.matches("--keep-alive/--ping-interval are accepted")
+            .count()
+            == 1,
+        "said once: {text}"
     );
     assert!(text.contains("--enable-proxy is the default"), "{text}");
     assert!(!text.contains("--device-code"), "it works now: {text}");
@@ -115,26 +129,21 @@ fn inactive_arguments_are_noted_on_stderr() {
 /// H6: plain http to another host is refused with what to do about it.
 #[test]
 fn plain_http_to_a_remote_host_is_refused() {
-    let out = run(&["http://example.com/mcp"], &[]);
-    assert!(!out.status.success());
-    let text = stderr(&out);
+    let text = Bridge::refusal(&["http://example.com/mcp"], &[]);
     assert!(
         text.contains("refusing plain http://") && text.contains("--allow-http"),
         "{text}"
     );
-    assert!(out.stdout.is_empty());
 }
 
 /// A `${VAR}` that is not set is a clear error at start, not a header with
 /// a literal `${VAR}` in it.
 #[test]
 fn a_missing_environment_variable_is_a_clear_error() {
-    let out = run(
+    let text = Bridge::refusal(
         &[URL, "--header", "Authorization: Bearer ${NOT_SET_ANYWHERE}"],
         &[],
     );
-    assert!(!out.status.success());
-    let text = stderr(&out);
     assert!(
         text.contains("NOT_SET_ANYWHERE") && text.contains("env"),
         "{text}"
@@ -155,17 +164,16 @@ fn help_shows_examples() {
 }
 
 /// --debug writes a log file in the config directory.
-#[test]
-fn debug_writes_a_log_in_the_config_dir() {
+#[tokio::test]
+async fn debug_writes_a_log_in_the_config_dir() {
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("cfg");
-    let out = Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
-        .args([URL, "--debug"])
-        .env("MCP_TETHER_CONFIG_DIR", &cfg)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let (clean, _, stderr) = start_and_quit(
+        &[URL, "--debug"],
+        &[("MCP_TETHER_CONFIG_DIR", cfg.to_str().unwrap())],
+    )
+    .await;
+    assert!(clean, "{stderr}");
     let logs = cfg.join("logs");
     let files: Vec<_> = std::fs::read_dir(&logs)
         .expect("a logs directory")

@@ -61,19 +61,16 @@ async fn assert_trusted(url: &str, (args, env): Way<'_>) {
     assert_eq!(tool_text(&echo), "inside", "{args:?} {env:?}: {echo}");
 }
 
-#[test]
-fn an_unreadable_ca_file_is_a_clear_error() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
-        .args([
-            "https://localhost:1/mcp",
-            "--ca-file",
-            "/nonexistent/ca.pem",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let text = String::from_utf8_lossy(&out.stderr);
+#[tokio::test]
+async fn an_unreadable_ca_file_is_a_clear_error() {
+    let mut bridge = Bridge::in_process(&[
+        "https://localhost:1/mcp",
+        "--ca-file",
+        "/nonexistent/ca.pem",
+    ]);
+    let (clean, _) = bridge.wait_exit().await;
+    assert!(!clean, "the bridge must not start without its CA file");
+    let text = bridge.stderr();
     assert!(
         text.contains("cannot use the CA file /nonexistent/ca.pem"),
         "{text}"

@@ -183,31 +183,12 @@ impl Bridge {
     /// single-threaded runtime, with its log layers (`-v`, `--log-file`,
     /// `--record`) for that thread only ([`logs`]), stderr kept here.
     pub fn in_process_with_env(args: &[&str], env: &[(&str, &str)]) -> Bridge {
-        use clap::Parser as _;
         use tracing_subscriber::layer::SubscriberExt as _;
         let home = tempfile::tempdir().expect("temp home");
-        let cli = mcp_tether::cli::Cli::try_parse_from(
-            std::iter::once("mcp-tether").chain(args.iter().copied()),
-        )
-        .expect("arguments parse");
-        // What the binary gets from `start_program`, then the test's own.
-        let config_dir = home.path().join("mcp-tether");
-        let mut vars = vec![
-            ("HOME".to_owned(), home.path().display().to_string()),
-            (
-                "MCP_TETHER_CONFIG_DIR".to_owned(),
-                config_dir.display().to_string(),
-            ),
-        ];
-        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let lookup = |name: &str| {
-            vars.iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
+        let (mut config, lookup) = match configure(home.path(), args, env) {
+            Ok(configured) => configured,
+            Err(refused) => panic!("a valid configuration: {refused}"),
         };
-        let mut config = mcp_tether::config::Config::from_cli_with_env(cli, lookup)
-            .expect("a valid configuration");
         if let Some(auth) = config.auth.as_mut() {
             // Never the developer's own keyring, as for the binary; the
             // keychain tests start the binary with a store of their own.
@@ -221,6 +202,7 @@ impl Bridge {
         }
         let stderr = Arc::new(Mutex::new(String::new()));
         let kept = Arc::clone(&stderr);
+        let said_to = Arc::clone(&stderr);
         let debug_dir = mcp_tether::config_dir_in(&lookup).map(|dir| dir.join("logs"));
         let mut logs =
             mcp_tether::telemetry::log::layers(&config.log, debug_dir.as_deref(), move || {
@@ -248,6 +230,15 @@ impl Bridge {
                 std::future::pending(),
             ));
             runtime.shutdown_background();
+            if let Err(e) = &result {
+                // As the binary's `main` says it.
+                let error = e.to_string();
+                let said = mcp_tether::printable::for_terminal(&error);
+                said_to
+                    .lock()
+                    .unwrap()
+                    .push_str(&format!("mcp-tether: {said}\n"));
+            }
             let _ = done.send(result.is_ok());
         });
         Bridge {
@@ -257,6 +248,18 @@ impl Bridge {
             stderr,
             seen: Vec::new(),
             _home: home,
+        }
+    }
+
+    /// Why the bridge refuses to start with `args` and `env` (the
+    /// configuration's error, whole), for tests of what a person is told;
+    /// `cli::a_start_up_error_is_the_answer_to_the_first_request` checks
+    /// that the binary says it on stderr and answers the host with it.
+    pub fn refusal(args: &[&str], env: &[(&str, &str)]) -> String {
+        let home = tempfile::tempdir().expect("temp home");
+        match configure(home.path(), args, env) {
+            Ok(_) => panic!("{args:?} is a valid configuration"),
+            Err(refused) => refused,
         }
     }
 
@@ -421,6 +424,44 @@ impl Bridge {
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
+}
+
+/// The configuration the binary would build from `args` in an isolated
+/// `home` (as [`Bridge::start_program`] sets it up), then `env`: the
+/// configuration and the environment it reads, or why it is refused.
+fn configure(
+    home: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<
+    (
+        mcp_tether::config::Config,
+        impl Fn(&str) -> Option<String> + use<>,
+    ),
+    String,
+> {
+    use clap::Parser as _;
+    let cli = mcp_tether::cli::Cli::try_parse_from(
+        std::iter::once("mcp-tether").chain(args.iter().copied()),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut vars = vec![
+        ("HOME".to_owned(), home.display().to_string()),
+        (
+            "MCP_TETHER_CONFIG_DIR".to_owned(),
+            home.join("mcp-tether").display().to_string(),
+        ),
+    ];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let lookup = move |name: &str| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let config = mcp_tether::config::Config::from_cli_with_env(cli, &lookup)
+        .map_err(|e| format!("{e:#}"))?;
+    Ok((config, lookup))
 }
 
 unsafe extern "C" {
