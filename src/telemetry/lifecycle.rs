@@ -5,6 +5,7 @@
 //! fields, never the sentence, so a sentence can be reworded freely; the
 //! sentence is for the person reading `-v`.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 /// The field every lifecycle event carries.
@@ -83,11 +84,35 @@ impl Change {
     }
 }
 
+thread_local! {
+    /// Set by [`reword_on_this_thread`].
+    static REWORDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// From now on, on this thread, every lifecycle event says a sentence
+/// that shares no word with its usual one, and keeps its fields. For the
+/// test that the readers (`watch`, `status`, `probe`, `replay`) say the
+/// same whatever the sentences say (issue 25); the bridge never calls it.
+#[doc(hidden)]
+pub fn reword_on_this_thread() {
+    REWORDED.set(true);
+}
+
+/// The sentence an event says: `usual`, unless this thread rewords them.
+fn sentence(usual: std::fmt::Arguments<'_>) -> String {
+    if REWORDED.get() {
+        "(reworded)".to_owned()
+    } else {
+        usual.to_string()
+    }
+}
+
 pub fn connected(transport: &str) {
     tracing::info!(
         lifecycle = "connected",
         transport,
-        "connected over {transport}"
+        "{}",
+        sentence(format_args!("connected over {transport}"))
     );
 }
 
@@ -97,7 +122,8 @@ pub fn connected_speaking(transport: &str, era: &str) {
         lifecycle = "connected",
         transport,
         era,
-        "speaking MCP {era} over {transport}"
+        "{}",
+        sentence(format_args!("speaking MCP {era} over {transport}"))
     );
 }
 
@@ -105,39 +131,56 @@ pub fn reconnected(transport: &str) {
     tracing::info!(
         lifecycle = "reconnected",
         transport,
-        "reconnected over {transport}"
+        "{}",
+        sentence(format_args!("reconnected over {transport}"))
     );
 }
 
 /// The stream broke (`lost` says how): a warning, since what was in flight
 /// on it failed.
 pub fn reconnecting(lost: &dyn std::fmt::Display) {
-    tracing::warn!(lifecycle = "reconnecting", "{lost}; reconnecting");
+    tracing::warn!(
+        lifecycle = "reconnecting",
+        "{}",
+        sentence(format_args!("{lost}; reconnecting"))
+    );
 }
 
 pub fn resuming(last_event: &str, wait: Duration) {
     tracing::info!(
         lifecycle = "resuming",
-        "reply stream dropped; resuming after event {last_event:?} in {wait:?}"
+        "{}",
+        sentence(format_args!(
+            "reply stream dropped; resuming after event {last_event:?} in {wait:?}"
+        ))
     );
 }
 
 /// `session`: the session id's fingerprint, never the id.
 pub fn session_started(session: &str) {
-    tracing::info!(lifecycle = "session", session, "session {session} started");
+    tracing::info!(
+        lifecycle = "session",
+        session,
+        "{}",
+        sentence(format_args!("session {session} started"))
+    );
 }
 
 pub fn stateless() {
     tracing::info!(
         lifecycle = "stateless",
-        "the server keeps no session (stateless)"
+        "{}",
+        sentence(format_args!("the server keeps no session (stateless)"))
     );
 }
 
 pub fn session_restarted(status: u16) {
     tracing::info!(
         lifecycle = "session_restarted",
-        "the server forgot the session (HTTP {status}); starting a new one"
+        "{}",
+        sentence(format_args!(
+            "the server forgot the session (HTTP {status}); starting a new one"
+        ))
     );
 }
 
@@ -146,7 +189,10 @@ pub fn negotiated(era: &str) {
     tracing::info!(
         lifecycle = "era",
         era,
-        "the server answered initialize (MCP {era}); messages pass as they are"
+        "{}",
+        sentence(format_args!(
+            "the server answered initialize (MCP {era}); messages pass as they are"
+        ))
     );
 }
 
@@ -156,7 +202,10 @@ pub fn negotiated_again(era: &str) {
     tracing::info!(
         lifecycle = "era",
         era,
-        "the server now answers initialize (MCP {era}); messages pass as they are from here on"
+        "{}",
+        sentence(format_args!(
+            "the server now answers initialize (MCP {era}); messages pass as they are from here on"
+        ))
     );
 }
 
@@ -165,7 +214,10 @@ pub fn discovered(era: &str) {
     tracing::info!(
         lifecycle = "discovered",
         era,
-        "the server speaks MCP {era} (server/discover)"
+        "{}",
+        sentence(format_args!(
+            "the server speaks MCP {era} (server/discover)"
+        ))
     );
 }
 
@@ -177,12 +229,18 @@ pub fn translating(era: &str, since_start: bool) {
         true => tracing::info!(
             lifecycle = "translating",
             era = era.as_str(),
-            "the server speaks only MCP {era}; translating for this host (initialize-based)"
+            "{}",
+            sentence(format_args!(
+                "the server speaks only MCP {era}; translating for this host (initialize-based)"
+            ))
         ),
         false => tracing::info!(
             lifecycle = "translating",
             era = era.as_str(),
-            "the server now speaks only MCP {era}; translating from here on"
+            "{}",
+            sentence(format_args!(
+                "the server now speaks only MCP {era}; translating from here on"
+            ))
         ),
     }
 }
@@ -192,7 +250,8 @@ pub fn signed_in(server: &str) {
     tracing::info!(
         lifecycle = "signed_in",
         signin = "done",
-        "signed in to {server}"
+        "{}",
+        sentence(format_args!("signed in to {server}"))
     );
 }
 
@@ -200,7 +259,8 @@ pub fn refreshed() {
     tracing::info!(
         lifecycle = "refreshed",
         signin = "done",
-        "refreshed the access token"
+        "{}",
+        sentence(format_args!("refreshed the access token"))
     );
 }
 

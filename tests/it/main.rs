@@ -36,6 +36,7 @@ mod probe;
 mod proxy;
 mod record;
 mod redirects;
+mod rewording;
 mod shutdown;
 mod signin;
 mod snapshots;

@@ -5,7 +5,7 @@ pub mod era;
 pub mod everything;
 pub mod fastmcp;
 pub mod fault;
-mod logs;
+pub mod logs;
 pub mod oidc;
 pub mod rmcp_server;
 pub mod secret_service;
@@ -183,23 +183,20 @@ impl Bridge {
     /// single-threaded runtime, with its log layers (`-v`, `--log-file`,
     /// `--record`) for that thread only ([`logs`]), stderr kept here.
     pub fn in_process_with_env(args: &[&str], env: &[(&str, &str)]) -> Bridge {
+        Self::in_process_saying(args, env, Sentences::Usual)
+    }
+
+    /// As [`Bridge::in_process_with_env`], with every lifecycle sentence
+    /// said in other words (`telemetry::lifecycle`), for the test that no
+    /// reader of the bridge's state reads sentences.
+    pub fn in_process_reworded(args: &[&str], env: &[(&str, &str)]) -> Bridge {
+        Self::in_process_saying(args, env, Sentences::Reworded)
+    }
+
+    fn in_process_saying(args: &[&str], env: &[(&str, &str)], sentences: Sentences) -> Bridge {
         use tracing_subscriber::layer::SubscriberExt as _;
         let home = tempfile::tempdir().expect("temp home");
-        let (mut config, lookup) = match configure(home.path(), args, env) {
-            Ok(configured) => configured,
-            Err(refused) => panic!("a valid configuration: {refused}"),
-        };
-        if let Some(auth) = config.auth.as_mut() {
-            // Never the developer's own keyring, as for the binary; the
-            // keychain tests start the binary with a store of their own.
-            assert!(
-                !env.iter()
-                    .any(|(k, v)| *k == "MCP_TETHER_CREDENTIAL_STORE" && *v != "file")
-                    && !args.contains(&"--credential-store"),
-                "a test of the OS store starts the binary"
-            );
-            auth.secret_store = mcp_tether::store::credentials::SecretStore::File;
-        }
+        let (config, lookup) = configure_in_process(home.path(), args, env);
         let stderr = Arc::new(Mutex::new(String::new()));
         let kept = Arc::clone(&stderr);
         let said_to = Arc::clone(&stderr);
@@ -218,6 +215,7 @@ impl Bridge {
         let (done, task) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
             logs::install_for_this_thread(tracing_subscriber::registry().with(logs.layers));
+            sentences.apply();
             mcp_tether::telemetry::log::say_refused(logs.debug_refused);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -424,6 +422,50 @@ impl Bridge {
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
+}
+
+/// Which sentences an in-process bridge's lifecycle events say.
+#[derive(Clone, Copy)]
+pub enum Sentences {
+    Usual,
+    Reworded,
+}
+
+impl Sentences {
+    /// On the calling thread, the thread that runs the bridge.
+    pub fn apply(self) {
+        if let Sentences::Reworded = self {
+            mcp_tether::telemetry::lifecycle::reword_on_this_thread();
+        }
+    }
+}
+
+/// The configuration an in-process bridge runs with: as [`configure`]
+/// builds it, with credentials in files.
+pub fn configure_in_process(
+    home: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (
+    mcp_tether::config::Config,
+    impl Fn(&str) -> Option<String> + use<>,
+) {
+    let (mut config, lookup) = match configure(home, args, env) {
+        Ok(configured) => configured,
+        Err(refused) => panic!("a valid configuration: {refused}"),
+    };
+    if let Some(auth) = config.auth.as_mut() {
+        // Never the developer's own keyring, as for the binary; the
+        // keychain tests start the binary with a store of their own.
+        assert!(
+            !env.iter()
+                .any(|(k, v)| *k == "MCP_TETHER_CREDENTIAL_STORE" && *v != "file")
+                && !args.contains(&"--credential-store"),
+            "a test of the OS store starts the binary"
+        );
+        auth.secret_store = mcp_tether::store::credentials::SecretStore::File;
+    }
+    (config, lookup)
 }
 
 /// The configuration the binary would build from `args` in an isolated
