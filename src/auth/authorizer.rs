@@ -99,6 +99,10 @@ pub struct AuthOptions {
     /// `$BROWSER`: the program that opens the login page; `None`: the
     /// platform's way.
     pub browser: Option<String>,
+    /// `$MCP_TIMEOUT`: how long Claude Code waits for a server to connect,
+    /// when its user set it (Claude Code passes its environment to the
+    /// servers it starts); `None`: its default.
+    pub claude_code_timeout: Option<std::time::Duration>,
     /// How to hand a browser sign-in over to a process of its own when the
     /// host's patience runs out (`handoff`): set for the bridge binary.
     pub handoff: Option<super::handoff::Handoff>,
@@ -220,7 +224,7 @@ impl Authorizer {
     /// sign-in over.
     pub fn host_connecting(&self, client_info: impl FnOnce() -> Option<String>) {
         if self.options.handoff.is_some() {
-            let by = self.born + super::handoff::answer_within(client_info().as_deref());
+            let by = self.answer_by_for(client_info().as_deref());
             *self.answer_by.lock().expect("answer lock") = Some(by);
         }
     }
@@ -235,8 +239,13 @@ impl Authorizer {
         }
         let mut answer_by = self.answer_by.lock().expect("answer lock");
         if answer_by.is_none() {
-            *answer_by = Some(self.born + super::handoff::answer_within(client_info().as_deref()));
+            *answer_by = Some(self.answer_by_for(client_info().as_deref()));
         }
+    }
+
+    /// When the host that sent `client_info` must have its answer.
+    fn answer_by_for(&self, client_info: Option<&str>) -> std::time::Instant {
+        self.born + super::handoff::answer_within(client_info, self.options.claude_code_timeout)
     }
 
     /// When a sign-in that keeps a connecting host waiting must be handed

@@ -60,7 +60,9 @@ const DEFAULT_PATIENCE: Duration = Duration::from_secs(20);
 
 /// How long after it started the bridge should answer the host that sent
 /// `client_info` (its `clientInfo` as JSON), while a sign-in is open.
-pub fn answer_within(client_info: Option<&str>) -> Duration {
+/// `claude_code_timeout`: Claude Code's `MCP_TIMEOUT`, which replaces its
+/// default when its user set it.
+pub fn answer_within(client_info: Option<&str>, claude_code_timeout: Option<Duration>) -> Duration {
     #[derive(Deserialize)]
     struct Info {
         name: Option<String>,
@@ -70,10 +72,13 @@ pub fn answer_within(client_info: Option<&str>) -> Duration {
         .and_then(|info| info.name)
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let patience = PATIENCE
-        .iter()
-        .find(|(known, _)| name == *known)
-        .map_or(DEFAULT_PATIENCE, |(_, s)| Duration::from_secs(*s));
+    let patience = match claude_code_timeout {
+        Some(timeout) if name == "claude-code" => timeout,
+        _ => PATIENCE
+            .iter()
+            .find(|(known, _)| name == *known)
+            .map_or(DEFAULT_PATIENCE, |(_, s)| Duration::from_secs(*s)),
+    };
     patience.saturating_sub(MARGIN)
 }
 
@@ -144,10 +149,26 @@ mod tests {
 
     #[test]
     fn hosts_are_answered_before_their_patience_ends() {
-        let within = |info: &str| answer_within(Some(info)).as_secs();
+        let within = |info: &str| answer_within(Some(info), None).as_secs();
         assert_eq!(within(r#"{"name":"claude-code","version":"2.1"}"#), 27);
         assert_eq!(within(r#"{"name":"mcp-inspector"}"#), 12);
         assert_eq!(within(r#"{"name":"something new"}"#), 17);
-        assert_eq!(answer_within(None).as_secs(), 17);
+        assert_eq!(answer_within(None, None).as_secs(), 17);
+    }
+
+    /// Claude Code's `MCP_TIMEOUT` is its patience, for Claude Code only;
+    /// one shorter than the margin is answered at once.
+    #[test]
+    fn claude_codes_mcp_timeout_is_its_patience() {
+        let claude = Some(r#"{"name":"claude-code"}"#);
+        let within = |info, ms| answer_within(info, Some(Duration::from_millis(ms)));
+        assert_eq!(within(claude, 60_000), Duration::from_secs(57));
+        assert_eq!(within(claude, 10_500), Duration::from_millis(7_500));
+        assert_eq!(within(claude, 2_000), Duration::ZERO);
+        assert_eq!(
+            within(Some(r#"{"name":"mcp-inspector"}"#), 60_000).as_secs(),
+            12
+        );
+        assert_eq!(within(None, 60_000).as_secs(), 17);
     }
 }

@@ -279,8 +279,16 @@ pub(super) fn auth_options(
         token_endpoint: compat.token_endpoint.clone(),
         without_browser: crate::auth::WithoutBrowser::FailAtOnce,
         browser: env("BROWSER").filter(|b| !b.is_empty()),
+        claude_code_timeout: claude_code_timeout(env("MCP_TIMEOUT").as_deref()),
         handoff: None,
     })
+}
+
+/// Claude Code's `MCP_TIMEOUT` (milliseconds), when it is one; anything
+/// else leaves Claude Code's default, as Claude Code itself does.
+fn claude_code_timeout(value: Option<&str>) -> Option<std::time::Duration> {
+    let millis: u64 = value?.trim().parse().ok()?;
+    (millis > 0).then(|| std::time::Duration::from_millis(millis))
 }
 
 /// A JSON value given inline, or as `@path` to a file holding it.
@@ -296,4 +304,26 @@ fn json_or_file(flag: &'static str, text: &str) -> Result<serde_json::Value, Con
         flag,
         reason: format!("not valid JSON: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mcp_timeout_is_read_as_claude_code_reads_it() {
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(claude_code_timeout(Some("60000")), Some(ms(60_000)));
+        assert_eq!(claude_code_timeout(Some(" 5000 ")), Some(ms(5_000)));
+        for ignored in [
+            None,
+            Some(""),
+            Some("0"),
+            Some("-1"),
+            Some("30s"),
+            Some("1e4"),
+        ] {
+            assert_eq!(claude_code_timeout(ignored), None, "{ignored:?}");
+        }
+    }
 }
