@@ -103,7 +103,13 @@ async function deny(ctx) {
 provider.use(async (ctx, next) => {
   if (ctx.path === '/test/approve') return approve(ctx);
   if (ctx.path === '/test/deny') return deny(ctx);
-  return next();
+  await next();
+  // oidc-provider names no poll interval, so clients poll every 5 s
+  // (RFC 8628 §3.2); this one asks for every second (§3.2's `interval`),
+  // so the tests wait on a person, not on a poll.
+  if (ctx.path === '/device/auth' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+    ctx.body = { ...ctx.body, interval: 1 };
+  }
 });
 
 provider.listen(port, '127.0.0.1', () => {
