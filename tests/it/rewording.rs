@@ -72,15 +72,11 @@ async fn recorded_session(
     (steady(&summary), events)
 }
 
-/// `mcp-tether probe URL` run in process: its report, as printed.
-async fn probe(url: &str, env: &[(&str, &str)], sentences: Sentences) -> String {
+/// `mcp-tether probe URL` run in process, its configuration reading `env`:
+/// its report, as printed.
+async fn probe(url: &str, env: Vec<(String, String)>, sentences: Sentences) -> String {
     use tracing_subscriber::layer::SubscriberExt as _;
-    let (url, env) = (
-        url.to_owned(),
-        env.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<Vec<_>>(),
-    );
+    let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
         let home = tempfile::tempdir().unwrap();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -99,6 +95,21 @@ async fn probe(url: &str, env: &[(&str, &str)], sentences: Sentences) -> String 
     })
     .await
     .unwrap()
+}
+
+/// `probe` with the usual sentences and reworded, each with the
+/// environment `env` gives: the same report, as printed.
+async fn probe_says_the_same(url: &str, env: impl Fn() -> Vec<(String, String)>) -> String {
+    let usual = probe(url, env(), Sentences::Usual).await;
+    let reworded = probe(url, env(), Sentences::Reworded).await;
+    assert_eq!(usual, reworded, "the rewording changed the probe's report");
+    usual
+}
+
+fn owned(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Runs `scenario` with the usual sentences and reworded: the same report,
@@ -147,9 +158,15 @@ async fn a_signed_in_streamable_session_reads_the_same_reworded() {
         summary.contains("sign-ins") && summary.contains("sessions started"),
         "{summary}"
     );
-    let usual = probe(&url, &LoginEnv::new().vars(), Sentences::Usual).await;
-    let reworded = probe(&url, &LoginEnv::new().vars(), Sentences::Reworded).await;
-    assert_eq!(usual, reworded);
+    // A sign-in of its own each time, as above.
+    let logins = std::sync::Mutex::new(Vec::new());
+    let usual = probe_says_the_same(&url, || {
+        let login = LoginEnv::new();
+        let vars = owned(&login.vars());
+        logins.lock().unwrap().push(login);
+        vars
+    })
+    .await;
     assert!(
         usual.contains("transport      Streamable HTTP (session #SESSION")
             && usual.contains("auth           signed in"),
@@ -174,9 +191,7 @@ async fn a_translated_session_reads_the_same_reworded() {
     })
     .await;
     assert!(summary.contains("other events"), "{summary}");
-    let usual = probe(&server.url(), &[], Sentences::Usual).await;
-    let reworded = probe(&server.url(), &[], Sentences::Reworded).await;
-    assert_eq!(usual, reworded);
+    let usual = probe_says_the_same(&url, Vec::new).await;
     assert!(
         usual.contains("(no session)")
             && usual.contains("2026-07-28 (hosts that send initialize are translated"),
@@ -199,8 +214,6 @@ async fn a_legacy_sse_session_reads_the_same_reworded() {
         )
     })
     .await;
-    let usual = probe(&server.url(), &[], Sentences::Usual).await;
-    let reworded = probe(&server.url(), &[], Sentences::Reworded).await;
-    assert_eq!(usual, reworded);
+    let usual = probe_says_the_same(&url, Vec::new).await;
     assert!(usual.contains("transport      legacy HTTP+SSE"), "{usual}");
 }
