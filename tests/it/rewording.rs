@@ -17,24 +17,18 @@ use serde_json::{Value, json};
 use crate::common::era::EraServer;
 use crate::common::everything::Everything;
 use crate::common::fastmcp::{FastMcp, LoginEnv};
-use crate::common::{Bridge, Sentences, configure_in_process, logs};
+use crate::common::{Bridge, Sentences, VARYING, configure_in_process, logs};
 
-/// What varies from run to run in what a person reads: ports, times,
-/// sessions. Everything else must match.
+/// `text` with what varies from run to run replaced by placeholders
+/// (`common::VARYING`, as the snapshots filter it): everything else must
+/// match.
 fn steady(text: &str) -> String {
-    let patterns = [
-        (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
-        (r"\b\d+(\.\d+)? ?ms\b", "N ms"),
-        (r"\b\d+(\.\d+)? ?s\b", "N s"),
-        (r"#[0-9a-f]{6}", "#SESSION"),
-        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "TIME"),
-    ];
-    patterns
+    VARYING
         .iter()
-        .fold(text.to_owned(), |text, (pattern, with)| {
+        .fold(text.to_owned(), |text, (pattern, placeholder)| {
             regex::Regex::new(pattern)
                 .unwrap()
-                .replace_all(&text, *with)
+                .replace_all(&text, *placeholder)
                 .into_owned()
         })
 }
@@ -51,20 +45,16 @@ async fn recorded_session(
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("session.jsonl");
     let args = [url, "--record", record.to_str().unwrap()];
-    let mut bridge = match sentences {
-        Sentences::Usual => Bridge::in_process_with_env(&args, env),
-        Sentences::Reworded => Bridge::in_process_reworded(&args, env),
-    };
+    let mut bridge = Bridge::in_process_saying(&args, env, sentences);
     bridge.initialize(host_version).await;
     let answer = bridge.call_tool(1, tool.0, tool.1).await;
     assert!(answer.get("result").is_some(), "{answer}");
     bridge.close_stdin();
     let (clean, _) = bridge.wait_exit().await;
     assert!(clean, "{}", bridge.stderr());
-    let summary =
-        mcp_tether::telemetry::replay::render(std::fs::File::open(&record).unwrap(), true).unwrap();
-    let events = std::fs::read_to_string(&record)
-        .unwrap()
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    let summary = mcp_tether::telemetry::replay::render(recorded.as_bytes(), true).unwrap();
+    let events = recorded
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).unwrap())
         .filter(|entry| entry.get("lifecycle").is_some())

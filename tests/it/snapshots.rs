@@ -13,12 +13,9 @@ use crate::common::fault::{FaultServer, answer, reply};
 /// Ports, pids, times and durations, as placeholders.
 fn settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
-    settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT");
-    settings.add_filter(r"\b\d+(\.\d+)? ms\b", "N ms");
-    settings.add_filter(r"pid \d+", "pid PID");
-    settings.add_filter(r"up \d+(s|m\d+s|h\d+m)", "up UPTIME");
-    settings.add_filter(r"session #[0-9a-f]{6}", "session #SESSION");
-    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "TIME");
+    for (pattern, placeholder) in crate::common::VARYING {
+        settings.add_filter(pattern, *placeholder);
+    }
     settings.set_prepend_module_to_snapshot(false);
     settings
 }

@@ -61,6 +61,18 @@ enum Running {
     InProcess(Option<tokio::sync::oneshot::Receiver<bool>>),
 }
 
+/// What changes from run to run in what a person reads (ports, pids,
+/// uptimes, durations, sessions, times), each with its placeholder: the
+/// snapshots filter it out, and the rewording test compares with it out.
+pub const VARYING: &[(&str, &str)] = &[
+    (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
+    (r"\b\d+(\.\d+)? ms\b", "N ms"),
+    (r"pid \d+", "pid PID"),
+    (r"up \d+(s|m\d+s|h\d+m)", "up UPTIME"),
+    (r"session #[0-9a-f]{6}", "session #SESSION"),
+    (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "TIME"),
+];
+
 /// How long a test waits for any one line before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -186,14 +198,10 @@ impl Bridge {
         Self::in_process_saying(args, env, Sentences::Usual)
     }
 
-    /// As [`Bridge::in_process_with_env`], with every lifecycle sentence
-    /// said in other words (`telemetry::lifecycle`), for the test that no
-    /// reader of the bridge's state reads sentences.
-    pub fn in_process_reworded(args: &[&str], env: &[(&str, &str)]) -> Bridge {
-        Self::in_process_saying(args, env, Sentences::Reworded)
-    }
-
-    fn in_process_saying(args: &[&str], env: &[(&str, &str)], sentences: Sentences) -> Bridge {
+    /// As [`Bridge::in_process_with_env`], its lifecycle events saying
+    /// `sentences` (`Reworded`: the test that no reader of the bridge's
+    /// state reads sentences).
+    pub fn in_process_saying(args: &[&str], env: &[(&str, &str)], sentences: Sentences) -> Bridge {
         use tracing_subscriber::layer::SubscriberExt as _;
         let home = tempfile::tempdir().expect("temp home");
         let (config, lookup) = configure_in_process(home.path(), args, env);
