@@ -7,12 +7,18 @@ URL with the flags the scenario's context calls for, then does what a host
 does: initialize, notifications/initialized, tools/list, a tools/call, and
 closes stdin. The browser login is done by tests/python/fake_browser.py
 (BROWSER is set by the runner script).
+
+The suite runs its scenarios at once, each with a run of this host: the
+bridge gets a home of its own (HOME and its configuration directory), so
+no scenario sees another's sign-in.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -83,9 +89,13 @@ def sample_arguments(schema):
     }
 
 
+# This run's home: the bridge's HOME, its configuration directory, and the
+# files its flags name.
+HOME = tempfile.mkdtemp(prefix="conformance-host-")
+
+
 def temp_file(text, suffix):
-    import tempfile
-    f = tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False)
+    f = tempfile.NamedTemporaryFile("w", suffix=suffix, dir=HOME, delete=False)
     f.write(text)
     f.close()
     return f.name
@@ -96,10 +106,12 @@ def main():
     scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")
     context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
     sys.stderr.write(f"driver: scenario={scenario} context={json.dumps(context)}\n")
+    env = dict(os.environ, HOME=HOME, MCP_TETHER_CONFIG_DIR=os.path.join(HOME, "config"))
     proc = subprocess.Popen(
         [BIN, url, "--auth-timeout", "20", "-v", *flags(scenario, context)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        env=env,
     )
     answers = {}
     cond = threading.Condition()
@@ -163,4 +175,7 @@ def main():
     proc.wait(timeout=10)
 
 
-main()
+try:
+    main()
+finally:
+    shutil.rmtree(HOME, ignore_errors=True)

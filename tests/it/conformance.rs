@@ -1,8 +1,8 @@
 //! The official MCP client conformance suite (`@modelcontextprotocol/
 //! conformance` 0.1.16, and the 0.2.0 alpha with the 2026-07-28 revision's
-//! scenarios, both pinned), every client scenario, each in a home of its
-//! own and three at once (`CONFORMANCE_JOBS`), with
-//! tests/conformance/driver.py playing the host and the fake browser
+//! scenarios, both pinned), every client scenario, all at once from one
+//! Node process (`client --suite all`), with tests/conformance/driver.py
+//! playing the host (each run in a home of its own) and the fake browser
 //! logging in. A warning counts as a failure. Every scenario must pass
 //! (tests/conformance/expected-failures.txt may list ones known to fail,
 //! with the issue that will fix them; it is empty now).
