@@ -5,14 +5,13 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use tokio::process::Child;
 
 use crate::common::{Bridge, error_message, free_port, tool_text, wait_for_port};
 
 /// tests/python/token_server.py: `token-1` valid for `first_token_seconds`,
 /// `token-2`… for an hour.
 /// The gateway, and the file whose existence expires its first token.
-async fn token_server(dir: &std::path::Path) -> (Child, String, PathBuf) {
+async fn token_server(dir: &std::path::Path) -> (crate::common::PythonServer, String, PathBuf) {
     let port = free_port();
     let expired = dir.join("token-1-expired");
     let child = crate::common::python(

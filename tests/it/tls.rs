@@ -5,7 +5,6 @@
 use std::process::Stdio;
 
 use serde_json::json;
-use tokio::process::Child;
 
 use crate::common::{
     Bridge, error_message, free_port, initialize_request, tool_text, wait_for_port,
@@ -15,7 +14,7 @@ use crate::common::{
 type Way<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
 
 /// tests/python/tls_server.py: its CA lands in `dir`/ca.pem.
-pub async fn tls_server(dir: &std::path::Path) -> (Child, String) {
+pub async fn tls_server(dir: &std::path::Path) -> (crate::common::PythonServer, String) {
     let port = free_port();
     let child = crate::common::python("tls_server.py", &[&port.to_string(), dir.to_str().unwrap()]);
     wait_for_port(port).await;

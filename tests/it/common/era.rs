@@ -1,13 +1,11 @@
 //! The protocol-era server (tests/python/era_server.py): the official
 //! Python SDK (mcp 2.3, pinned) serving both eras, or only one of them.
 
-use tokio::process::Child;
-
-use super::{free_port, wait_for_port};
+use super::{PythonServer, free_port, wait_for_port};
 
 /// A running era server; killed when dropped.
 pub struct EraServer {
-    child: Child,
+    child: PythonServer,
     pub port: u16,
 }
 
@@ -28,7 +26,7 @@ impl EraServer {
 
     /// Kills the server and waits until it is gone.
     pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
+        self.child.kill().await;
     }
 
     pub fn url(&self) -> String {

@@ -3,13 +3,11 @@
 
 use std::path::PathBuf;
 
-use tokio::process::Child;
-
-use super::{free_port, wait_for_port};
+use super::{PythonServer, free_port, wait_for_port};
 
 /// A running FastMCP OAuth server; killed when dropped.
 pub struct FastMcp {
-    _child: Child,
+    _child: PythonServer,
     pub port: u16,
     transport: &'static str,
 }

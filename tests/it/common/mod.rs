@@ -7,6 +7,7 @@ pub mod fastmcp;
 pub mod fault;
 pub mod logs;
 pub mod oidc;
+pub mod peers;
 pub mod rmcp_server;
 pub mod secret_service;
 
@@ -18,6 +19,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
+
+pub use peers::PythonServer;
 
 /// Where an in-process bridge's stderr goes: kept, for [`Bridge::stderr`].
 struct Kept(Arc<Mutex<String>>);
@@ -561,29 +564,15 @@ pub fn error_message(answer: &Value) -> &str {
 }
 
 /// Starts tests/python/`script` with the pinned venv's Python (see
-/// scripts/install-test-deps); killed when dropped.
-pub fn python(script: &str, args: &[&str]) -> tokio::process::Child {
+/// scripts/install-test-deps), forked from one that has its imports done
+/// ([`peers`]); killed when dropped.
+pub fn python(script: &str, args: &[&str]) -> PythonServer {
     python_with_env(script, args, &[])
 }
 
 /// [`python`], with `env` added to its environment.
-pub fn python_with_env(script: &str, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Child {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python");
-    let interpreter = root.join(".venv/bin/python");
-    assert!(
-        interpreter.exists(),
-        "the Python test servers are not installed; run scripts/install-test-deps first"
-    );
-    tokio::process::Command::new(interpreter)
-        .arg(root.join(script))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("python runs {script}: {e}"))
+pub fn python_with_env(script: &str, args: &[&str], env: &[(&str, &str)]) -> PythonServer {
+    PythonServer::start(script, args, env)
 }
 
 /// A port that was free a moment ago, for servers that cannot take port 0.

@@ -8,12 +8,12 @@ use std::process::Stdio;
 
 use tokio::process::{Child, Command};
 
-use super::{free_port, wait_for_port};
+use super::{PythonServer, free_port, wait_for_port};
 
 /// The provider and the MCP server; both killed when dropped.
 pub struct OidcPair {
     provider: Child,
-    server: Child,
+    server: PythonServer,
     pub issuer: String,
     pub server_port: u16,
     dpop: bool,
@@ -73,7 +73,7 @@ impl OidcPair {
     /// Restarts the MCP server on its port: every session it knew is gone;
     /// the tokens the provider issued stay valid.
     pub async fn restart_server(&mut self) {
-        self.server.kill().await.expect("kill the resource server");
+        self.server.kill().await;
         self.server = resource_server(self.server_port, &self.issuer, self.dpop);
         wait_for_port(self.server_port).await;
     }
@@ -128,7 +128,7 @@ impl OidcPair {
     }
 }
 
-fn resource_server(port: u16, issuer: &str, dpop: bool) -> Child {
+fn resource_server(port: u16, issuer: &str, dpop: bool) -> PythonServer {
     let port = port.to_string();
     let mut args = vec![port.as_str(), issuer];
     if dpop {
