@@ -176,6 +176,63 @@ fn crosses_origins(name: &reqwest::header::HeaderName) -> bool {
     ) || name.starts_with("mcp-param-")
 }
 
+/// Whether a request may be sent a second time when its connection broke
+/// before any answer: HTTP's idempotent methods (RFC 9110, 9.2.2), and the
+/// JSON-RPC methods that only read, named by a 2026-07-28 request's
+/// `Mcp-Method` header. A `tools/call` is never sent twice.
+fn replayable(request: &reqwest::Request) -> bool {
+    use reqwest::Method;
+    let method = request.method();
+    if [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PUT,
+        Method::DELETE,
+    ]
+    .contains(method)
+    {
+        return true;
+    }
+    let rpc = request
+        .headers()
+        .get("mcp-method")
+        .and_then(|v| v.to_str().ok());
+    *method == Method::POST
+        && rpc.is_some_and(|rpc| {
+            matches!(rpc, "server/discover" | "ping" | "resources/read") || rpc.ends_with("/list")
+        })
+}
+
+/// Whether a request failed because the server closed or reset the
+/// connection before answering, rather than on connecting or on time: what
+/// a server that closes an idle kept-alive connection does to a request
+/// that crossed its close (Node and uvicorn close them after 5 s).
+fn unanswered(err: &reqwest::Error) -> bool {
+    use std::error::Error as _;
+    if err.is_connect() || err.is_timeout() {
+        return false;
+    }
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        if c.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// The shared client, with the user's headers and time limits.
 #[derive(Clone)]
 pub struct Http {
@@ -436,7 +493,19 @@ impl Http {
                 header_names(request.headers())
             );
         }
-        match tokio::time::timeout(self.timeouts.headers, client.execute(request)).await {
+        let again = replayable(&request).then(|| request.try_clone()).flatten();
+        let mut answer = self.answer_within(client, request).await;
+        if let (Some(Err(e)), Some(again)) = (answer.as_ref().ok(), again)
+            && unanswered(e)
+        {
+            tracing::debug!(
+                "{shown_url} closed a kept-alive connection without answering ({}); \
+                 sending the request again on a new one",
+                describe_reqwest(e)
+            );
+            answer = self.answer_within(client, again).await;
+        }
+        match answer {
             Ok(Ok(response)) => {
                 tracing::trace!(
                     target: crate::telemetry::log::TRAFFIC,
@@ -457,6 +526,15 @@ impl Http {
                 after: self.timeouts.headers,
             }),
         }
+    }
+
+    /// The response headers, or the error, within the limit.
+    async fn answer_within(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Result<Response>, tokio::time::error::Elapsed> {
+        tokio::time::timeout(self.timeouts.headers, client.execute(request)).await
     }
 
     /// The next piece of a response body, waiting at most the body limit.
@@ -731,6 +809,131 @@ mod tests {
                 "{dropped}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod kept_alive_tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    fn http() -> Http {
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(5),
+            headers: Duration::from_secs(5),
+            body: Duration::from_secs(5),
+        };
+        Http::new(&Settings {
+            headers: &HeaderMap::new(),
+            timeouts,
+            ca_files: &[],
+            ipv4: false,
+        })
+        .unwrap()
+    }
+
+    /// Reads one request (headers and a Content-Length body), or `None` at
+    /// the end of the connection.
+    async fn read_request(stream: &mut TcpStream) -> Option<String> {
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while !seen.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte).await.ok()? == 0 {
+                return None;
+            }
+            seen.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&seen).to_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map_or(0, |n| n.trim().parse().unwrap());
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).await.ok()?;
+        Some(head)
+    }
+
+    /// A server that answers a first request, keeps the connection, then
+    /// closes it on the second request without answering (as a server
+    /// closing an idle connection does to a request that crossed its
+    /// close); a later connection is answered. Returns the URL and the
+    /// count of requests it read.
+    async fn closing_server() -> (Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/mcp", listener.local_addr().unwrap())).unwrap();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = seen.clone();
+        tokio::spawn(async move {
+            let answer = |body: &str| {
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+            let (mut first, _) = listener.accept().await.unwrap();
+            read_request(&mut first).await.unwrap();
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            first.write_all(answer("first").as_bytes()).await.unwrap();
+            if read_request(&mut first).await.is_some() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            drop(first);
+            while let Ok((mut next, _)) = listener.accept().await {
+                if read_request(&mut next).await.is_some() {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = next.write_all(answer("again").as_bytes()).await;
+                }
+            }
+        });
+        (url, seen)
+    }
+
+    async fn post(http: &Http, url: &Url, method: &str) -> Result<Response, UpstreamError> {
+        let request = http
+            .request(reqwest::Method::POST, url)
+            .header("mcp-method", method)
+            .body("{}");
+        http.send(request, url.as_str()).await
+    }
+
+    /// A request that only reads, whose kept-alive connection the server
+    /// closed without answering, is sent again on a new connection.
+    #[tokio::test]
+    async fn a_read_only_request_crossing_a_close_is_sent_again() {
+        let (url, seen) = closing_server().await;
+        let http = http();
+        let first = post(&http, &url, "tools/list").await.unwrap();
+        assert_eq!(first.text().await.unwrap(), "first");
+        let again = post(&http, &url, "server/discover").await.unwrap();
+        assert_eq!(again.text().await.unwrap(), "again");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    /// A GET too (HTTP's idempotent methods).
+    #[tokio::test]
+    async fn a_get_crossing_a_close_is_sent_again() {
+        let (url, _) = closing_server().await;
+        let http = http();
+        let get = || http.send(http.request(reqwest::Method::GET, &url), url.as_str());
+        assert_eq!(get().await.unwrap().text().await.unwrap(), "first");
+        assert_eq!(get().await.unwrap().text().await.unwrap(), "again");
+    }
+
+    /// A tool call is never sent twice: the server may have acted on it.
+    #[tokio::test]
+    async fn a_tool_call_crossing_a_close_is_an_error_not_a_second_call() {
+        let (url, seen) = closing_server().await;
+        let http = http();
+        post(&http, &url, "tools/list")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let err = post(&http, &url, "tools/call").await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Connect { .. }), "{err}");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }
 
