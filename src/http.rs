@@ -233,6 +233,13 @@ fn unanswered(err: &reqwest::Error) -> bool {
     false
 }
 
+/// How long an idle connection is kept for the next request: under the
+/// 5 s after which Node and uvicorn close one, so that a request does not
+/// cross the server's close, which loses it (undici, and so mcp-remote,
+/// keeps them 4 s for the same reason). A request after a longer pause
+/// opens a new connection.
+const POOL_IDLE: Duration = Duration::from_secs(4);
+
 /// The shared client, with the user's headers and time limits.
 #[derive(Clone)]
 pub struct Http {
@@ -284,7 +291,7 @@ impl Http {
             .tcp_nodelay(true)
             // Followed in `send`, where every hop is checked.
             .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(POOL_IDLE)
             .dns_resolver(std::sync::Arc::new(crate::reach::Resolver(
                 std::sync::Arc::clone(&guard),
             )));
