@@ -186,11 +186,17 @@ async fn nothing_a_server_sends_drives_the_terminal() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let watched = watcher.stdout.take().unwrap();
+    use std::io::BufRead as _;
+    let mut lines = std::io::BufReader::new(watcher.stdout.take().unwrap()).lines();
+    // The bridge's first line says the watcher is in: what follows is seen.
+    let (hello, mut lines) = tokio::task::spawn_blocking(move || (lines.next(), lines))
+        .await
+        .unwrap();
+    let hello = hello.expect("watch says hello").unwrap();
+    assert!(hello.contains("watching pid"), "{hello}");
     let watched = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead as _;
-        let mut seen = String::new();
-        for line in std::io::BufReader::new(watched).lines() {
+        let mut seen = hello + "\n";
+        for line in lines.by_ref() {
             let line = line.unwrap_or_default();
             seen.push_str(&line);
             seen.push('\n');
@@ -200,7 +206,6 @@ async fn nothing_a_server_sends_drives_the_terminal() {
         }
         seen
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let failed = bridge.call_tool(1, "t", json!({})).await;
     assert!(failed["error"].is_object(), "{failed}");
     let watched = tokio::time::timeout(Duration::from_secs(10), watched)
