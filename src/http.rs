@@ -20,6 +20,7 @@ use reqwest::{RequestBuilder, Response};
 use url::Url;
 
 use crate::error::{UpstreamError, describe_reqwest};
+use crate::protocol::era;
 
 /// How much of an MCP server's error body is read, on every transport:
 /// enough for a JSON-RPC error with its data (a 2026-07-28 refusal is
@@ -178,8 +179,9 @@ fn crosses_origins(name: &reqwest::header::HeaderName) -> bool {
 
 /// Whether a request may be sent a second time when its connection broke
 /// before any answer: HTTP's idempotent methods (RFC 9110, 9.2.2), and the
-/// JSON-RPC methods that only read, named by a 2026-07-28 request's
-/// `Mcp-Method` header. A `tools/call` is never sent twice.
+/// JSON-RPC methods that only read ([`era::only_reads`]), named by a
+/// 2026-07-28 request's `Mcp-Method` header. A `tools/call` is never sent
+/// twice.
 fn replayable(request: &reqwest::Request) -> bool {
     use reqwest::Method;
     let method = request.method();
@@ -198,10 +200,7 @@ fn replayable(request: &reqwest::Request) -> bool {
         .headers()
         .get("mcp-method")
         .and_then(|v| v.to_str().ok());
-    *method == Method::POST
-        && rpc.is_some_and(|rpc| {
-            matches!(rpc, "server/discover" | "ping" | "resources/read") || rpc.ends_with("/list")
-        })
+    *method == Method::POST && rpc.is_some_and(era::only_reads)
 }
 
 /// Whether a request failed because the server closed or reset the

@@ -344,6 +344,14 @@ const CACHEABLE: &[&str] = &[
     "server/discover",
 ];
 
+/// Whether `method` only reads: the cacheable methods, whose results may
+/// be kept and so cannot have done anything, and `ping`. Sending one twice
+/// changes nothing on the server (`http` resends one whose connection was
+/// closed under it).
+pub fn only_reads(method: &str) -> bool {
+    method == "ping" || CACHEABLE.contains(&method)
+}
+
 /// A handshake server's answer to `method`, made a valid 2026-07-28 result
 /// for a modern host (E8, issue 19): `resultType` (every result), `ttlMs`
 /// and `cacheScope` (cacheable results: 0 and private, which promise
