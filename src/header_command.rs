@@ -110,18 +110,15 @@ impl HeaderCommand {
     }
 
     /// Runs the command again after the server refused its headers, unless
-    /// it has just run.
-    pub async fn refresh(&self) -> Result<(), HeaderCommandError> {
+    /// it has just run; `running` is called first, to say so (the
+    /// lifecycle event is the caller's: this leaf imports nothing from the
+    /// crate).
+    pub async fn refresh(&self, running: impl FnOnce()) -> Result<(), HeaderCommandError> {
         let mut state = self.state.lock().await;
         if state.ran_at.is_some_and(|at| at.elapsed() < RERUN_GAP) {
             return Ok(());
         }
-        // The lifecycle field by hand: this leaf imports nothing from the
-        // crate (`telemetry::lifecycle::Change::HeaderCommand`).
-        tracing::info!(
-            lifecycle = "header_command",
-            "the server refused the headers; running --header-command again"
-        );
+        running();
         state.headers = self.run().await?;
         state.ran_at = Some(Instant::now());
         Ok(())

@@ -35,6 +35,7 @@ use crate::header_command::HeaderCommand;
 use crate::host::downstream::Downstream;
 use crate::http::Http;
 use crate::protocol::jsonrpc::{IdKey, Message, RawId};
+use crate::telemetry::lifecycle;
 
 /// On which stream the server sent a message: what the transport can tell.
 #[derive(Clone, Copy, Debug)]
@@ -293,7 +294,7 @@ impl Link {
             self.refusal_is_for_header_command(challenge),
             &self.header_command,
         ) {
-            command.refresh().await?;
+            command.refresh(lifecycle::header_command_again).await?;
             return self.load_headers().await;
         }
         let Some(auth) = &self.auth else {

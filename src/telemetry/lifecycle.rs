@@ -37,8 +37,7 @@ pub enum Change {
     SignedIn,
     /// The access token was refreshed (`signin = "done"`).
     Refreshed,
-    /// `--header-command` ran again after the server refused its headers
-    /// (said by `header_command` itself, a leaf that imports nothing).
+    /// `--header-command` runs again after the server refused its headers.
     HeaderCommand,
 }
 
@@ -104,11 +103,19 @@ pub fn reword_on_this_thread() {
 }
 
 /// The sentence an event says: `usual`, unless this thread rewords them.
-fn sentence(usual: std::fmt::Arguments<'_>) -> String {
-    if REWORDED.get() {
-        "(reworded)".to_owned()
-    } else {
-        usual.to_string()
+/// Written straight into the event, with no `String` made for it.
+fn sentence(usual: std::fmt::Arguments<'_>) -> Sentence<'_> {
+    Sentence(if REWORDED.get() { None } else { Some(usual) })
+}
+
+struct Sentence<'a>(Option<std::fmt::Arguments<'a>>);
+
+impl std::fmt::Display for Sentence<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(usual) => f.write_fmt(usual),
+            None => f.write_str("(reworded)"),
+        }
     }
 }
 
@@ -266,6 +273,17 @@ pub fn refreshed() {
         signin = "done",
         "{}",
         sentence(format_args!("refreshed the access token"))
+    );
+}
+
+/// The server refused the headers `--header-command` gave; it runs again.
+pub fn header_command_again() {
+    tracing::info!(
+        lifecycle = "header_command",
+        "{}",
+        sentence(format_args!(
+            "the server refused the headers; running --header-command again"
+        ))
     );
 }
 

@@ -132,3 +132,29 @@ fn only_the_link_delivers_to_the_host() {
         "these deliver to the host around the link: {doors:?}"
     );
 }
+
+/// Issue 25, item 6: every lifecycle event is said by
+/// `telemetry::lifecycle`, so that each carries its fields and each
+/// sentence can be reworded (`tests/it/rewording.rs`) without a reader
+/// noticing. A `lifecycle` field written anywhere else is an event the
+/// rewording never reaches.
+#[test]
+fn only_telemetry_lifecycle_says_lifecycle_events() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let sayers: Vec<String> = files
+        .iter()
+        .filter(|file| !file.ends_with("telemetry/lifecycle.rs"))
+        .filter(|file| {
+            code_of(file)
+                .lines()
+                .any(|line| line.trim_start().starts_with("lifecycle ="))
+        })
+        .map(|file| file.strip_prefix(&src).unwrap().display().to_string())
+        .collect();
+    assert!(
+        sayers.is_empty(),
+        "these say lifecycle events of their own: {sayers:?}"
+    );
+}

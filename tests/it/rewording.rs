@@ -8,9 +8,9 @@
 //! `watch` keeps its status from the same fields
 //! (`telemetry::watch::tests::the_status_reads_lifecycle_fields_not_sentences`
 //! feeds it reworded events), and `status` reads the stored credentials and
-//! the last error, which no lifecycle sentence reaches. `--header-command`'s
-//! one event is said by a leaf module that imports nothing, so it keeps its
-//! sentence here; its readers take its field all the same.
+//! the last error, which no lifecycle sentence reaches. Every event is said
+//! by `telemetry::lifecycle` (`layers::only_telemetry_lifecycle_says_lifecycle_events`),
+//! so every sentence is reworded here.
 
 use serde_json::{Value, json};
 
