@@ -108,6 +108,7 @@ fn sentence(usual: std::fmt::Arguments<'_>) -> Sentence<'_> {
     Sentence(if REWORDED.get() { None } else { Some(usual) })
 }
 
+/// An event's sentence: its usual words, or none when reworded.
 struct Sentence<'a>(Option<std::fmt::Arguments<'a>>);
 
 impl std::fmt::Display for Sentence<'_> {
