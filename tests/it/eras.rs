@@ -13,7 +13,9 @@ use crate::common::everything::Everything;
 use crate::common::fault::{
     FaultServer, Got, accepted, answer, answer_text, event, reply, scripted_modern_server, sse,
 };
-use crate::common::{Bridge, error_message, initialize_request, tool_text};
+use crate::common::{
+    Bridge, Sentences, error_message, initialize_request, probe_in_process, tool_text,
+};
 
 /// What a legacy desktop host sees from one session: every answer that
 /// should not depend on the server's era.
@@ -506,16 +508,9 @@ async fn e8_a_modern_host_works_with_server_everything() {
 #[tokio::test]
 async fn probe_reports_a_modern_server_and_the_translation() {
     let server = EraServer::start("modern").await;
-    let home = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-tether"))
-        .args(["probe", &server.url()])
-        .env("HOME", home.path())
-        .env("MCP_TETHER_CONFIG_DIR", home.path().join("config"))
-        .output()
-        .await
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{report}");
+    let probed = probe_in_process(&server.url(), &[], Sentences::Usual).await;
+    let report = &probed.text;
+    assert!(probed.ok, "{report}");
     assert!(report.contains("(no session)"), "{report}");
     assert!(
         report.contains("2026-07-28 (hosts that send initialize are translated"),

@@ -1,11 +1,13 @@
 //! `mcp-tether probe` (issue 6) against real servers: what it reports for
 //! server-everything over both transports, for a FastMCP server behind
 //! OAuth (signing in on the way), and for a server that is not there.
+//! What the command prints, and where, is tested with the binary; what the
+//! probe finds, in process.
 
 use crate::commands::mcp_tether;
 use crate::common::everything::Everything;
 use crate::common::fastmcp::{FastMcp, LoginEnv};
-use crate::common::free_port;
+use crate::common::{Sentences, free_port, probe_in_process};
 
 #[tokio::test]
 async fn probe_reports_transport_server_and_counts() {
@@ -39,12 +41,12 @@ async fn probe_reports_transport_server_and_counts() {
 #[tokio::test]
 async fn probe_finds_a_legacy_server() {
     let server = Everything::sse().await;
-    let run = mcp_tether(&["probe", &server.url()], &[]).await;
-    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    let report = probe_in_process(&server.url(), &[], Sentences::Usual).await;
+    assert!(report.ok, "{}", report.text);
     assert!(
-        run.stdout.contains("transport      legacy HTTP+SSE"),
+        report.text.contains("transport      legacy HTTP+SSE"),
         "{}",
-        run.stdout
+        report.text
     );
 }
 
@@ -53,32 +55,34 @@ async fn probe_finds_a_legacy_server() {
 async fn probe_signs_in_and_says_with_what() {
     let server = FastMcp::start(3600).await;
     let login = LoginEnv::new();
-    let run = mcp_tether(&["probe", &server.url()], &login.vars()).await;
-    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    let first = probe_in_process(&server.url(), &login.vars(), Sentences::Usual).await;
+    assert!(first.ok, "{}", first.text);
     assert!(
-        run.stdout.contains(&format!(
+        first.text.contains(&format!(
             "auth           signed in now with http://127.0.0.1:{}",
             server.port
         )),
         "{}",
-        run.stdout
+        first.text
     );
     assert_eq!(login.logins().len(), 1);
-    let again = mcp_tether(&["probe", &server.url()], &login.vars()).await;
+    let again = probe_in_process(&server.url(), &login.vars(), Sentences::Usual).await;
     assert!(
-        again.stdout.contains("auth           signed in with"),
+        again.text.contains("auth           signed in with"),
         "{}",
-        again.stdout
+        again.text
     );
+    assert_eq!(login.logins().len(), 1, "the stored sign-in was used");
 }
 
 #[tokio::test]
 async fn probe_of_a_missing_server_fails_and_says_why() {
     let url = format!("http://127.0.0.1:{}/mcp", free_port());
-    let run = mcp_tether(&["probe", &url], &[]).await;
-    assert!(!run.ok);
-    assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
-    assert!(run.stdout.contains("could not connect"), "{}", run.stdout);
+    let report = probe_in_process(&url, &[], Sentences::Usual).await;
+    assert!(!report.ok);
+    assert!(report.text.contains("FAILED"), "{}", report.text);
+    assert!(report.text.contains("could not connect"), "{}", report.text);
+    assert_eq!(report.json["ok"], false);
 }
 
 /// Issue 27: on a server that never answers, the probe says at once what

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::common::era::EraServer;
 use crate::common::everything::Everything;
 use crate::common::fastmcp::{FastMcp, LoginEnv};
-use crate::common::{Bridge, Sentences, VARYING, configure_in_process, logs};
+use crate::common::{Bridge, Sentences, VARYING, probe_in_process};
 
 /// `text` with what varies from run to run replaced by placeholders
 /// (`common::VARYING`, as the snapshots filter it): everything else must
@@ -62,29 +62,13 @@ async fn recorded_session(
     (steady(&summary), events)
 }
 
-/// `mcp-tether probe URL` run in process, its configuration reading `env`:
-/// its report, as printed.
+/// `mcp-tether probe URL` run in process: its report, as printed, which
+/// must be a pass.
 async fn probe(url: &str, env: Vec<(String, String)>, sentences: Sentences) -> String {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    let url = url.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let home = tempfile::tempdir().unwrap();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let (mut config, _) = configure_in_process(home.path(), &[&url], &env);
-        config.log.silent = true;
-        let events = mcp_tether::probe::Events::new(false);
-        logs::install_for_this_thread(tracing_subscriber::registry().with(events.clone()));
-        sentences.apply();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let report = runtime.block_on(mcp_tether::probe::run(&config, &events));
-        assert!(report.ok, "{}", report.text);
-        steady(&report.text)
-    })
-    .await
-    .unwrap()
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let report = probe_in_process(url, &env, sentences).await;
+    assert!(report.ok, "{}", report.text);
+    steady(&report.text)
 }
 
 /// `probe` with the usual sentences and reworded, each with the

@@ -451,6 +451,44 @@ impl Sentences {
     }
 }
 
+/// `mcp-tether probe URL` run in process, as `commands::run_probe` runs
+/// it short of printing: its own patience for answers' headers, the
+/// bridge's log silent, the configuration reading `env`, and its
+/// lifecycle events saying `sentences`. Its report: the text it prints,
+/// the JSON `--json` prints, and whether it passed. For tests of what the
+/// probe finds; what the command itself prints, on which stream, is
+/// tested with the binary (`probe::probe_reports_transport_server_and_counts`).
+pub async fn probe_in_process(
+    url: &str,
+    env: &[(&str, &str)],
+    sentences: Sentences,
+) -> mcp_tether::probe::Report {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let url = url.to_owned();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let home = tempfile::tempdir().expect("temp home");
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let patience = mcp_tether::probe::HEADERS_TIMEOUT.to_string();
+        let (mut config, _) =
+            configure_in_process(home.path(), &[&url, "--headers-timeout", &patience], &env);
+        config.log.silent = true;
+        let events = mcp_tether::probe::Events::new(false);
+        logs::install_for_this_thread(tracing_subscriber::registry().with(events.clone()));
+        sentences.apply();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(mcp_tether::probe::run(&config, &events))
+    })
+    .await
+    .expect("the probe's thread")
+}
+
 /// The configuration an in-process bridge runs with: as [`configure`]
 /// builds it, with credentials in files.
 pub fn configure_in_process(
